@@ -1,0 +1,513 @@
+//! EC2 adapter: the describes and changes quarantine and release need, in the
+//! responder's own terms. Every list accessor of the SDK yields an empty
+//! slice when the field is absent, and every missing string is handled: a
+//! strange response is reported, never unwrapped.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, AttributeValue, Filter, IamInstanceProfileSpecification, InstanceAttributeName,
+    IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
+};
+use responder_core::tags;
+
+use crate::failure::AwsFailure;
+use crate::steps::{Held, StepResult};
+
+/// The instance as EC2 sees it now.
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+    /// EBS volumes attached, with their device names.
+    pub volumes: Vec<(String, String)>,
+}
+
+/// A network interface attached to the instance.
+#[derive(Debug, Clone)]
+pub struct EniView {
+    pub id: String,
+    pub vpc_id: String,
+    pub groups: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileAssociation {
+    pub id: String,
+    pub arn: String,
+}
+
+/// The two kinds of security group the responder owns, one of each per VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupRole {
+    /// Allows everything, both ways, for IPv4 and IPv6: moving an ENI onto it
+    /// turns tracked connections into untracked ones, which the isolation
+    /// group then cuts at once.
+    Untrack,
+    /// No inbound and no outbound rule.
+    Isolation,
+}
+
+impl GroupRole {
+    pub fn tag_value(self) -> &'static str {
+        match self {
+            GroupRole::Untrack => "untrack",
+            GroupRole::Isolation => "isolation",
+        }
+    }
+
+    pub fn group_name(self, vpc_id: &str) -> String {
+        format!("guardduty-responder-{}-{vpc_id}", self.tag_value())
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            GroupRole::Untrack => "guardduty-responder: allow-all step of two-step isolation (untracks connections)",
+            GroupRole::Isolation => "guardduty-responder: quarantine, no inbound or outbound traffic",
+        }
+    }
+}
+
+/// A security group owned by the responder.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub id: String,
+    pub vpc_id: String,
+    pub role: GroupRole,
+    pub ingress: Vec<IpPermission>,
+    pub egress: Vec<IpPermission>,
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+}
+
+fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// The instance, or `None` when EC2 does not know it.
+pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<InstanceView>, AwsFailure> {
+    let out = match ec2.describe_instances().instance_ids(id).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let failure = AwsFailure::from(e);
+            if failure.code.as_deref().is_some_and(|c| c.starts_with("InvalidInstanceID")) {
+                return Ok(None);
+            }
+            return Err(failure);
+        }
+    };
+    let Some(instance) = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find(|i| i.instance_id() == Some(id))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(InstanceView {
+        id: id.to_owned(),
+        state: instance
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: tag_map(instance.tags()),
+        volumes: instance
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| {
+                let volume = m.ebs()?.volume_id()?.to_owned();
+                Some((volume, m.device_name().unwrap_or_default().to_owned()))
+            })
+            .collect(),
+    }))
+}
+
+/// Every ENI attached to the instance, from `DescribeNetworkInterfaces`
+/// (which, unlike `DescribeInstances`, carries the ENIs' own tags).
+pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniView>, AwsFailure> {
+    let mut enis = Vec::new();
+    let mut pages = ec2
+        .describe_network_interfaces()
+        .filters(filter("attachment.instance-id", &[instance_id]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for eni in page?.network_interfaces() {
+            let Some(id) = eni.network_interface_id() else { continue };
+            enis.push(EniView {
+                id: id.to_owned(),
+                vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
+                groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+                tags: tag_map(eni.tag_set()),
+            });
+        }
+    }
+    enis.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(enis)
+}
+
+pub async fn termination_protection(ec2: &Client, instance_id: &str) -> Result<bool, AwsFailure> {
+    let out = ec2
+        .describe_instance_attribute()
+        .instance_id(instance_id)
+        .attribute(InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await?;
+    Ok(out.disable_api_termination().and_then(|v| v.value()).unwrap_or(false))
+}
+
+pub async fn shutdown_behavior(ec2: &Client, instance_id: &str) -> Result<String, AwsFailure> {
+    let out = ec2
+        .describe_instance_attribute()
+        .instance_id(instance_id)
+        .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
+        .send()
+        .await?;
+    Ok(out
+        .instance_initiated_shutdown_behavior()
+        .and_then(|v| v.value())
+        .unwrap_or("stop")
+        .to_owned())
+}
+
+/// The instance profile currently associated (or associating), if any.
+pub async fn profile_association(ec2: &Client, instance_id: &str) -> Result<Option<ProfileAssociation>, AwsFailure> {
+    let out = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(filter("instance-id", &[instance_id]))
+        .send()
+        .await?;
+    Ok(out
+        .iam_instance_profile_associations()
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.state().map(|s| s.as_str()),
+                Some("associated" | "associating") | None
+            )
+        })
+        .find_map(|a| {
+            Some(ProfileAssociation {
+                id: a.association_id()?.to_owned(),
+                arn: a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_owned(),
+            })
+        }))
+}
+
+/// Every security group in the region that carries the responder's group tag.
+pub async fn responder_groups(ec2: &Client) -> Result<Vec<GroupView>, AwsFailure> {
+    describe_groups(ec2, vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])]).await
+}
+
+async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<GroupView>, AwsFailure> {
+    let mut groups = Vec::new();
+    let mut pages = ec2.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for g in page?.security_groups() {
+            let role = match tag_map(g.tags()).get(tags::GROUP_ROLE).map(String::as_str) {
+                Some("untrack") => GroupRole::Untrack,
+                Some("isolation") => GroupRole::Isolation,
+                _ => continue,
+            };
+            let (Some(id), Some(vpc)) = (g.group_id(), g.vpc_id()) else { continue };
+            groups.push(GroupView {
+                id: id.to_owned(),
+                vpc_id: vpc.to_owned(),
+                role,
+                ingress: g.ip_permissions().to_vec(),
+                egress: g.ip_permissions_egress().to_vec(),
+            });
+        }
+    }
+    // Oldest id first is not knowable; a stable order keeps twins choosing alike.
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(groups)
+}
+
+/// Snapshots already taken for this finding: (snapshot id, volume id).
+pub async fn finding_snapshots(ec2: &Client, finding_id: &str) -> Result<Vec<(String, String)>, AwsFailure> {
+    let out = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter(&format!("tag:{}", tags::FINDING_ID), &[finding_id]))
+        .send()
+        .await?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned())))
+        .collect())
+}
+
+pub async fn create_tags(ec2: &Client, resource: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
+    ec2.create_tags().resources(resource).set_tags(Some(ec2_tags(pairs))).send().await?;
+    Ok(())
+}
+
+pub async fn delete_tags(ec2: &Client, resource: &str, keys: &[String]) -> Result<(), AwsFailure> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+    ec2.delete_tags().resources(resource).set_tags(Some(tags)).send().await?;
+    Ok(())
+}
+
+pub async fn set_eni_groups(ec2: &Client, eni_id: &str, groups: &[String]) -> Result<(), AwsFailure> {
+    ec2.modify_network_interface_attribute()
+        .network_interface_id(eni_id)
+        .set_groups(Some(groups.to_vec()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+pub async fn set_termination_protection(ec2: &Client, instance_id: &str, on: bool) -> Result<(), AwsFailure> {
+    ec2.modify_instance_attribute()
+        .instance_id(instance_id)
+        .disable_api_termination(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await?;
+    Ok(())
+}
+
+pub async fn set_shutdown_behavior(ec2: &Client, instance_id: &str, behavior: &str) -> Result<(), AwsFailure> {
+    ec2.modify_instance_attribute()
+        .instance_id(instance_id)
+        .instance_initiated_shutdown_behavior(AttributeValue::builder().value(behavior).build())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Snapshots `volume_id`, tagged with the finding and instance so a repeat
+/// delivery finds it instead of taking another.
+pub async fn create_snapshot(
+    ec2: &Client,
+    volume_id: &str,
+    instance_id: &str,
+    finding_id: &str,
+) -> Result<String, AwsFailure> {
+    let pairs = [
+        (tags::FINDING_ID.to_owned(), finding_id.to_owned()),
+        (tags::SOURCE_INSTANCE.to_owned(), instance_id.to_owned()),
+        (tags::SOURCE_VOLUME.to_owned(), volume_id.to_owned()),
+    ];
+    let spec = TagSpecification::builder()
+        .resource_type(ResourceType::Snapshot)
+        .set_tags(Some(ec2_tags(&pairs)))
+        .build();
+    let out = ec2
+        .create_snapshot()
+        .volume_id(volume_id)
+        .description(format!("guardduty-responder forensic snapshot of {volume_id} on {instance_id}"))
+        .tag_specifications(spec)
+        .send()
+        .await?;
+    out.snapshot_id()
+        .map(str::to_owned)
+        .ok_or_else(|| AwsFailure::rejected("CreateSnapshot returned no snapshot id"))
+}
+
+pub async fn disassociate_profile(ec2: &Client, association_id: &str) -> Result<(), AwsFailure> {
+    ec2.disassociate_iam_instance_profile().association_id(association_id).send().await?;
+    Ok(())
+}
+
+pub async fn associate_profile(ec2: &Client, instance_id: &str, arn: &str) -> Result<(), AwsFailure> {
+    ec2.associate_iam_instance_profile()
+        .instance_id(instance_id)
+        .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build())
+        .send()
+        .await?;
+    Ok(())
+}
+
+fn all_traffic(v4: bool, v6: bool) -> IpPermission {
+    let mut p = IpPermission::builder().ip_protocol("-1");
+    if v4 {
+        p = p.ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build());
+    }
+    if v6 {
+        p = p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build());
+    }
+    p.build()
+}
+
+/// Whether `perms` hold an all-traffic rule for 0.0.0.0/0 and for ::/0.
+fn allows_all(perms: &[IpPermission]) -> (bool, bool) {
+    let all = perms.iter().filter(|p| p.ip_protocol() == Some("-1"));
+    let mut v4 = false;
+    let mut v6 = false;
+    for p in all {
+        v4 |= p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0"));
+        v6 |= p.ipv6_ranges().iter().any(|r| r.cidr_ipv6() == Some("::/0"));
+    }
+    (v4, v6)
+}
+
+/// The responder's group of `role` in `vpc_id`: the one found by tag, made
+/// right if its rules drifted, or created. A concurrent twin creating the
+/// same group (`InvalidGroup.Duplicate`) is joined, not fought.
+pub async fn ensure_group(
+    ec2: &Client,
+    vpc_id: &str,
+    role: GroupRole,
+    found: Option<&GroupView>,
+) -> Result<(String, Held), AwsFailure> {
+    let (group, created) = match found {
+        Some(g) => (g.clone(), false),
+        None => (create_group(ec2, vpc_id, role).await?, true),
+    };
+    let fixed = match role {
+        GroupRole::Isolation => {
+            let mut fixed = false;
+            if !group.ingress.is_empty() {
+                tolerate(
+                    ec2.revoke_security_group_ingress()
+                        .group_id(&group.id)
+                        .set_ip_permissions(Some(group.ingress.clone()))
+                        .send()
+                        .await
+                        .map(drop),
+                    "InvalidPermission.NotFound",
+                )?;
+                fixed = true;
+            }
+            if !group.egress.is_empty() {
+                tolerate(
+                    ec2.revoke_security_group_egress()
+                        .group_id(&group.id)
+                        .set_ip_permissions(Some(group.egress.clone()))
+                        .send()
+                        .await
+                        .map(drop),
+                    "InvalidPermission.NotFound",
+                )?;
+                fixed = true;
+            }
+            fixed
+        }
+        GroupRole::Untrack => {
+            let (in4, in6) = allows_all(&group.ingress);
+            let (out4, out6) = allows_all(&group.egress);
+            let mut fixed = false;
+            if !(in4 && in6) {
+                tolerate(
+                    ec2.authorize_security_group_ingress()
+                        .group_id(&group.id)
+                        .ip_permissions(all_traffic(!in4, !in6))
+                        .send()
+                        .await
+                        .map(drop),
+                    "InvalidPermission.Duplicate",
+                )?;
+                fixed = true;
+            }
+            if !(out4 && out6) {
+                tolerate(
+                    ec2.authorize_security_group_egress()
+                        .group_id(&group.id)
+                        .ip_permissions(all_traffic(!out4, !out6))
+                        .send()
+                        .await
+                        .map(drop),
+                    "InvalidPermission.Duplicate",
+                )?;
+                fixed = true;
+            }
+            fixed
+        }
+    };
+    let held = match (created, fixed) {
+        (true, _) => Held::done(format!("created {} in {vpc_id}", group.id)),
+        (false, true) => Held::done(format!("{} existed; its rules had drifted and were reset", group.id)),
+        (false, false) => Held::already(format!("{} exists", group.id)),
+    };
+    Ok((group.id, held))
+}
+
+/// Treats one error code as success (the state we wanted is there already).
+fn tolerate(result: Result<(), impl Into<AwsFailure>>, code: &str) -> Result<(), AwsFailure> {
+    match result.map_err(Into::into) {
+        Err(f) if f.is_code(code) => Ok(()),
+        other => other,
+    }
+}
+
+async fn create_group(ec2: &Client, vpc_id: &str, role: GroupRole) -> Result<GroupView, AwsFailure> {
+    let name = role.group_name(vpc_id);
+    let spec = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .set_tags(Some(ec2_tags(&[
+            (tags::GROUP_ROLE.to_owned(), role.tag_value().to_owned()),
+            ("Name".to_owned(), name.clone()),
+        ])))
+        .build();
+    let created = ec2
+        .create_security_group()
+        .group_name(&name)
+        .description(role.description())
+        .vpc_id(vpc_id)
+        .tag_specifications(spec)
+        .send()
+        .await;
+    match created {
+        Ok(out) => {
+            let id = out
+                .group_id()
+                .ok_or_else(|| AwsFailure::rejected("CreateSecurityGroup returned no group id"))?
+                .to_owned();
+            // A new group allows all IPv4 egress and nothing else.
+            Ok(GroupView {
+                id,
+                vpc_id: vpc_id.to_owned(),
+                role,
+                ingress: Vec::new(),
+                egress: vec![all_traffic(true, false)],
+            })
+        }
+        Err(e) => {
+            let failure = AwsFailure::from(e);
+            if !failure.is_code("InvalidGroup.Duplicate") {
+                return Err(failure);
+            }
+            // A twin created it first: use theirs, as it is now.
+            let found = describe_groups(
+                ec2,
+                vec![filter("vpc-id", &[vpc_id]), filter("group-name", &[&name])],
+            )
+            .await?;
+            let mut group = found.into_iter().next().ok_or_else(|| {
+                AwsFailure::rejected(format!("{name} exists but is not tagged {}", tags::GROUP_ROLE))
+            })?;
+            group.role = role;
+            Ok(group)
+        }
+    }
+}
+
+/// Sets an ENI's groups to `groups`, or says it already had exactly them.
+pub async fn move_eni(ec2: &Client, eni: &EniView, groups: &[String], what: &str) -> StepResult {
+    let mut current = eni.groups.clone();
+    current.sort();
+    let mut wanted = groups.to_vec();
+    wanted.sort();
+    if current == wanted {
+        return Ok(Held::already(format!("already on {what} {}", groups.join(","))));
+    }
+    set_eni_groups(ec2, &eni.id, groups).await?;
+    Ok(Held::done(format!("{} → {what} {}", eni.groups.join(","), groups.join(","))))
+}

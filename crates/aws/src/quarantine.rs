@@ -1,0 +1,464 @@
+//! The quarantine playbook.
+//!
+//! Handles: instance findings [`decide`](responder_core::decide) turns into
+//! [`Plan::Quarantine`](responder_core::Plan::Quarantine).
+//!
+//! Waves (each a set of concurrent calls; a wave starts when the one before
+//! it has finished):
+//! 1. **Describe** the instance, its ENIs (with their tags), termination
+//!    protection, shutdown behaviour, instance-profile association, Auto
+//!    Scaling membership, the responder's security groups and this finding's
+//!    snapshots. Any failure here stops the run before anything changes.
+//! 2. **Record** the original state as tags (groups per ENI; profile,
+//!    protection, shutdown behaviour and Auto Scaling group on the instance),
+//!    and create any missing untrack/isolation group per VPC. A record that
+//!    exists is never overwritten: a repeat delivery sees the quarantined
+//!    state, not the original. If recording fails, nothing is changed.
+//! 3. **Contain**: termination protection on, shutdown behaviour `stop`, an
+//!    EBS snapshot per volume, per ENI the allow-all (untrack) group then the
+//!    isolation group, instance profile disassociated, detached from its Auto
+//!    Scaling group without decrementing capacity.
+//! 4. **Tag** the instance with the finding id, time and resulting status.
+//!
+//! IAM actions: ec2:DescribeInstances, DescribeNetworkInterfaces,
+//! DescribeInstanceAttribute, DescribeIamInstanceProfileAssociations,
+//! DescribeSecurityGroups, DescribeSnapshots, CreateTags,
+//! CreateSecurityGroup, AuthorizeSecurityGroupIngress/Egress,
+//! RevokeSecurityGroupIngress/Egress, ModifyNetworkInterfaceAttribute,
+//! ModifyInstanceAttribute, CreateSnapshot, DisassociateIamInstanceProfile;
+//! autoscaling:DescribeAutoScalingInstances, DetachInstances.
+//!
+//! Idempotency: groups are found by tag and twins joined on
+//! `InvalidGroup.Duplicate`; snapshots are found by finding-id tag; every
+//! change first compares with the live state and reports `already_done`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use responder_core::record::{InstanceRecord, chunk_tag, join_tag};
+use responder_core::{Policy, StepStatus, tags};
+
+use crate::autoscaling;
+use crate::cloud::Cloud;
+use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
+use crate::failure::AwsFailure;
+use crate::steps::{Held, StepLog, StepResult};
+
+/// Time a wave needs at least; with less left before the deadline, the run
+/// stops and reports what it did not start.
+pub const WAVE_BUDGET: Duration = Duration::from_secs(3);
+
+/// What the quarantine run is asked to do.
+#[derive(Debug, Clone)]
+pub struct QuarantineJob<'a> {
+    pub finding_id: &'a str,
+    pub instance_id: &'a str,
+    pub policy: &'a Policy,
+    /// When the invocation will be killed.
+    pub deadline: Option<Instant>,
+    /// The time to record as the quarantine time (RFC 3339).
+    pub now: String,
+}
+
+/// The result of a run: its steps, and when it did not act, why.
+#[derive(Debug, Default)]
+pub struct Execution {
+    pub log: StepLog,
+    /// Set when the run decided, from live state, not to act.
+    pub skipped: Option<String>,
+    /// Things a person should know that are not steps.
+    pub notes: Vec<String>,
+}
+
+/// Everything wave 1 learns.
+#[derive(Debug)]
+struct Live {
+    instance: InstanceView,
+    enis: Vec<EniView>,
+    termination_protection: bool,
+    shutdown_behavior: String,
+    association: Option<ProfileAssociation>,
+    asg: Option<String>,
+    groups: Vec<GroupView>,
+    snapshots: Vec<(String, String)>,
+}
+
+impl Live {
+    fn record(&self) -> Option<InstanceRecord> {
+        let text = join_tag(tags::ORIGINAL_STATE, &self.instance.tags)?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn group(&self, vpc: &str, role: GroupRole) -> Option<&GroupView> {
+        self.groups.iter().find(|g| g.vpc_id == vpc && g.role == role)
+    }
+
+    fn vpcs(&self) -> BTreeSet<&str> {
+        self.enis.iter().map(|e| e.vpc_id.as_str()).collect()
+    }
+
+    fn is_responder_group(&self, id: &str) -> bool {
+        self.groups.iter().any(|g| g.id == id)
+    }
+}
+
+/// Runs the quarantine playbook on one instance.
+pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
+    let mut run = Execution::default();
+    let id = job.instance_id;
+
+    // Wave 1: describe.
+    let live = match describe(cloud, id, job.finding_id).await {
+        Ok(Some(live)) => live,
+        Ok(None) => {
+            run.log.push(
+                "describe-instance",
+                id,
+                Err(AwsFailure {
+                    kind: crate::failure::FailureKind::NotFound,
+                    code: Some("InvalidInstanceID.NotFound".into()),
+                    message: format!("instance {id} does not exist in {} (terminated long ago, or the finding is stale)", cloud.region),
+                }),
+            );
+            return run;
+        }
+        Err(failure) => {
+            run.log.push("describe-instance", id, Err(failure));
+            return run;
+        }
+    };
+    if matches!(live.instance.state.as_str(), "terminated" | "shutting-down") {
+        run.skipped = Some(format!("instance {id} is {}: nothing left to contain", live.instance.state));
+        return run;
+    }
+    if job.policy.is_exempt(live.instance.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        run.skipped = Some(format!("instance {id} carries the exemption tag {}=true", job.policy.exempt_tag));
+        return run;
+    }
+    run.log.push(
+        "describe-instance",
+        id,
+        Ok(Held::done(format!(
+            "{} ENI(s), {} volume(s), state {}",
+            live.enis.len(),
+            live.instance.volumes.len(),
+            live.instance.state
+        ))),
+    );
+
+    if job.policy.dry_run {
+        for (action, target, detail) in planned_steps(&live) {
+            run.log.push_status(action, &target, StepStatus::Planned, detail);
+        }
+        return run;
+    }
+
+    // Wave 2: record, and make sure the groups exist.
+    if deadline_near(job) {
+        return stop_for_deadline(run, &live);
+    }
+    let (records, groups) = futures::join!(record_state(cloud, &live, job), ensure_groups(cloud, &live));
+    let mut recorded = true;
+    for (action, target, result) in records {
+        recorded &= result.is_ok();
+        run.log.push(action, &target, result);
+    }
+    let mut group_ids: BTreeMap<(String, GroupRole), String> = BTreeMap::new();
+    for ((vpc, role), result) in groups {
+        let action = match role {
+            GroupRole::Untrack => "ensure-untrack-group",
+            GroupRole::Isolation => "ensure-isolation-group",
+        };
+        match result {
+            Ok((group_id, held)) => {
+                group_ids.insert((vpc.clone(), role), group_id);
+                run.log.push(action, &vpc, Ok(held));
+            }
+            Err(f) => run.log.push(action, &vpc, Err(f)),
+        }
+    }
+    if !recorded {
+        for (action, target, _) in change_steps(&live) {
+            run.log.push_status(action, &target, StepStatus::Skipped, "not run: the original state could not be recorded");
+        }
+        return run;
+    }
+
+    // Wave 3: contain.
+    if deadline_near(job) {
+        return stop_for_deadline(run, &live);
+    }
+    let results = contain(cloud, &live, job, &group_ids).await;
+    for (action, target, result) in results {
+        run.log.push(action, &target, result);
+    }
+
+    // Wave 4: say on the instance what happened.
+    let status = if run.log.all_held() { "quarantined" } else { "partial" };
+    let mut pairs = vec![
+        (tags::FINDING_ID.to_owned(), job.finding_id.to_owned()),
+        (tags::STATUS.to_owned(), status.to_owned()),
+    ];
+    if !live.instance.tags.contains_key(tags::QUARANTINED_AT) {
+        pairs.push((tags::QUARANTINED_AT.to_owned(), job.now.clone()));
+    }
+    let tagged = ec2::create_tags(&cloud.ec2, id, &pairs)
+        .await
+        .map(|()| Held::done(format!("{}={status}", tags::STATUS)));
+    run.log.push("tag-instance", id, tagged);
+    run
+}
+
+fn deadline_near(job: &QuarantineJob<'_>) -> bool {
+    job.deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < WAVE_BUDGET)
+}
+
+fn stop_for_deadline(mut run: Execution, live: &Live) -> Execution {
+    let done: BTreeSet<(String, String)> =
+        run.log.records.iter().map(|r| (r.action.clone(), r.target.clone())).collect();
+    for (action, target, _) in planned_steps(live) {
+        if !done.contains(&(action.to_owned(), target.clone())) {
+            run.log.push_status(action, &target, StepStatus::Planned, "not started: the invocation deadline is too close");
+        }
+    }
+    run
+}
+
+async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Live>, AwsFailure> {
+    let ec2 = &cloud.ec2;
+    let (instance, enis, protection, shutdown, association, asg, groups, snapshots) = futures::join!(
+        ec2::describe_instance(ec2, id),
+        ec2::describe_enis(ec2, id),
+        ec2::termination_protection(ec2, id),
+        ec2::shutdown_behavior(ec2, id),
+        ec2::profile_association(ec2, id),
+        autoscaling::group_of(&cloud.autoscaling, id),
+        ec2::responder_groups(ec2),
+        ec2::finding_snapshots(ec2, finding_id),
+    );
+    let Some(instance) = instance? else { return Ok(None) };
+    Ok(Some(Live {
+        instance,
+        enis: enis?,
+        termination_protection: protection?,
+        shutdown_behavior: shutdown?,
+        association: association?,
+        asg: asg?,
+        groups: groups?,
+        snapshots: snapshots?,
+    }))
+}
+
+/// Every step the run would take from this state, for dry runs and for
+/// reporting what a stopped run did not start.
+fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
+    let mut steps = Vec::new();
+    if !live.instance.tags.contains_key(tags::ORIGINAL_STATE) {
+        steps.push(("record-instance-state", live.instance.id.clone(), "record profile, protection, shutdown behaviour, Auto Scaling group".into()));
+    }
+    for eni in &live.enis {
+        if !eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
+            steps.push(("record-eni-groups", eni.id.clone(), format!("record {}", eni.groups.join(","))));
+        }
+    }
+    for vpc in live.vpcs() {
+        for (role, action) in [(GroupRole::Untrack, "ensure-untrack-group"), (GroupRole::Isolation, "ensure-isolation-group")] {
+            let detail = match live.group(vpc, role) {
+                Some(g) => format!("use {}", g.id),
+                None => format!("create {}", role.group_name(vpc)),
+            };
+            steps.push((action, vpc.to_owned(), detail));
+        }
+    }
+    steps.extend(change_steps(live));
+    steps.push(("tag-instance", live.instance.id.clone(), "tag finding id, time and status".into()));
+    steps
+}
+
+/// The steps of wave 3, as (action, target, what it would do).
+fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
+    let id = &live.instance.id;
+    let mut steps = vec![
+        ("enable-termination-protection", id.clone(), "DisableApiTermination=true".to_owned()),
+        ("set-shutdown-behavior", id.clone(), "InstanceInitiatedShutdownBehavior=stop".to_owned()),
+    ];
+    for (volume, device) in &live.instance.volumes {
+        steps.push(("snapshot-volume", volume.clone(), format!("forensic snapshot of {device}")));
+    }
+    for eni in &live.enis {
+        steps.push(("untrack-eni", eni.id.clone(), format!("{} → allow-all group (untracks connections)", eni.groups.join(","))));
+        steps.push(("isolate-eni", eni.id.clone(), "→ isolation group (no traffic)".to_owned()));
+    }
+    if let Some(a) = &live.association {
+        steps.push(("detach-instance-profile", a.arn.clone(), format!("disassociate {}", a.id)));
+    } else if let Some(profile) = live.record().and_then(|r| r.profile) {
+        steps.push(("detach-instance-profile", profile, "disassociated earlier".to_owned()));
+    }
+    if let Some(group) = live.asg.clone().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
+        steps.push(("detach-from-asg", group, "detach without decrementing desired capacity".to_owned()));
+    }
+    steps
+}
+
+async fn record_state(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Vec<(&'static str, String, StepResult)> {
+    let instance_id = live.instance.id.clone();
+    let instance = async {
+        if live.instance.tags.contains_key(tags::ORIGINAL_STATE) {
+            return ("record-instance-state", instance_id, Ok(Held::already("recorded by an earlier delivery; kept")));
+        }
+        let record = InstanceRecord {
+            profile: live.association.as_ref().map(|a| a.arn.clone()),
+            termination_protection: live.termination_protection,
+            shutdown_behavior: live.shutdown_behavior.clone(),
+            auto_scaling_group: live.asg.clone(),
+        };
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        let mut pairs = chunk_tag(tags::ORIGINAL_STATE, &text);
+        pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
+        pairs.push((tags::STATUS.to_owned(), "quarantining".to_owned()));
+        let result = ec2::create_tags(&cloud.ec2, &live.instance.id, &pairs).await.map(|()| Held::done(text));
+        ("record-instance-state", instance_id, result)
+    };
+    let enis = live.enis.iter().map(|eni| async move {
+        let result = if eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
+            Ok(Held::already(format!(
+                "recorded by an earlier delivery: {}",
+                join_tag(tags::ORIGINAL_GROUPS, &eni.tags).unwrap_or_default()
+            )))
+        } else if !eni.groups.is_empty() && eni.groups.iter().all(|g| live.is_responder_group(g)) {
+            Ok(Held::already("only on responder groups: no original to record"))
+        } else {
+            let value = eni.groups.join(",");
+            ec2::create_tags(&cloud.ec2, &eni.id, &chunk_tag(tags::ORIGINAL_GROUPS, &value))
+                .await
+                .map(|()| Held::done(value))
+        };
+        ("record-eni-groups", eni.id.clone(), result)
+    });
+    let (instance, enis) = futures::join!(instance, join_all(enis));
+    let mut all = vec![instance];
+    all.extend(enis);
+    all
+}
+
+type GroupResult = ((String, GroupRole), Result<(String, Held), AwsFailure>);
+
+async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
+    let wanted: Vec<(String, GroupRole)> = live
+        .vpcs()
+        .into_iter()
+        .flat_map(|vpc| [(vpc.to_owned(), GroupRole::Untrack), (vpc.to_owned(), GroupRole::Isolation)])
+        .collect();
+    join_all(wanted.into_iter().map(|(vpc, role)| async move {
+        let result = ec2::ensure_group(&cloud.ec2, &vpc, role, live.group(&vpc, role)).await;
+        ((vpc, role), result)
+    }))
+    .await
+}
+
+async fn contain(
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+    group_ids: &BTreeMap<(String, GroupRole), String>,
+) -> Vec<(&'static str, String, StepResult)> {
+    let ec2c = &cloud.ec2;
+    let id = live.instance.id.as_str();
+
+    let protect = async {
+        let result = if live.termination_protection {
+            Ok(Held::already("termination protection already on"))
+        } else {
+            ec2::set_termination_protection(ec2c, id, true).await.map(|()| Held::done("termination protection on"))
+        };
+        vec![("enable-termination-protection", id.to_owned(), result)]
+    };
+    let shutdown = async {
+        let result = if live.shutdown_behavior == "stop" {
+            Ok(Held::already("shutdown behaviour already stop"))
+        } else {
+            ec2::set_shutdown_behavior(ec2c, id, "stop")
+                .await
+                .map(|()| Held::done(format!("shutdown behaviour {} → stop", live.shutdown_behavior)))
+        };
+        vec![("set-shutdown-behavior", id.to_owned(), result)]
+    };
+    let snapshots = join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
+        let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
+            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))),
+            None => ec2::create_snapshot(ec2c, volume, id, job.finding_id).await.map(Held::done),
+        };
+        ("snapshot-volume", volume.clone(), result)
+    }));
+    let enis = join_all(live.enis.iter().map(|eni| isolate_eni(cloud, eni, group_ids)));
+    let profile = async {
+        match (&live.association, live.record().and_then(|r| r.profile)) {
+            (Some(a), _) => {
+                let result = ec2::disassociate_profile(ec2c, &a.id)
+                    .await
+                    .map(|()| Held::done(format!("disassociated ({})", a.id)));
+                vec![("detach-instance-profile", a.arn.clone(), result)]
+            }
+            (None, Some(profile)) => {
+                vec![("detach-instance-profile", profile, Ok(Held::already("no profile associated")))]
+            }
+            (None, None) => Vec::new(),
+        }
+    };
+    let asg = async {
+        match (&live.asg, live.record().and_then(|r| r.auto_scaling_group)) {
+            (Some(group), _) => {
+                let result = autoscaling::detach(&cloud.autoscaling, id, group)
+                    .await
+                    .map(|()| Held::done("detached; desired capacity unchanged"));
+                vec![("detach-from-asg", group.clone(), result)]
+            }
+            (None, Some(group)) => vec![("detach-from-asg", group, Ok(Held::already("no longer in the group")))],
+            (None, None) => Vec::new(),
+        }
+    };
+    let (protect, shutdown, snapshots, enis, profile, asg) =
+        futures::join!(protect, shutdown, snapshots, enis, profile, asg);
+    let mut all = protect;
+    all.extend(shutdown);
+    all.extend(snapshots);
+    all.extend(enis.into_iter().flatten());
+    all.extend(profile);
+    all.extend(asg);
+    all
+}
+
+/// Two-step isolation of one ENI: the allow-all group first (tracked
+/// connections become untracked), then the isolation group (untracked flows
+/// stop at once). If the first step fails the second is still attempted:
+/// new connections are cut either way.
+async fn isolate_eni(
+    cloud: &Cloud,
+    eni: &EniView,
+    group_ids: &BTreeMap<(String, GroupRole), String>,
+) -> Vec<(&'static str, String, StepResult)> {
+    let untrack = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Untrack));
+    let isolation = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Isolation));
+    let Some(isolation) = isolation else {
+        let missing = || Err(AwsFailure::rejected(format!("no isolation group in {}", eni.vpc_id)));
+        return vec![("untrack-eni", eni.id.clone(), missing()), ("isolate-eni", eni.id.clone(), missing())];
+    };
+    let isolation = vec![isolation.clone()];
+    if eni.groups == isolation {
+        return vec![
+            ("untrack-eni", eni.id.clone(), Ok(Held::already("already isolated"))),
+            ("isolate-eni", eni.id.clone(), Ok(Held::already(format!("already on {}", isolation[0])))),
+        ];
+    }
+    let first = match untrack {
+        Some(untrack) => ec2::move_eni(&cloud.ec2, eni, std::slice::from_ref(untrack), "allow-all group").await,
+        None => Err(AwsFailure::rejected(format!("no allow-all group in {}", eni.vpc_id))),
+    };
+    let mut moved = eni.clone();
+    if let Some(untrack) = untrack.filter(|_| first.is_ok()) {
+        moved.groups = vec![untrack.clone()];
+    }
+    let second = ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group").await;
+    vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second)]
+}

@@ -1,0 +1,217 @@
+//! One invocation, start to end: parse, decide, act, report, publish. The
+//! Lambda glue ([`crate::lambda`]) and the tests both call
+//! [`Responder::handle`] with raw payload bytes.
+
+use std::fmt;
+use std::time::Instant;
+
+use responder_core::event::FindingEvent;
+use responder_core::plan::Skip;
+use responder_core::report::Notification;
+use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
+
+use crate::cloud::{Clouds, load_sdk_config, own_account};
+use crate::quarantine::{Execution, QuarantineJob, quarantine};
+
+/// Why an invocation failed. The `error_type` is what Lambda records and
+/// what retry and dead-letter handling key on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerError {
+    pub error_type: &'static str,
+    pub message: String,
+    /// The report so far, when steps ran before the failure.
+    pub report: Option<Box<Report>>,
+}
+
+impl HandlerError {
+    /// Not a GuardDuty finding event: not retried, kept in the dead-letter queue.
+    pub const INVALID_EVENT: &'static str = "InvalidEvent";
+    /// A transient AWS failure: Lambda retries the event; steps are idempotent.
+    pub const RETRYABLE: &'static str = "RetryableAwsError";
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+/// Start-up failed: bad settings, or the function cannot learn who it is.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Settings(#[from] responder_core::settings::SettingsError),
+    #[error("cannot learn the function's own account from STS: {0}")]
+    Identity(crate::failure::AwsFailure),
+}
+
+/// Settings and clients, built once per container.
+#[derive(Debug)]
+pub struct Responder {
+    pub settings: Settings,
+    pub clouds: Clouds,
+}
+
+impl Responder {
+    /// Reads settings, builds clients, and learns the own account (which
+    /// also opens the TLS connection to STS during init, not the first event).
+    pub async fn from_env() -> Result<Self, InitError> {
+        let settings = Settings::from_env()?;
+        Self::new(settings, load_sdk_config().await).await
+    }
+
+    pub async fn new(mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
+        let probe = Clouds::new(config.clone(), None);
+        let account = own_account(probe.home()).await.map_err(InitError::Identity)?;
+        settings.policy.home_account = Some(account.clone());
+        Ok(Responder { settings, clouds: Clouds::new(config, Some(account)) })
+    }
+
+    /// Handles one raw payload for `function`.
+    pub async fn handle(&self, function: Function, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
+        let event = parse_event(payload).map_err(|e| HandlerError {
+            error_type: HandlerError::INVALID_EVENT,
+            message: e.to_string(),
+            report: None,
+        })?;
+        let finding = &event.finding;
+        let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %function);
+        let _guard = span.enter();
+        let policy = &self.settings.policy;
+
+        let mut report = base_report(function, &event);
+        let (mut report, transient) = match decide(function, finding, policy) {
+            Decision::Skip(skip) => {
+                let publish = worth_publishing(&skip);
+                report.outcome = Outcome::Skipped;
+                report.reason = Some(skip.to_string());
+                tracing::info!(reason = %skip, kind = skip.kind(), "skipped");
+                if !publish {
+                    return Ok(report);
+                }
+                (report, false)
+            }
+            Decision::Act(plan) => {
+                let execution = self.execute(&plan, &event, deadline).await;
+                report.resource = Some(resource_of(&plan));
+                finish(report, execution, policy.dry_run)
+            }
+        };
+
+        report.notification = Some(self.publish(&report).await);
+        tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
+        if transient {
+            return Err(HandlerError {
+                error_type: HandlerError::RETRYABLE,
+                message: format!(
+                    "transient AWS failure, outcome {} so far; the retry repeats only what did not hold: {}",
+                    report.outcome,
+                    serde_json::to_string(&report).unwrap_or_default()
+                ),
+                report: Some(Box::new(report)),
+            });
+        }
+        Ok(report)
+    }
+
+    async fn execute(&self, plan: &Plan, event: &FindingEvent, deadline: Option<Instant>) -> Execution {
+        let scope = plan.scope();
+        let cloud = match self.clouds.for_scope(&scope.account, &scope.region).await {
+            Ok(cloud) => cloud,
+            Err(failure) => {
+                let mut run = Execution::default();
+                run.log.push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
+                return run;
+            }
+        };
+        match plan {
+            Plan::Quarantine { instance_id, .. } => {
+                let job = QuarantineJob {
+                    finding_id: &event.finding.id,
+                    instance_id: instance_id.as_str(),
+                    policy: &self.settings.policy,
+                    deadline,
+                    now: now_rfc3339(),
+                };
+                quarantine(&cloud, &job).await
+            }
+            Plan::RevokeRoleSessions { .. } | Plan::DisableIamUser { .. } => {
+                let mut run = Execution::default();
+                run.log.push(
+                    "dispatch",
+                    &resource_of(plan),
+                    Err(crate::failure::AwsFailure::rejected("this playbook is not part of this function")),
+                );
+                run
+            }
+        }
+    }
+
+    async fn publish(&self, report: &Report) -> Notification {
+        match &self.settings.notify_topic_arn {
+            Some(topic) => crate::notify::publish(&self.clouds.home().sns, topic, report).await,
+            None => Notification { status: "disabled".into(), detail: "NOTIFY_TOPIC_ARN is not set".into() },
+        }
+    }
+}
+
+/// Skips a person should hear about from the remediation function itself;
+/// routine ones (another function's finding, below threshold, alert-only
+/// types) are left to the alerting function.
+fn worth_publishing(skip: &Skip) -> bool {
+    !matches!(skip, Skip::NotForThisFunction(_) | Skip::BelowThreshold { .. } | Skip::TypeNotHandled(_))
+}
+
+fn base_report(function: Function, event: &FindingEvent) -> Report {
+    let f = &event.finding;
+    Report {
+        finding_id: f.id.clone(),
+        finding_type: f.finding_type.to_string(),
+        function: function.name().to_owned(),
+        outcome: Outcome::Skipped,
+        reason: None,
+        steps: Vec::new(),
+        account: Some(f.account_id.to_string()),
+        region: Some(f.region.clone()),
+        severity: Some(f.severity.value()),
+        resource: None,
+        notification: None,
+    }
+}
+
+fn resource_of(plan: &Plan) -> String {
+    match plan {
+        Plan::Quarantine { instance_id, .. } => instance_id.to_string(),
+        Plan::RevokeRoleSessions { role_name, .. } => role_name.clone(),
+        Plan::DisableIamUser { user_name, .. } => user_name.clone(),
+    }
+}
+
+/// Turns an execution into the report's outcome; says whether a retry can help.
+pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Report, bool) {
+    let transient = execution.log.transient;
+    report.steps = execution.log.records;
+    if let Some(reason) = execution.skipped {
+        report.outcome = Outcome::Skipped;
+        report.reason = Some(reason);
+        return (report, false);
+    }
+    report.outcome = Outcome::of_steps(&report.steps, dry_run);
+    if report.outcome == Outcome::Failed {
+        report.reason = report.steps.iter().find(|s| !s.status.held()).map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
+    }
+    if !execution.notes.is_empty() {
+        let notes = execution.notes.join("; ");
+        report.reason = Some(match report.reason.take() {
+            Some(r) => format!("{r}; {notes}"),
+            None => notes,
+        });
+    }
+    (report, transient)
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

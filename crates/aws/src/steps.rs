@@ -1,0 +1,69 @@
+//! Recording what each step did, in the report's terms.
+
+use responder_core::{StepRecord, StepStatus};
+
+use crate::failure::{AwsFailure, FailureKind};
+
+/// What a step that did not fail did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub status: StepStatus,
+    pub detail: String,
+}
+
+impl Held {
+    pub fn done(detail: impl Into<String>) -> Self {
+        Held { status: StepStatus::Done, detail: detail.into() }
+    }
+    pub fn already(detail: impl Into<String>) -> Self {
+        Held { status: StepStatus::AlreadyDone, detail: detail.into() }
+    }
+}
+
+pub type StepResult = Result<Held, AwsFailure>;
+
+/// The steps of one run, in the order they were planned, and whether any
+/// failure was one a retry could fix.
+#[derive(Debug, Default)]
+pub struct StepLog {
+    pub records: Vec<StepRecord>,
+    pub transient: bool,
+}
+
+impl StepLog {
+    pub fn push(&mut self, action: &str, target: &str, result: StepResult) {
+        let record = match result {
+            Ok(held) => StepRecord::new(action, target, held.status, held.detail),
+            Err(failure) => {
+                if failure.kind == FailureKind::Transient {
+                    self.transient = true;
+                }
+                let hint = match failure.kind {
+                    FailureKind::Denied => " (the function's role lacks this permission)",
+                    FailureKind::Transient => " (transient: the event will be retried)",
+                    _ => "",
+                };
+                let mut r = StepRecord::new(action, target, StepStatus::Failed, format!("{}{hint}", failure.message));
+                r.error_code = failure.code;
+                r
+            }
+        };
+        tracing::info!(
+            step = %record.action,
+            target = %record.target,
+            status = %record.status,
+            detail = %record.detail,
+            "step"
+        );
+        self.records.push(record);
+    }
+
+    /// A step that was not run, with why.
+    pub fn push_status(&mut self, action: &str, target: &str, status: StepStatus, detail: impl Into<String>) {
+        self.records.push(StepRecord::new(action, target, status, detail));
+    }
+
+    pub fn all_held(&self) -> bool {
+        self.records.iter().all(|r| r.status.held())
+    }
+}

@@ -1,0 +1,106 @@
+//! `responder`: the operator's command line.
+//!
+//! - `responder plan --event FILE`: what each function would do with a
+//!   finding under the current settings. Pure: no AWS call, nothing changed.
+//! - `responder release --instance ID`: put a quarantined instance back to
+//!   the state quarantine recorded.
+//!
+//! Settings come from the same environment variables as the functions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use responder_aws::cloud::{Cloud, load_sdk_config};
+use responder_aws::release::{ReleaseOptions, release};
+use responder_core::{AccountId, Decision, Function, Settings, decide, parse_event};
+
+#[derive(Debug, Parser)]
+#[command(name = "responder", version, about = "guardduty-responder operator commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what each function would do with a finding event; changes nothing.
+    Plan {
+        /// An EventBridge "GuardDuty Finding" event (a file in events/, say).
+        #[arg(long)]
+        event: PathBuf,
+        /// The account the functions run in (default: the finding's own).
+        #[arg(long)]
+        home_account: Option<String>,
+    },
+    /// Restore a quarantined instance to its recorded state.
+    Release {
+        #[arg(long)]
+        instance: String,
+        /// Also attach it back to its Auto Scaling group.
+        #[arg(long)]
+        reattach_asg: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("responder: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Plan { event, home_account } => {
+            let bytes = std::fs::read(&event).map_err(|e| format!("{}: {e}", event.display()))?;
+            let parsed = parse_event(&bytes).map_err(|e| format!("InvalidEvent: {e}"))?;
+            let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+            let home = match home_account {
+                Some(a) => AccountId::parse(&a)?,
+                None => parsed.finding.account_id.clone(),
+            };
+            settings.policy.home_account = Some(home.clone());
+            let f = &parsed.finding;
+            println!("finding   {} ({})", f.finding_type, f.id);
+            println!("severity  {} {}", f.severity, f.severity.label());
+            println!("account   {} {} (functions assumed to run in {home})", f.account_id, f.region);
+            println!("dry run   {}", settings.policy.dry_run);
+            for function in [Function::QuarantineInstance, Function::RevokeRoleSessions, Function::DisableIamUser] {
+                match decide(function, f, &settings.policy) {
+                    Decision::Act(plan) => println!("{function:<22} ACT   {plan:?}"),
+                    Decision::Skip(skip) => println!("{function:<22} skip  {skip}"),
+                }
+            }
+            println!("(live checks still apply when a function runs: exemption tag, instance state)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Release { instance, reattach_asg } => {
+            let id = responder_core::InstanceId::parse(&instance)?;
+            let cloud = Cloud::new(&load_sdk_config().await);
+            let run = release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await;
+            if let Some(reason) = &run.skipped {
+                println!("nothing released: {reason}");
+                return Ok(ExitCode::from(1));
+            }
+            for step in &run.log.records {
+                println!("[{:<12}] {:<30} {:<24} {}", step.status, step.action, step.target, step.detail);
+            }
+            for note in &run.notes {
+                println!("note: {note}");
+            }
+            if run.log.all_held() {
+                println!("released {instance}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("release of {instance} is incomplete: run it again, or finish by hand");
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! # responder-core
+//!
+//! Everything guardduty-responder *decides*, with nothing it *does*. This crate
+//! reads a GuardDuty finding as EventBridge delivers it, classifies what it is
+//! about, and turns it into a [`Plan`] or a reasoned [`Skip`] under a
+//! [`Policy`]. It never talks to AWS: the `responder-aws` crate carries plans
+//! out and fills in a [`Report`].
+//!
+//! Keeping the decisions pure means "what would happen for this finding?" is
+//! answered by calling [`decide`] on a fixture, with no mocks and no network,
+//! and the whole table of fixtures × expected decisions is a unit test.
+//!
+//! Layout:
+//! - [`event`]: parsing the raw Lambda payload into a [`Finding`], with
+//!   `InvalidEvent` errors that name the problem.
+//! - [`finding`]: the typed finding (camelCase, unknown fields ignored) and the
+//!   value types that cannot hold bad values ([`Severity`], [`FindingType`],
+//!   [`AccountId`], [`InstanceId`]).
+//! - [`target`]: what the finding is about ([`Target`]).
+//! - [`policy`] and [`settings`]: what the operator allows, from environment
+//!   variables validated once at start-up.
+//! - [`plan`]: [`decide`], the heart of it.
+//! - [`report`]: what a function answers and publishes.
+
+pub mod event;
+pub mod finding;
+pub mod pattern;
+pub mod plan;
+pub mod policy;
+pub mod record;
+pub mod report;
+pub mod settings;
+pub mod target;
+
+pub use event::{InvalidEvent, parse_event};
+pub use finding::{AccountId, Finding, FindingType, InstanceId, Severity, SeverityLabel};
+pub use plan::{Decision, Function, Plan, Skip, decide};
+pub use policy::Policy;
+pub use report::{Outcome, Report, StepRecord, StepStatus};
+pub use settings::Settings;
+pub use target::Target;
+
+/// Tag keys the responder reads and writes. One prefix, so operators can
+/// find (and IAM conditions can scope) everything this project touches.
+pub mod tags {
+    /// Prefix of every tag key the responder writes.
+    pub const PREFIX: &str = "guardduty-responder:";
+    /// Default exemption tag; the value must be `true`.
+    pub const EXEMPT: &str = "guardduty-responder:exempt";
+    /// On isolation and untrack security groups: which role the group plays.
+    pub const GROUP_ROLE: &str = "guardduty-responder:group";
+    /// Finding that caused the quarantine (instance, snapshots).
+    pub const FINDING_ID: &str = "guardduty-responder:finding-id";
+    /// When the quarantine happened (RFC 3339, UTC).
+    pub const QUARANTINED_AT: &str = "guardduty-responder:quarantined-at";
+    /// `quarantined`, `partial`, or `released`.
+    pub const STATUS: &str = "guardduty-responder:status";
+    /// On each ENI: its security groups before quarantine (comma-separated,
+    /// continued in `...:2`, `...:3` when longer than a tag value holds).
+    pub const ORIGINAL_GROUPS: &str = "guardduty-responder:original-groups";
+    /// On the instance: the recorded state before quarantine (JSON, chunked
+    /// the same way).
+    pub const ORIGINAL_STATE: &str = "guardduty-responder:original-state";
+    /// On snapshots: the volume and instance they were taken of.
+    pub const SOURCE_VOLUME: &str = "guardduty-responder:volume-id";
+    pub const SOURCE_INSTANCE: &str = "guardduty-responder:instance-id";
+}

@@ -1,0 +1,330 @@
+//! [`decide`]: for one function, one finding and one policy, the plan to carry
+//! out or the reason to leave it alone. Pure: no I/O, no clock.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::finding::{AccountId, Finding, InstanceId};
+use crate::pattern::Pattern;
+use crate::policy::Policy;
+use crate::target::{Target, classify};
+
+/// The Lambda functions, by their binary names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Function {
+    QuarantineInstance,
+    RevokeRoleSessions,
+    DisableIamUser,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::QuarantineInstance => "quarantine-instance",
+            Function::RevokeRoleSessions => "revoke-role-sessions",
+            Function::DisableIamUser => "disable-iam-user",
+        }
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a plan acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account: AccountId,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Quarantine an EC2 instance.
+    Quarantine {
+        scope: Scope,
+        instance_id: InstanceId,
+        /// ENIs the finding listed; the executor re-describes and isolates
+        /// every ENI the instance has, listed or not.
+        eni_hints: Vec<String>,
+    },
+    /// Deny the role's sessions issued before now.
+    RevokeRoleSessions {
+        scope: Scope,
+        role_name: String,
+        session_name: Option<String>,
+        access_key_id: Option<String>,
+        /// The instance whose role credentials were exfiltrated, if any.
+        source_instance: Option<InstanceId>,
+    },
+    /// Deactivate the user's keys, delete its console password, deny its sessions.
+    DisableIamUser { scope: Scope, user_name: String, access_key_id: Option<String> },
+}
+
+impl Plan {
+    pub fn scope(&self) -> &Scope {
+        match self {
+            Plan::Quarantine { scope, .. }
+            | Plan::RevokeRoleSessions { scope, .. }
+            | Plan::DisableIamUser { scope, .. } => scope,
+        }
+    }
+}
+
+/// Why a valid finding is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// The finding is about something another function handles.
+    NotForThisFunction(String),
+    Sample,
+    Archived,
+    AccountNotAllowed(AccountId),
+    TypeNotHandled(String),
+    /// A brute-force finding where the instance is the `TARGET`.
+    Victim,
+    /// A brute-force finding that does not say whether the instance acted.
+    ResourceRoleUnknown,
+    BelowThreshold { severity: f64, threshold: f64 },
+    /// Root or federated credentials: nothing IAM can restrict.
+    NotifyOnly(String),
+    /// An IAM Identity Center role: sessions are revoked there.
+    IdentityCenterRole(String),
+    ServiceLinkedRole(String),
+    Protected { principal: String, pattern: String },
+}
+
+impl Skip {
+    /// A short, stable name for the kind of skip (for tests, metrics, filters).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::NotForThisFunction(_) => "not_for_this_function",
+            Skip::Sample => "sample",
+            Skip::Archived => "archived",
+            Skip::AccountNotAllowed(_) => "account_not_allowed",
+            Skip::TypeNotHandled(_) => "type_not_handled",
+            Skip::Victim => "victim",
+            Skip::ResourceRoleUnknown => "resource_role_unknown",
+            Skip::BelowThreshold { .. } => "below_threshold",
+            Skip::NotifyOnly(_) => "notify_only",
+            Skip::IdentityCenterRole(_) => "identity_center_role",
+            Skip::ServiceLinkedRole(_) => "service_linked_role",
+            Skip::Protected { .. } => "protected",
+        }
+    }
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::NotForThisFunction(why) => write!(f, "not for this function: {why}"),
+            Skip::Sample => f.write_str("sample finding: reported, not acted on (ACT_ON_SAMPLE_FINDINGS is off)"),
+            Skip::Archived => f.write_str("archived finding: reported, not acted on (ACT_ON_ARCHIVED_FINDINGS is off)"),
+            Skip::AccountNotAllowed(a) => write!(f, "account {a} is not in ALLOWED_ACCOUNTS"),
+            Skip::TypeNotHandled(t) => write!(f, "finding type {t} is alert-only for this function"),
+            Skip::Victim => f.write_str("the instance is the TARGET (victim) of the brute force, not the actor: alert only"),
+            Skip::ResourceRoleUnknown => f.write_str("the finding does not say whether the instance is the actor or the target: alert only"),
+            Skip::BelowThreshold { severity, threshold } => {
+                write!(f, "severity {severity:.1} is below the remediation threshold {threshold:.1}")
+            }
+            Skip::NotifyOnly(who) => write!(f, "{who} credentials cannot be restricted by IAM policy: notify only"),
+            Skip::IdentityCenterRole(role) => {
+                write!(f, "{role} is an IAM Identity Center role: revoke the session in IAM Identity Center")
+            }
+            Skip::ServiceLinkedRole(role) => write!(f, "{role} is a service-linked role: never modified"),
+            Skip::Protected { principal, pattern } => {
+                write!(f, "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Act(Plan),
+    Skip(Skip),
+}
+
+/// Finding types that quarantine the instance they name.
+const QUARANTINE_TYPES: &[&str] = &[
+    "CryptoCurrency:EC2/*",
+    "Backdoor:EC2/*",
+    "Trojan:EC2/*",
+    "Impact:EC2/*",
+    "UnauthorizedAccess:EC2/TorClient",
+    "UnauthorizedAccess:EC2/TorRelay",
+    "UnauthorizedAccess:EC2/MetadataDNSRebind",
+    "Execution:EC2/MaliciousFile",
+    "Execution:EC2/MaliciousFile!*",
+    // Runtime Monitoring on EC2 reports resourceType Instance too.
+    "CryptoCurrency:Runtime/*",
+    "Backdoor:Runtime/*",
+    "Trojan:Runtime/*",
+    "Execution:Runtime/MaliciousFileExecuted",
+    "Execution:Runtime/ReverseShell",
+];
+
+/// Quarantine only when the instance is the `ACTOR`.
+const ACTOR_ONLY_TYPES: &[&str] = &["UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/RDPBruteForce"];
+
+/// Instance-role credentials used elsewhere: the instance is the source.
+const EXFILTRATION_TYPES: &[&str] = &["UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"];
+
+/// Credential findings that contain the user or role.
+const CREDENTIAL_TYPES: &[&str] = &[
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
+    "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+    "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
+    "UnauthorizedAccess:IAMUser/TorIPCaller",
+    "Recon:IAMUser/*",
+    "PenTest:IAMUser/*",
+    "AttackSequence:IAM/CompromisedCredentials",
+];
+
+/// Contained only when the policy opts in.
+const ANOMALY_TYPES: &[&str] = &["*:IAMUser/AnomalousBehavior"];
+
+fn matches_any(patterns: &[&str], finding_type: &str) -> bool {
+    patterns.iter().any(|p| Pattern::new(*p).matches(finding_type))
+}
+
+/// Decides what `function` does with `finding` under `policy`.
+pub fn decide(function: Function, finding: &Finding, policy: &Policy) -> Decision {
+    match decide_inner(function, finding, policy) {
+        Ok(plan) => Decision::Act(plan),
+        Err(skip) => Decision::Skip(skip),
+    }
+}
+
+fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
+    let target = classify(finding);
+    let finding_type = finding.finding_type.as_str();
+    let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
+
+    match function {
+        Function::QuarantineInstance => {
+            let (instance_id, eni_hints) = match target {
+                Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
+                Target::RoleSession { source_instance: Some(instance_id), .. }
+                    if matches_any(EXFILTRATION_TYPES, finding_type) =>
+                {
+                    (instance_id, Vec::new())
+                }
+                Target::Unsupported { reason } if finding.resource.resource_type == "Instance" => {
+                    return Err(Skip::NotForThisFunction(reason));
+                }
+                _ => {
+                    return Err(Skip::NotForThisFunction(
+                        "the finding names no EC2 instance to quarantine".into(),
+                    ));
+                }
+            };
+            gates(finding, policy)?;
+            let via_credentials = finding.resource.resource_type != "Instance";
+            if !via_credentials {
+                if matches_any(ACTOR_ONLY_TYPES, finding_type) {
+                    match finding.resource_role() {
+                        Some("ACTOR") => {}
+                        Some("TARGET") => return Err(Skip::Victim),
+                        _ => return Err(Skip::ResourceRoleUnknown),
+                    }
+                } else if !matches_any(QUARANTINE_TYPES, finding_type) {
+                    return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+                }
+            }
+            severity_gate(finding, policy)?;
+            Ok(Plan::Quarantine { scope, instance_id, eni_hints })
+        }
+        Function::RevokeRoleSessions => {
+            let Target::RoleSession { role_name, session_name, access_key_id, source_instance } = target else {
+                return Err(not_mine(target, "an assumed-role session"));
+            };
+            role_gates(&role_name, &scope, finding, policy)?;
+            gates(finding, policy)?;
+            credential_type_gate(finding_type, policy)?;
+            severity_gate(finding, policy)?;
+            Ok(Plan::RevokeRoleSessions { scope, role_name, session_name, access_key_id, source_instance })
+        }
+        Function::DisableIamUser => {
+            let Target::IamUser { user_name, access_key_id } = target else {
+                return Err(not_mine(target, "an IAM user's access key"));
+            };
+            let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
+            if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
+                return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
+            }
+            gates(finding, policy)?;
+            credential_type_gate(finding_type, policy)?;
+            severity_gate(finding, policy)?;
+            Ok(Plan::DisableIamUser { scope, user_name, access_key_id })
+        }
+    }
+}
+
+/// Root and federated identities are reported as notify-only by the
+/// credential functions; everything else is simply not theirs.
+fn not_mine(target: Target, wanted: &str) -> Skip {
+    match target {
+        Target::Root => Skip::NotifyOnly("root".into()),
+        Target::Federated { .. } => Skip::NotifyOnly("federated".into()),
+        Target::Unsupported { reason } => Skip::NotForThisFunction(reason),
+        _ => Skip::NotForThisFunction(format!("the finding is not about {wanted}")),
+    }
+}
+
+/// Sample, archived and account checks shared by every function.
+fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+    if finding.is_sample() && !policy.act_on_samples {
+        return Err(Skip::Sample);
+    }
+    if finding.is_archived() && !policy.act_on_archived {
+        return Err(Skip::Archived);
+    }
+    if !policy.allows_account(&finding.account_id) {
+        return Err(Skip::AccountNotAllowed(finding.account_id.clone()));
+    }
+    Ok(())
+}
+
+fn severity_gate(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+    let severity = finding.severity.value();
+    if severity < policy.remediation_threshold {
+        return Err(Skip::BelowThreshold { severity, threshold: policy.remediation_threshold });
+    }
+    Ok(())
+}
+
+fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip> {
+    if matches_any(ANOMALY_TYPES, finding_type) {
+        if policy.contain_anomalous_behavior {
+            return Ok(());
+        }
+        return Err(Skip::TypeNotHandled(format!("{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)")));
+    }
+    if matches_any(CREDENTIAL_TYPES, finding_type) {
+        Ok(())
+    } else {
+        Err(Skip::TypeNotHandled(finding_type.to_owned()))
+    }
+}
+
+/// Roles the responder never touches, by what the finding says of them. The
+/// executor repeats the service-linked and protected checks against the
+/// role's live path and ARN.
+fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+    if role_name.starts_with("AWSReservedSSO_") {
+        return Err(Skip::IdentityCenterRole(role_name.to_owned()));
+    }
+    if role_name.starts_with("AWSServiceRoleFor") {
+        return Err(Skip::ServiceLinkedRole(role_name.to_owned()));
+    }
+    let arn = format!("arn:{}:iam::{}:role/{}", finding.partition(), scope.account, role_name);
+    if let Some(pattern) = policy.protects(&[role_name, &arn]) {
+        return Err(Skip::Protected { principal: role_name.to_owned(), pattern: pattern.to_string() });
+    }
+    Ok(())
+}

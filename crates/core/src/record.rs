@@ -1,0 +1,97 @@
+//! What quarantine records before it changes anything, so `release` can put
+//! the instance back exactly. Stored as tags on the resources themselves: the
+//! record lives and dies with the evidence, needs no extra service or
+//! permission, and a person can read it in the console. Values longer than a
+//! tag value holds are continued in numbered tags (`key`, `key:2`, `key:3`…).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest tag value EC2 accepts.
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// The instance-level state quarantine changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// Instance profile ARN associated before quarantine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// `DisableApiTermination` before quarantine.
+    pub termination_protection: bool,
+    /// `InstanceInitiatedShutdownBehavior` before quarantine.
+    pub shutdown_behavior: String,
+    /// Auto Scaling group the instance belonged to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_group: Option<String>,
+}
+
+/// Splits `value` into tags under `key`, `key:2`, … each at most
+/// [`MAX_TAG_VALUE`] characters.
+pub fn chunk_tag(key: &str, value: &str) -> Vec<(String, String)> {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.is_empty() {
+        return vec![(key.to_owned(), String::new())];
+    }
+    chars
+        .chunks(MAX_TAG_VALUE)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let k = if i == 0 { key.to_owned() } else { format!("{key}:{}", i + 1) };
+            (k, chunk.iter().collect())
+        })
+        .collect()
+}
+
+/// Joins what [`chunk_tag`] split, or `None` when `key` is absent.
+pub fn join_tag(key: &str, tags: &BTreeMap<String, String>) -> Option<String> {
+    let mut value = tags.get(key)?.clone();
+    for i in 2.. {
+        match tags.get(&format!("{key}:{i}")) {
+            Some(part) => value.push_str(part),
+            None => break,
+        }
+    }
+    Some(value)
+}
+
+/// Every key [`chunk_tag`] may have written for `key`, present in `tags`.
+pub fn chunk_keys(key: &str, tags: &BTreeMap<String, String>) -> Vec<String> {
+    let mut keys = Vec::new();
+    if tags.contains_key(key) {
+        keys.push(key.to_owned());
+        for i in 2.. {
+            let k = format!("{key}:{i}");
+            if !tags.contains_key(&k) {
+                break;
+            }
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_round_trip_through_chunks() {
+        let groups: Vec<String> = (0..16).map(|i| format!("sg-0123456789abcde{i:02x}")).collect();
+        let value = groups.join(",");
+        assert!(value.len() > MAX_TAG_VALUE);
+        let chunks = chunk_tag("k", &value);
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks.iter().all(|(_, v)| v.chars().count() <= MAX_TAG_VALUE));
+        let tags: BTreeMap<String, String> = chunks.into_iter().collect();
+        assert_eq!(join_tag("k", &tags).as_deref(), Some(value.as_str()));
+        assert_eq!(chunk_keys("k", &tags), vec!["k".to_string(), "k:2".to_string()]);
+        assert_eq!(join_tag("other", &tags), None);
+    }
+
+    #[test]
+    fn short_and_empty_values_use_one_tag() {
+        assert_eq!(chunk_tag("k", "sg-1"), vec![("k".into(), "sg-1".into())]);
+        assert_eq!(chunk_tag("k", ""), vec![("k".into(), "".into())]);
+    }
+}

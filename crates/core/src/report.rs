@@ -1,0 +1,176 @@
+//! What a function answers (its Lambda response) and publishes: the finding,
+//! the outcome, and every step with its status. The JSON shape is a contract
+//! (see the README): `outcome` is `contained` only when every step held.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step is `done` or `already_done`.
+    Contained,
+    /// Some steps held, some did not.
+    Partial,
+    /// Nothing held.
+    Failed,
+    /// The finding is valid but this function should not act on it.
+    Skipped,
+    /// `DRY_RUN`: steps planned, nothing changed.
+    DryRun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Done,
+    AlreadyDone,
+    /// Would run (dry run) or had not run yet when the invocation stopped.
+    Planned,
+    /// Deliberately not run (with the reason in `detail`).
+    Skipped,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn held(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::AlreadyDone)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// What the step does, e.g. `isolate-eni`.
+    pub action: String,
+    /// What it acts on, e.g. `eni-0abc…`.
+    pub target: String,
+    pub status: StepStatus,
+    #[serde(default)]
+    pub detail: String,
+    /// The AWS error code when the step failed on an AWS call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+impl StepRecord {
+    pub fn new(action: impl Into<String>, target: impl Into<String>, status: StepStatus, detail: impl Into<String>) -> Self {
+        StepRecord { action: action.into(), target: target.into(), status, detail: detail.into(), error_code: None }
+    }
+}
+
+/// Whether the report reached the notification topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `published`, `failed`, or `disabled` (no topic configured).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub finding_id: String,
+    pub finding_type: String,
+    pub function: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub steps: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<f64>,
+    /// The resource acted on (instance id, user or role name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+}
+
+impl Outcome {
+    /// The outcome of a run with these steps. A run with no steps at all
+    /// contained nothing, so it is `failed`.
+    pub fn of_steps(steps: &[StepRecord], dry_run: bool) -> Outcome {
+        if dry_run {
+            return Outcome::DryRun;
+        }
+        let held = steps.iter().filter(|s| s.status.held()).count();
+        match held {
+            0 => Outcome::Failed,
+            n if n == steps.len() => Outcome::Contained,
+            _ => Outcome::Partial,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Contained => "contained",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::DryRun => "dry_run",
+        })
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepStatus::Done => "done",
+            StepStatus::AlreadyDone => "already_done",
+            StepStatus::Planned => "planned",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(status: StepStatus) -> StepRecord {
+        StepRecord::new("a", "t", status, "")
+    }
+
+    #[test]
+    fn contained_only_when_every_step_held() {
+        use StepStatus::*;
+        assert_eq!(Outcome::of_steps(&[step(Done), step(AlreadyDone)], false), Outcome::Contained);
+        assert_eq!(Outcome::of_steps(&[step(Done), step(Failed)], false), Outcome::Partial);
+        assert_eq!(Outcome::of_steps(&[step(Done), step(Planned)], false), Outcome::Partial);
+        assert_eq!(Outcome::of_steps(&[step(Done), step(Skipped)], false), Outcome::Partial);
+        assert_eq!(Outcome::of_steps(&[step(Failed)], false), Outcome::Failed);
+        assert_eq!(Outcome::of_steps(&[], false), Outcome::Failed);
+        assert_eq!(Outcome::of_steps(&[step(Planned)], true), Outcome::DryRun);
+    }
+
+    #[test]
+    fn report_json_has_the_contract_shape() {
+        let r = Report {
+            finding_id: "f".into(),
+            finding_type: "Backdoor:EC2/Spambot".into(),
+            function: "quarantine-instance".into(),
+            outcome: Outcome::DryRun,
+            reason: None,
+            steps: vec![StepRecord::new("isolate-eni", "eni-1", StepStatus::AlreadyDone, "x")],
+            account: None,
+            region: None,
+            severity: None,
+            resource: None,
+            notification: None,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["outcome"], "dry_run");
+        assert_eq!(v["steps"][0]["status"], "already_done");
+        assert_eq!(v["steps"][0]["action"], "isolate-eni");
+        assert_eq!(v["function"], "quarantine-instance");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+}

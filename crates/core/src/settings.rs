@@ -1,0 +1,212 @@
+//! Settings from environment variables, validated once at start-up so a
+//! misconfigured function fails at init with a clear message instead of
+//! misbehaving on its first finding. Every name is documented in the README.
+
+use crate::finding::AccountId;
+use crate::pattern::Pattern;
+use crate::policy::{AllowedAccounts, Policy};
+
+/// A setting that is present but wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {name}: {message}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+/// Which of a user's access keys `disable-iam-user` deactivates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScope {
+    /// The finding's key first, then every other active key (default).
+    AllKeys,
+    /// Only the finding's key.
+    FindingKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `NOTIFY_TOPIC_ARN`: where reports are published; unset means none.
+    pub notify_topic_arn: Option<String>,
+    pub policy: Policy,
+    /// `MEMBER_ROLE_NAME`: role assumed in member accounts.
+    pub member_role_name: Option<String>,
+    /// `MEMBER_ROLE_EXTERNAL_ID`: external id for that role.
+    pub member_role_external_id: Option<String>,
+    /// `DISABLE_USER_KEYS`: `all-keys` (default) or `finding-key`.
+    pub key_scope: KeyScope,
+}
+
+impl Settings {
+    /// Reads settings through `lookup` (the process environment in
+    /// production, a map in tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let defaults = Policy::default();
+
+        let notify_topic_arn = match get("NOTIFY_TOPIC_ARN") {
+            Some(arn) if is_sns_topic_arn(&arn) => Some(arn),
+            Some(arn) => {
+                return Err(SettingsError {
+                    name: "NOTIFY_TOPIC_ARN",
+                    message: format!("{arn:?} is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME)"),
+                });
+            }
+            None => None,
+        };
+
+        let policy = Policy {
+            dry_run: flag(&get, "DRY_RUN", false)?,
+            remediation_threshold: threshold(&get, "REMEDIATION_SEVERITY_THRESHOLD", defaults.remediation_threshold)?,
+            alert_threshold: threshold(&get, "ALERT_SEVERITY_THRESHOLD", defaults.alert_threshold)?,
+            exempt_tag: match get("EXEMPT_TAG_KEY") {
+                Some(key) if key.len() <= 128 => key,
+                Some(_) => {
+                    return Err(SettingsError { name: "EXEMPT_TAG_KEY", message: "longer than a tag key (128 characters)".into() });
+                }
+                None => defaults.exempt_tag,
+            },
+            protected_principals: get("PROTECTED_PRINCIPALS")
+                .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Pattern::new).collect())
+                .unwrap_or_default(),
+            allowed_accounts: allowed_accounts(get("ALLOWED_ACCOUNTS"))?,
+            home_account: None,
+            act_on_samples: flag(&get, "ACT_ON_SAMPLE_FINDINGS", false)?,
+            act_on_archived: flag(&get, "ACT_ON_ARCHIVED_FINDINGS", false)?,
+            contain_anomalous_behavior: flag(&get, "CONTAIN_ANOMALOUS_BEHAVIOR", false)?,
+        };
+
+        let key_scope = match get("DISABLE_USER_KEYS").as_deref() {
+            None | Some("all-keys") => KeyScope::AllKeys,
+            Some("finding-key") => KeyScope::FindingKey,
+            Some(other) => {
+                return Err(SettingsError {
+                    name: "DISABLE_USER_KEYS",
+                    message: format!("expected all-keys or finding-key, found {other:?}"),
+                });
+            }
+        };
+
+        let member_role_name = get("MEMBER_ROLE_NAME");
+        if let Some(name) = &member_role_name {
+            if !crate::target::is_iam_name(name) {
+                return Err(SettingsError { name: "MEMBER_ROLE_NAME", message: format!("{name:?} is not an IAM role name") });
+            }
+        }
+
+        Ok(Settings {
+            notify_topic_arn,
+            policy,
+            member_role_name,
+            member_role_external_id: get("MEMBER_ROLE_EXTERNAL_ID"),
+            key_scope,
+        })
+    }
+
+    /// Reads settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+fn is_sns_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && AccountId::parse(parts[4]).is_ok()
+        && !parts[5].is_empty()
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, SettingsError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(SettingsError { name, message: format!("expected true or false, found {v:?}") }),
+        },
+    }
+}
+
+fn threshold(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: f64) -> Result<f64, SettingsError> {
+    let Some(v) = get(name) else { return Ok(default) };
+    match v.parse::<f64>() {
+        Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
+        _ => Err(SettingsError { name, message: format!("expected a severity from 1.0 to 10.0, found {v:?}") }),
+    }
+}
+
+fn allowed_accounts(value: Option<String>) -> Result<AllowedAccounts, SettingsError> {
+    let Some(value) = value else { return Ok(AllowedAccounts::HomeOnly) };
+    if value == "*" {
+        return Ok(AllowedAccounts::Any);
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| AccountId::parse(a).map_err(|message| SettingsError { name: "ALLOWED_ACCOUNTS", message }))
+        .collect::<Result<Vec<_>, _>>()
+        .map(AllowedAccounts::Listed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let s = parse(&[]).unwrap();
+        assert!(!s.policy.dry_run);
+        assert_eq!(s.policy.remediation_threshold, 7.0);
+        assert_eq!(s.policy.alert_threshold, 4.0);
+        assert_eq!(s.policy.allowed_accounts, AllowedAccounts::HomeOnly);
+        assert!(!s.policy.act_on_samples && !s.policy.act_on_archived);
+        assert_eq!(s.notify_topic_arn, None);
+        assert_eq!(s.key_scope, KeyScope::AllKeys);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let s = parse(&[
+            ("DRY_RUN", "TRUE"),
+            ("REMEDIATION_SEVERITY_THRESHOLD", "8.5"),
+            ("NOTIFY_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("ALLOWED_ACCOUNTS", "111122223333, 444455556666"),
+            ("PROTECTED_PRINCIPALS", "BreakGlass, arn:aws:iam::*:role/Admin*"),
+            ("DISABLE_USER_KEYS", "finding-key"),
+        ])
+        .unwrap();
+        assert!(s.policy.dry_run);
+        assert_eq!(s.policy.remediation_threshold, 8.5);
+        assert_eq!(s.policy.protected_principals.len(), 2);
+        assert!(matches!(s.policy.allowed_accounts, AllowedAccounts::Listed(ref l) if l.len() == 2));
+        assert_eq!(s.key_scope, KeyScope::FindingKey);
+        assert_eq!(parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts, AllowedAccounts::Any);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (name, value) in [
+            ("DRY_RUN", "yes"),
+            ("REMEDIATION_SEVERITY_THRESHOLD", "high"),
+            ("ALERT_SEVERITY_THRESHOLD", "11"),
+            ("NOTIFY_TOPIC_ARN", "alerts"),
+            ("ALLOWED_ACCOUNTS", "12345"),
+            ("DISABLE_USER_KEYS", "some"),
+            ("MEMBER_ROLE_NAME", "a/b"),
+        ] {
+            let e = parse(&[(name, value)]).unwrap_err();
+            assert_eq!(e.name, name);
+            assert!(e.to_string().contains(name));
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Every fixture in `events/`, through parse → decide, for every function,
+//! against a table of expectations. Adding a fixture without a row fails.
+
+use std::path::PathBuf;
+
+use responder_core::{AccountId, Decision, Function, Policy, decide, parse_event};
+
+/// `act` or the skip kind, per function.
+struct Row {
+    file: &'static str,
+    quarantine: &'static str,
+    revoke: &'static str,
+    disable: &'static str,
+}
+
+const TABLE: &[Row] = &[
+    Row { file: "ec2-cryptocurrency-bitcointool-high.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-trojan-blackhole-traffic-epoch-launchtime.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-backdoor-c2-activity-critical.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-impact-bitcoin-domain-request.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-tor-client.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-metadata-dns-rebind.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-execution-malicious-file.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-ssh-bruteforce-actor.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-rdp-bruteforce-actor.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-ssh-bruteforce-target-victim.json", quarantine: "victim", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-recon-port-probe-medium.json", quarantine: "type_not_handled", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-backdoor-spambot-medium.json", quarantine: "below_threshold", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-cryptocurrency-sample-finding.json", quarantine: "sample", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-trojan-archived-finding.json", quarantine: "archived", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "ec2-cryptocurrency-other-account.json", quarantine: "account_not_allowed", revoke: "not_for_this_function", disable: "not_for_this_function" },
+    Row { file: "iam-instance-credential-exfiltration-outside-aws.json", quarantine: "act", revoke: "act", disable: "not_for_this_function" },
+    Row { file: "iam-user-malicious-ip-caller.json", quarantine: "not_for_this_function", revoke: "not_for_this_function", disable: "act" },
+    Row { file: "iam-root-credential-usage.json", quarantine: "not_for_this_function", revoke: "notify_only", disable: "notify_only" },
+    Row { file: "cloudtrail-logging-disabled.json", quarantine: "not_for_this_function", revoke: "not_for_this_function", disable: "type_not_handled" },
+];
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+fn policy() -> Policy {
+    Policy { home_account: AccountId::parse("123456789012").ok(), ..Policy::default() }
+}
+
+fn kind(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Act(_) => "act",
+        Decision::Skip(skip) => skip.kind(),
+    }
+}
+
+#[test]
+fn every_fixture_has_a_row_and_decides_as_expected() {
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let rows: Vec<&str> = TABLE.iter().map(|r| r.file).collect();
+    for f in &files {
+        assert!(rows.contains(&f.as_str()), "fixture {f} has no row in the table");
+    }
+    let policy = policy();
+    let mut failures = Vec::new();
+    for row in TABLE {
+        let bytes = std::fs::read(events_dir().join(row.file)).unwrap();
+        let event = parse_event(&bytes).unwrap_or_else(|e| panic!("{}: {e}", row.file));
+        for (function, want) in [
+            (Function::QuarantineInstance, row.quarantine),
+            (Function::RevokeRoleSessions, row.revoke),
+            (Function::DisableIamUser, row.disable),
+        ] {
+            let got = decide(function, &event.finding, &policy);
+            if kind(&got) != want {
+                failures.push(format!("{} / {function}: want {want}, got {got:?}", row.file));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn invalid_fixtures_are_rejected_with_a_reason() {
+    for name in ["ec2-state-change-not-guardduty.json", "truncated-finding.json"] {
+        let bytes = std::fs::read(events_dir().join("invalid").join(name)).unwrap();
+        let err = parse_event(&bytes).expect_err(name);
+        assert!(!err.message().is_empty());
+    }
+}
+
+#[test]
+fn exfiltration_names_the_source_instance() {
+    let bytes = std::fs::read(events_dir().join("iam-instance-credential-exfiltration-outside-aws.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    match decide(Function::QuarantineInstance, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::Quarantine { instance_id, .. }) => {
+            assert_eq!(instance_id.as_str(), "i-0a1b2c3d4e5f67890")
+        }
+        other => panic!("{other:?}"),
+    }
+    match decide(Function::RevokeRoleSessions, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::RevokeRoleSessions { role_name, source_instance, session_name, .. }) => {
+            assert_eq!(role_name, "web-app-role");
+            assert_eq!(session_name.as_deref(), Some("i-0a1b2c3d4e5f67890"));
+            assert_eq!(source_instance.map(|i| i.to_string()).as_deref(), Some("i-0a1b2c3d4e5f67890"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn thresholds_and_opt_ins_change_decisions() {
+    let bytes = std::fs::read(events_dir().join("ec2-backdoor-spambot-medium.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    let lower = Policy { remediation_threshold: 5.0, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &lower)), "act");
+
+    let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-sample-finding.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    let samples = Policy { act_on_samples: true, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &samples)), "act");
+
+    let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-other-account.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    let any = Policy { allowed_accounts: responder_core::policy::AllowedAccounts::Any, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &any)), "act");
+    let unknown_home = Policy { home_account: None, ..policy() };
+    let bytes = std::fs::read(events_dir().join("ec2-tor-client.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &unknown_home)), "account_not_allowed");
+}

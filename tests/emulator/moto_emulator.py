@@ -1,0 +1,51 @@
+"""Runs moto's server for the project's tests and demo, with one fidelity patch.
+
+moto reports the security groups of an ENI attached to an instance as the
+ENI's own groups united with the groups the instance was launched with, so
+after ModifyNetworkInterfaceAttribute a describe still lists the old groups.
+EC2 itself reports exactly the ENI's groups; the patch makes moto do the same.
+Nothing else is changed.
+
+The server also exits when the process that started it goes away, so a test
+run that is killed never leaves an emulator behind.
+
+Usage: python moto_emulator.py PORT
+"""
+
+import os
+import sys
+import threading
+import time
+
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+
+def _eni_groups(self):
+    return self._group_set
+
+
+NetworkInterface.group_set = property(_eni_groups)
+
+
+def _exit_with_parent(parent):
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def main():
+    port = sys.argv[1]
+    parent = int(os.environ.get("EMULATOR_PARENT_PID", os.getppid()))
+    # The process whose life bounds the emulator's (the test binary).
+    if parent > 1:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", "127.0.0.1", "-p", port])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+//! Harness for the end-to-end tests: a real AWS emulator (`moto_server`, with
+//! the one fidelity patch in `tests/emulator/moto_emulator.py`) on a free
+//! loopback port, SDK clients pointed at it, and helpers that seed realistic
+//! resources. Production code reaches the emulator only through
+//! `AWS_ENDPOINT_URL`-style configuration: there is no test branch in it.
+//!
+//! The emulator is shared by the tests of one binary; each test seeds its own
+//! VPC and instances, so tests do not see each other's resources. It is
+//! health-checked on every use and restarted if it died. It exits with the
+//! test process (it watches the parent PID) and is killed by PID on drop.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub mod seed;
+
+/// A running emulator process.
+#[derive(Debug)]
+pub struct Emulator {
+    pub port: u16,
+    child: Child,
+}
+
+impl Emulator {
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn start() -> Result<Emulator, String> {
+        let python = python()?;
+        let script = root().join("tests/emulator/moto_emulator.py");
+        let port = free_port()?;
+        let log = std::env::temp_dir().join(format!("guardduty-responder-moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let child = Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .env("EMULATOR_PARENT_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("cannot start the AWS emulator with {}: {e}", python.display()))?;
+        let mut emulator = Emulator { port, child };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if emulator.healthy() {
+                return Ok(emulator);
+            }
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(format!("the AWS emulator exited ({status}) at start-up:\n{tail}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("the AWS emulator did not answer on port {port} within 60 s (log: {})", log.display()))
+    }
+
+    /// Whether `/moto-api/` answers.
+    pub fn healthy(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], self.port).into(),
+            Duration::from_millis(500),
+        ) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static EMULATOR: Mutex<Option<Emulator>> = Mutex::new(None);
+
+/// The shared emulator's endpoint, starting (or restarting) it as needed.
+/// Panics with a clear message when it cannot start: tests never skip.
+pub fn emulator_endpoint() -> String {
+    let mut guard = EMULATOR.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = guard.as_ref() {
+        if e.healthy() {
+            return e.endpoint();
+        }
+        eprintln!("the AWS emulator stopped answering; starting a new one");
+    }
+    match Emulator::start() {
+        Ok(e) => {
+            let endpoint = e.endpoint();
+            *guard = Some(e);
+            endpoint
+        }
+        Err(message) => panic!("end-to-end tests need the AWS emulator and it could not start: {message}\nRun `make setup` to install it."),
+    }
+}
+
+/// SDK configuration for the emulator, as the functions would build it from
+/// `AWS_ENDPOINT_URL` and dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
+        .load()
+        .await
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Python that has the emulator: `$RESPONDER_PYTHON`, or the project's
+/// virtual environment made by `make setup`.
+fn python() -> Result<PathBuf, String> {
+    if let Ok(p) = std::env::var("RESPONDER_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let venv = root().join(".tools/venv/bin/python");
+    if venv.exists() {
+        Ok(venv)
+    } else {
+        Err(format!("no Python with the emulator at {} (set RESPONDER_PYTHON)", venv.display()))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free loopback port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// A fixture from `events/`, with its instance id replaced (fixtures carry
+/// realistic ids; the emulator makes its own).
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The fixture's bytes with every occurrence of its instance id replaced.
+pub fn fixture_for_instance(name: &str, instance_id: &str) -> Vec<u8> {
+    let text = serde_json::to_string(&fixture(name)).unwrap_or_default();
+    text.replace("i-0a1b2c3d4e5f67890", instance_id).into_bytes()
+}

@@ -1,0 +1,298 @@
+//! Seeding realistic resources in the emulator through the SDK.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::{
+    InstanceAttributeName, ResourceType, ShutdownBehavior, Tag, TagSpecification,
+};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique within this test run.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A VPC with a subnet and two ordinary security groups.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub vpc: String,
+    pub subnet: String,
+    pub web_group: String,
+    pub admin_group: String,
+}
+
+/// An instance as a victim of compromise would have it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: String,
+    pub primary_eni: String,
+    /// Attached after launch, with two groups; never listed in the finding.
+    pub secondary_eni: Option<String>,
+    pub volume: String,
+    pub profile_arn: Option<String>,
+    pub asg: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceOptions {
+    pub second_eni: bool,
+    pub profile: bool,
+    pub asg: bool,
+    pub exempt: bool,
+}
+
+impl Default for InstanceOptions {
+    fn default() -> Self {
+        InstanceOptions { second_eni: true, profile: true, asg: true, exempt: false }
+    }
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+impl Network {
+    pub async fn create(config: &SdkConfig) -> Network {
+        let ec2 = aws_sdk_ec2::Client::new(config);
+        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("CreateVpc");
+        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
+        let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.expect("CreateSubnet");
+        let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
+        let mut groups = Vec::new();
+        for name in ["web", "admin"] {
+            let g = ec2
+                .create_security_group()
+                .group_name(unique(name))
+                .description(format!("{name} tier"))
+                .vpc_id(&vpc)
+                .send()
+                .await
+                .expect("CreateSecurityGroup");
+            groups.push(g.group_id().expect("group id").to_owned());
+        }
+        Network { vpc, subnet, web_group: groups[0].clone(), admin_group: groups[1].clone() }
+    }
+
+    /// Launches an instance on the web group with shutdown behaviour
+    /// `terminate`, then adds what `options` asks for.
+    pub async fn instance(&self, config: &SdkConfig, options: InstanceOptions) -> Instance {
+        let ec2 = aws_sdk_ec2::Client::new(config);
+        let mut tags = vec![tag("Name", &unique("web-app"))];
+        if options.exempt {
+            tags.push(tag("guardduty-responder:exempt", "true"));
+        }
+        let run = ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&self.subnet)
+            .security_group_ids(&self.web_group)
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
+            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags)).build())
+            .send()
+            .await
+            .expect("RunInstances");
+        let instance = run.instances().first().expect("one instance");
+        let id = instance.instance_id().expect("instance id").to_owned();
+        let primary_eni = instance
+            .network_interfaces()
+            .first()
+            .and_then(|n| n.network_interface_id())
+            .expect("primary ENI")
+            .to_owned();
+        let volume = instance
+            .block_device_mappings()
+            .first()
+            .and_then(|m| m.ebs())
+            .and_then(|e| e.volume_id())
+            .expect("root volume")
+            .to_owned();
+
+        let secondary_eni = if options.second_eni {
+            let eni = ec2
+                .create_network_interface()
+                .subnet_id(&self.subnet)
+                .groups(&self.web_group)
+                .groups(&self.admin_group)
+                .send()
+                .await
+                .expect("CreateNetworkInterface");
+            let eni = eni.network_interface().and_then(|n| n.network_interface_id()).expect("eni id").to_owned();
+            ec2.attach_network_interface()
+                .network_interface_id(&eni)
+                .instance_id(&id)
+                .device_index(1)
+                .send()
+                .await
+                .expect("AttachNetworkInterface");
+            Some(eni)
+        } else {
+            None
+        };
+
+        let profile_arn = if options.profile { Some(attach_profile(config, &id).await) } else { None };
+        let asg = if options.asg { Some(join_asg(config, &id, &self.subnet).await) } else { None };
+        Instance { id, primary_eni, secondary_eni, volume, profile_arn, asg }
+    }
+}
+
+async fn attach_profile(config: &SdkConfig, instance_id: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(config);
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let name = unique("web-app");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await.expect("CreateRole");
+    let profile = iam.create_instance_profile().instance_profile_name(&name).send().await.expect("CreateInstanceProfile");
+    let arn = profile.instance_profile().map(|p| p.arn().to_owned()).expect("profile arn");
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(&name)
+        .role_name(&name)
+        .send()
+        .await
+        .expect("AddRoleToInstanceProfile");
+    ec2.associate_iam_instance_profile()
+        .instance_id(instance_id)
+        .iam_instance_profile(aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().arn(&arn).build())
+        .send()
+        .await
+        .expect("AssociateIamInstanceProfile");
+    arn
+}
+
+async fn join_asg(config: &SdkConfig, instance_id: &str, subnet: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let asg = aws_sdk_autoscaling::Client::new(config);
+    let name = unique("web-asg");
+    ec2.create_launch_template()
+        .launch_template_name(&name)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateLaunchTemplate");
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(&name)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name(&name)
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(0)
+        .max_size(3)
+        .desired_capacity(0)
+        .vpc_zone_identifier(subnet)
+        .send()
+        .await
+        .expect("CreateAutoScalingGroup");
+    asg.attach_instances()
+        .auto_scaling_group_name(&name)
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .expect("AttachInstances");
+    name
+}
+
+/// The groups an ENI is on now.
+pub async fn eni_groups(config: &SdkConfig, eni: &str) -> Vec<String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2.describe_network_interfaces().network_interface_ids(eni).send().await.expect("DescribeNetworkInterfaces");
+    let mut groups: Vec<String> = out
+        .network_interfaces()
+        .iter()
+        .flat_map(|n| n.groups())
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect();
+    groups.sort();
+    groups
+}
+
+/// The responder's groups of `role` (`isolation`, `untrack`) in `vpc`.
+pub async fn responder_groups(config: &SdkConfig, vpc: &str, role: &str) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let f = |n: &str, v: &str| aws_sdk_ec2::types::Filter::builder().name(n).values(v).build();
+    ec2.describe_security_groups()
+        .filters(f("vpc-id", vpc))
+        .filters(f("tag:guardduty-responder:group", role))
+        .send()
+        .await
+        .expect("DescribeSecurityGroups")
+        .security_groups()
+        .to_vec()
+}
+
+pub async fn termination_protection(config: &SdkConfig, id: &str) -> bool {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .expect("DescribeInstanceAttribute");
+    out.disable_api_termination().and_then(|v| v.value()).unwrap_or(false)
+}
+
+pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
+        .send()
+        .await
+        .expect("DescribeInstanceAttribute");
+    out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).unwrap_or_default().to_owned()
+}
+
+pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(id).build())
+        .send()
+        .await
+        .expect("DescribeIamInstanceProfileAssociations");
+    out.iam_instance_profile_associations()
+        .iter()
+        .filter(|a| a.state().map(|s| s.as_str()) == Some("associated"))
+        .find_map(|a| a.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned))
+}
+
+pub async fn asg_of(config: &SdkConfig, id: &str) -> Option<String> {
+    let asg = aws_sdk_autoscaling::Client::new(config);
+    let out = asg.describe_auto_scaling_instances().instance_ids(id).send().await.expect("DescribeAutoScalingInstances");
+    out.auto_scaling_instances().first().and_then(|i| i.auto_scaling_group_name()).map(str::to_owned)
+}
+
+pub async fn snapshots_of(config: &SdkConfig, volume: &str) -> Vec<String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(aws_sdk_ec2::types::Filter::builder().name("volume-id").values(volume).build())
+        .send()
+        .await
+        .expect("DescribeSnapshots");
+    out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect()
+}
+
+pub async fn instance_tags(config: &SdkConfig, id: &str) -> std::collections::BTreeMap<String, String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.tags())
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect()
+}
