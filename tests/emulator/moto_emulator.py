@@ -1,9 +1,12 @@
-"""Runs moto's server for the project's tests and demo, with one fidelity patch.
+"""Runs moto's server for the project's tests and demo, with two fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
 after ModifyNetworkInterfaceAttribute a describe still lists the old groups.
 EC2 itself reports exactly the ENI's groups; the patch makes moto do the same.
+
+moto answers ModifyInstanceAttribute with InstanceInitiatedShutdownBehavior
+as a success but ignores the value; the second patch applies it, as EC2 does.
 Nothing else is changed.
 
 The server also exits when the process that started it goes away, so a test
@@ -18,6 +21,7 @@ import threading
 import time
 
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ec2.responses.instances import InstanceResponse
 
 
 def _eni_groups(self):
@@ -25,6 +29,21 @@ def _eni_groups(self):
 
 
 NetworkInterface.group_set = property(_eni_groups)
+
+_dot_value_handler = InstanceResponse._dot_value_instance_attribute_handler
+
+
+def _dot_value_with_shutdown_behavior(self):
+    value = self._get_param("InstanceInitiatedShutdownBehavior.Value")
+    if value is not None:
+        self.ec2_backend.modify_instance_attribute(
+            self._get_param("InstanceId"), "instance_initiated_shutdown_behavior", value
+        )
+        return True
+    return _dot_value_handler(self)
+
+
+InstanceResponse._dot_value_instance_attribute_handler = _dot_value_with_shutdown_behavior
 
 
 def _exit_with_parent(parent):

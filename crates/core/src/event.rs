@@ -173,19 +173,20 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let m = err(&minimal(&DETAIL.replace(r#""region":"us-east-1","resource""#, &format!(r#""region":"us-east-1","x":{deep},"resource""#))));
-        assert!(!m.is_empty());
-        let in_known_field = DETAIL.replace(
-            r#""resourceType":"Instance""#,
-            &format!(r#""resourceType":"Instance","x":1}},"service":{{"action":{{"dnsRequestAction":{deep}}}"#),
+        // Inside a field the model ignores: skipped without recursion.
+        let ignored = DETAIL.replace(r#""region":"us-east-1","resource""#, &format!(r#""region":"us-east-1","x":{deep},"resource""#));
+        assert!(parse_event(minimal(&ignored).as_bytes()).is_ok());
+        // Inside a field the model reads as free-form JSON: the depth limit.
+        let read = DETAIL.replace(
+            r#""resourceType":"Instance","#,
+            &format!(r#""resourceType":"Instance","instanceDetails":{{"instanceId":"i-0123456789abcdef0"}}}},"service":{{"action":{{"dnsRequestAction":{deep}}}}},"x":{{"#),
         );
-        // Either rejected for depth or accepted with the unknown part ignored;
-        // what matters is that parsing returns.
-        let _ = parse_event(minimal(&in_known_field).as_bytes());
-        let m = err(&deep);
-        assert!(m.contains("found an array"));
+        let m = err(&minimal(&read));
+        assert!(m.contains("recursion limit"), "{m}");
+        // As the whole payload.
+        assert!(err(&deep).contains("found an array"));
         let deep_obj = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
-        assert!(!err(&deep_obj).is_empty());
+        assert!(err(&deep_obj).contains("not an EventBridge event"));
     }
 
     #[test]
