@@ -1,7 +1,7 @@
 # guardduty-responder: every task a developer or CI runs.
 #
 #   make demo    set up, start the emulator, quarantine and release a seeded instance
-#   make test    fmt check, clippy -D warnings, unit, mock and end-to-end tests
+#   make test    fmt check, clippy -D warnings, unit, mock and end-to-end tests, the demo
 #   make lint    fmt check and clippy only
 #   make build   release build for Lambda (arm64, x86_64 as fallback)
 #   make invoke-<function> EVENT=events/<file>.json   (with `cargo lambda watch` running)
@@ -16,6 +16,7 @@ export CARGO_TERM_COLOR ?= never
 VENV := .tools/venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
 
 .PHONY: setup demo test lint fmt build invoke-% clean-tools
 
@@ -34,13 +35,18 @@ lint: setup
 fmt:
 	cargo fmt --all
 
+# Unit, SDK-mock and end-to-end tests, then the demo as the check that the
+# real binary serves events through the Lambda runtime API.
 test: lint
-	cargo test --workspace --locked --no-fail-fast
+	cargo test --workspace --locked --no-fail-fast 2>&1 | tee $(TEST_LOG)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo test: %d passed, %d failed\n", p, f; exit (p == 0 || f > 0) }' $(TEST_LOG)
 
 demo: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
 
 build: setup
+	-rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
 	  || { echo "arm64 build failed; building x86_64"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64; }
 

@@ -60,20 +60,25 @@ impl Emulator {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("the AWS emulator did not answer on port {port} within 60 s (log: {})", log.display()))
+        Err(format!(
+            "the AWS emulator did not answer on port {port} within 60 s (log: {})",
+            log.display()
+        ))
     }
 
     /// Whether `/moto-api/` answers.
     pub fn healthy(&self) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_millis(500),
-        ) else {
+        let Ok(mut stream) =
+            std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(500))
+        else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        let request = format!(
+            "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        );
         if stream.write_all(request.as_bytes()).is_err() {
             return false;
         }
@@ -107,7 +112,9 @@ pub fn emulator_endpoint() -> String {
             *guard = Some(e);
             endpoint
         }
-        Err(message) => panic!("end-to-end tests need the AWS emulator and it could not start: {message}\nRun `make setup` to install it."),
+        Err(message) => panic!(
+            "end-to-end tests need the AWS emulator and it could not start: {message}\nRun `make setup` to install it."
+        ),
     }
 }
 
@@ -137,7 +144,10 @@ fn python() -> Result<PathBuf, String> {
     if venv.exists() {
         Ok(venv)
     } else {
-        Err(format!("no Python with the emulator at {} (set RESPONDER_PYTHON)", venv.display()))
+        Err(format!(
+            "no Python with the emulator at {} (set RESPONDER_PYTHON)",
+            venv.display()
+        ))
     }
 }
 

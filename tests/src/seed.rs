@@ -3,15 +3,17 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::{
-    InstanceAttributeName, ResourceType, ShutdownBehavior, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::{InstanceAttributeName, ResourceType, ShutdownBehavior, Tag, TagSpecification};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique within this test run.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A VPC with a subnet and two ordinary security groups.
@@ -45,7 +47,12 @@ pub struct InstanceOptions {
 
 impl Default for InstanceOptions {
     fn default() -> Self {
-        InstanceOptions { second_eni: true, profile: true, asg: true, exempt: false }
+        InstanceOptions {
+            second_eni: true,
+            profile: true,
+            asg: true,
+            exempt: false,
+        }
     }
 }
 
@@ -56,10 +63,25 @@ fn tag(k: &str, v: &str) -> Tag {
 impl Network {
     pub async fn create(config: &SdkConfig) -> Network {
         let ec2 = aws_sdk_ec2::Client::new(config);
-        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("CreateVpc");
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .expect("CreateVpc");
         let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
-        let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.expect("CreateSubnet");
-        let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.0.1.0/24")
+            .send()
+            .await
+            .expect("CreateSubnet");
+        let subnet = subnet
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .expect("subnet id")
+            .to_owned();
         let mut groups = Vec::new();
         for name in ["web", "admin"] {
             let g = ec2
@@ -72,7 +94,12 @@ impl Network {
                 .expect("CreateSecurityGroup");
             groups.push(g.group_id().expect("group id").to_owned());
         }
-        Network { vpc, subnet, web_group: groups[0].clone(), admin_group: groups[1].clone() }
+        Network {
+            vpc,
+            subnet,
+            web_group: groups[0].clone(),
+            admin_group: groups[1].clone(),
+        }
     }
 
     /// Launches an instance on the web group with shutdown behaviour
@@ -92,7 +119,12 @@ impl Network {
             .subnet_id(&self.subnet)
             .security_group_ids(&self.web_group)
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
-            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags)).build())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tags))
+                    .build(),
+            )
             .send()
             .await
             .expect("RunInstances");
@@ -121,7 +153,11 @@ impl Network {
                 .send()
                 .await
                 .expect("CreateNetworkInterface");
-            let eni = eni.network_interface().and_then(|n| n.network_interface_id()).expect("eni id").to_owned();
+            let eni = eni
+                .network_interface()
+                .and_then(|n| n.network_interface_id())
+                .expect("eni id")
+                .to_owned();
             ec2.attach_network_interface()
                 .network_interface_id(&eni)
                 .instance_id(&id)
@@ -134,9 +170,24 @@ impl Network {
             None
         };
 
-        let profile_arn = if options.profile { Some(attach_profile(config, &id).await) } else { None };
-        let asg = if options.asg { Some(join_asg(config, &id, &self.subnet).await) } else { None };
-        Instance { id, primary_eni, secondary_eni, volume, profile_arn, asg }
+        let profile_arn = if options.profile {
+            Some(attach_profile(config, &id).await)
+        } else {
+            None
+        };
+        let asg = if options.asg {
+            Some(join_asg(config, &id, &self.subnet).await)
+        } else {
+            None
+        };
+        Instance {
+            id,
+            primary_eni,
+            secondary_eni,
+            volume,
+            profile_arn,
+            asg,
+        }
     }
 }
 
@@ -145,9 +196,22 @@ async fn attach_profile(config: &SdkConfig, instance_id: &str) -> String {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let name = unique("web-app");
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await.expect("CreateRole");
-    let profile = iam.create_instance_profile().instance_profile_name(&name).send().await.expect("CreateInstanceProfile");
-    let arn = profile.instance_profile().map(|p| p.arn().to_owned()).expect("profile arn");
+    iam.create_role()
+        .role_name(&name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("CreateRole");
+    let profile = iam
+        .create_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+        .expect("CreateInstanceProfile");
+    let arn = profile
+        .instance_profile()
+        .map(|p| p.arn().to_owned())
+        .expect("profile arn");
     iam.add_role_to_instance_profile()
         .instance_profile_name(&name)
         .role_name(&name)
@@ -156,7 +220,11 @@ async fn attach_profile(config: &SdkConfig, instance_id: &str) -> String {
         .expect("AddRoleToInstanceProfile");
     ec2.associate_iam_instance_profile()
         .instance_id(instance_id)
-        .iam_instance_profile(aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().arn(&arn).build())
+        .iam_instance_profile(
+            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                .arn(&arn)
+                .build(),
+        )
         .send()
         .await
         .expect("AssociateIamInstanceProfile");
@@ -205,7 +273,12 @@ async fn join_asg(config: &SdkConfig, instance_id: &str, subnet: &str) -> String
 /// The groups an ENI is on now.
 pub async fn eni_groups(config: &SdkConfig, eni: &str) -> Vec<String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
-    let out = ec2.describe_network_interfaces().network_interface_ids(eni).send().await.expect("DescribeNetworkInterfaces");
+    let out = ec2
+        .describe_network_interfaces()
+        .network_interface_ids(eni)
+        .send()
+        .await
+        .expect("DescribeNetworkInterfaces");
     let mut groups: Vec<String> = out
         .network_interfaces()
         .iter()
@@ -251,14 +324,22 @@ pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {
         .send()
         .await
         .expect("DescribeInstanceAttribute");
-    out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).unwrap_or_default().to_owned()
+    out.instance_initiated_shutdown_behavior()
+        .and_then(|v| v.value())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let out = ec2
         .describe_iam_instance_profile_associations()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(id).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-id")
+                .values(id)
+                .build(),
+        )
         .send()
         .await
         .expect("DescribeIamInstanceProfileAssociations");
@@ -270,8 +351,16 @@ pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
 
 pub async fn asg_of(config: &SdkConfig, id: &str) -> Option<String> {
     let asg = aws_sdk_autoscaling::Client::new(config);
-    let out = asg.describe_auto_scaling_instances().instance_ids(id).send().await.expect("DescribeAutoScalingInstances");
-    out.auto_scaling_instances().first().and_then(|i| i.auto_scaling_group_name()).map(str::to_owned)
+    let out = asg
+        .describe_auto_scaling_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("DescribeAutoScalingInstances");
+    out.auto_scaling_instances()
+        .first()
+        .and_then(|i| i.auto_scaling_group_name())
+        .map(str::to_owned)
 }
 
 pub async fn snapshots_of(config: &SdkConfig, volume: &str) -> Vec<String> {
@@ -279,16 +368,29 @@ pub async fn snapshots_of(config: &SdkConfig, volume: &str) -> Vec<String> {
     let out = ec2
         .describe_snapshots()
         .owner_ids("self")
-        .filters(aws_sdk_ec2::types::Filter::builder().name("volume-id").values(volume).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("volume-id")
+                .values(volume)
+                .build(),
+        )
         .send()
         .await
         .expect("DescribeSnapshots");
-    out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect()
+    out.snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_id().map(str::to_owned))
+        .collect()
 }
 
 pub async fn instance_tags(config: &SdkConfig, id: &str) -> std::collections::BTreeMap<String, String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
-    let out = ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("DescribeInstances");
     out.reservations()
         .iter()
         .flat_map(|r| r.instances())

@@ -63,7 +63,11 @@ impl Clouds {
     pub fn new(base: SdkConfig, home_account: Option<AccountId>) -> Self {
         let mut home = Cloud::new(&base);
         home.account = home_account;
-        Clouds { base, home, cache: Mutex::new(HashMap::new()) }
+        Clouds {
+            base,
+            home,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The clients of the account and region the function runs in.

@@ -88,11 +88,17 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 }
 
 fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
 }
 
 fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// The instance, or `None` when EC2 does not know it.
@@ -101,7 +107,11 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
         Ok(out) => out,
         Err(e) => {
             let failure = AwsFailure::from(e);
-            if failure.code.as_deref().is_some_and(|c| c.starts_with("InvalidInstanceID")) {
+            if failure
+                .code
+                .as_deref()
+                .is_some_and(|c| c.starts_with("InvalidInstanceID"))
+            {
                 return Ok(None);
             }
             return Err(failure);
@@ -149,7 +159,11 @@ pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniVie
             enis.push(EniView {
                 id: id.to_owned(),
                 vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
-                groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+                groups: eni
+                    .groups()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_owned))
+                    .collect(),
                 tags: tag_map(eni.tag_set()),
             });
         }
@@ -192,28 +206,35 @@ pub async fn profile_association(ec2: &Client, instance_id: &str) -> Result<Opti
     Ok(out
         .iam_instance_profile_associations()
         .iter()
-        .filter(|a| {
-            matches!(
-                a.state().map(|s| s.as_str()),
-                Some("associated" | "associating") | None
-            )
-        })
+        .filter(|a| matches!(a.state().map(|s| s.as_str()), Some("associated" | "associating") | None))
         .find_map(|a| {
             Some(ProfileAssociation {
                 id: a.association_id()?.to_owned(),
-                arn: a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_owned(),
+                arn: a
+                    .iam_instance_profile()
+                    .and_then(|p| p.arn())
+                    .unwrap_or_default()
+                    .to_owned(),
             })
         }))
 }
 
 /// Every security group in the region that carries the responder's group tag.
 pub async fn responder_groups(ec2: &Client) -> Result<Vec<GroupView>, AwsFailure> {
-    describe_groups(ec2, vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])]).await
+    describe_groups(
+        ec2,
+        vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])],
+    )
+    .await
 }
 
 async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<GroupView>, AwsFailure> {
     let mut groups = Vec::new();
-    let mut pages = ec2.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
+    let mut pages = ec2
+        .describe_security_groups()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         for g in page?.security_groups() {
             let role = match tag_map(g.tags()).get(tags::GROUP_ROLE).map(String::as_str) {
@@ -221,7 +242,9 @@ async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<Group
                 Some("isolation") => GroupRole::Isolation,
                 _ => continue,
             };
-            let (Some(id), Some(vpc)) = (g.group_id(), g.vpc_id()) else { continue };
+            let (Some(id), Some(vpc)) = (g.group_id(), g.vpc_id()) else {
+                continue;
+            };
             groups.push(GroupView {
                 id: id.to_owned(),
                 vpc_id: vpc.to_owned(),
@@ -252,7 +275,11 @@ pub async fn finding_snapshots(ec2: &Client, finding_id: &str) -> Result<Vec<(St
 }
 
 pub async fn create_tags(ec2: &Client, resource: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
-    ec2.create_tags().resources(resource).set_tags(Some(ec2_tags(pairs))).send().await?;
+    ec2.create_tags()
+        .resources(resource)
+        .set_tags(Some(ec2_tags(pairs)))
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -261,7 +288,11 @@ pub async fn delete_tags(ec2: &Client, resource: &str, keys: &[String]) -> Resul
         return Ok(());
     }
     let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-    ec2.delete_tags().resources(resource).set_tags(Some(tags)).send().await?;
+    ec2.delete_tags()
+        .resources(resource)
+        .set_tags(Some(tags))
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -312,7 +343,9 @@ pub async fn create_snapshot(
     let out = ec2
         .create_snapshot()
         .volume_id(volume_id)
-        .description(format!("guardduty-responder forensic snapshot of {volume_id} on {instance_id}"))
+        .description(format!(
+            "guardduty-responder forensic snapshot of {volume_id} on {instance_id}"
+        ))
         .tag_specifications(spec)
         .send()
         .await?;
@@ -322,7 +355,10 @@ pub async fn create_snapshot(
 }
 
 pub async fn disassociate_profile(ec2: &Client, association_id: &str) -> Result<(), AwsFailure> {
-    ec2.disassociate_iam_instance_profile().association_id(association_id).send().await?;
+    ec2.disassociate_iam_instance_profile()
+        .association_id(association_id)
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -485,14 +521,11 @@ async fn create_group(ec2: &Client, vpc_id: &str, role: GroupRole) -> Result<Gro
                 return Err(failure);
             }
             // A twin created it first: use theirs, as it is now.
-            let found = describe_groups(
-                ec2,
-                vec![filter("vpc-id", &[vpc_id]), filter("group-name", &[&name])],
-            )
-            .await?;
-            let mut group = found.into_iter().next().ok_or_else(|| {
-                AwsFailure::rejected(format!("{name} exists but is not tagged {}", tags::GROUP_ROLE))
-            })?;
+            let found = describe_groups(ec2, vec![filter("vpc-id", &[vpc_id]), filter("group-name", &[&name])]).await?;
+            let mut group = found
+                .into_iter()
+                .next()
+                .ok_or_else(|| AwsFailure::rejected(format!("{name} exists but is not tagged {}", tags::GROUP_ROLE)))?;
             group.role = role;
             Ok(group)
         }
@@ -509,5 +542,9 @@ pub async fn move_eni(ec2: &Client, eni: &EniView, groups: &[String], what: &str
         return Ok(Held::already(format!("already on {what} {}", groups.join(","))));
     }
     set_eni_groups(ec2, &eni.id, groups).await?;
-    Ok(Held::done(format!("{} → {what} {}", eni.groups.join(","), groups.join(","))))
+    Ok(Held::done(format!(
+        "{} → {what} {}",
+        eni.groups.join(","),
+        groups.join(",")
+    )))
 }

@@ -18,7 +18,10 @@ use crate::responder::{HandlerError, Responder};
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
-        Diagnostic { error_type: e.error_type.to_owned(), error_message: e.message }
+        Diagnostic {
+            error_type: e.error_type.to_owned(),
+            error_message: e.message,
+        }
     }
 }
 

@@ -42,8 +42,14 @@ pub fn body(report: &Report) -> String {
         text.push_str(&s);
         text.push('\n');
     };
-    line(&mut text, format!("guardduty-responder {}: {}", report.function, report.outcome));
-    line(&mut text, format!("Finding: {} ({})", report.finding_type, report.finding_id));
+    line(
+        &mut text,
+        format!("guardduty-responder {}: {}", report.function, report.outcome),
+    );
+    line(
+        &mut text,
+        format!("Finding: {} ({})", report.finding_type, report.finding_id),
+    );
     if let Some(s) = report.severity {
         line(&mut text, format!("Severity: {s:.1}"));
     }
@@ -59,12 +65,21 @@ pub fn body(report: &Report) -> String {
     if !report.steps.is_empty() {
         line(&mut text, "\nSteps:".into());
         for s in &report.steps {
-            line(&mut text, format!("  [{}] {} {}: {}", s.status, s.action, s.target, s.detail));
+            line(
+                &mut text,
+                format!("  [{}] {} {}: {}", s.status, s.action, s.target, s.detail),
+            );
         }
     }
     let failed: Vec<_> = report.steps.iter().filter(|s| !s.status.held()).collect();
     if matches!(report.outcome, Outcome::Partial | Outcome::Failed) && !failed.is_empty() {
-        line(&mut text, format!("\n{} step(s) did not hold: finish them by hand or let the retry run.", failed.len()));
+        line(
+            &mut text,
+            format!(
+                "\n{} step(s) did not hold: finish them by hand or let the retry run.",
+                failed.len()
+            ),
+        );
     }
     line(&mut text, "\nReport (JSON):".into());
     text.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
@@ -72,16 +87,30 @@ pub fn body(report: &Report) -> String {
 }
 
 fn attr(kind: &str, value: impl Into<String>) -> Option<MessageAttributeValue> {
-    MessageAttributeValue::builder().data_type(kind).string_value(value).build().ok()
+    MessageAttributeValue::builder()
+        .data_type(kind)
+        .string_value(value)
+        .build()
+        .ok()
 }
 
 /// Publishes `report` to `topic_arn` and says how that went.
 pub async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, report: &Report) -> Notification {
-    let mut request = sns.publish().topic_arn(topic_arn).subject(subject(report)).message(body(report));
-    let label = report.severity.and_then(|s| responder_core::Severity::new(s).ok()).map(|s| s.label());
+    let mut request = sns
+        .publish()
+        .topic_arn(topic_arn)
+        .subject(subject(report))
+        .message(body(report));
+    let label = report
+        .severity
+        .and_then(|s| responder_core::Severity::new(s).ok())
+        .map(|s| s.label());
     let attrs = [
         ("severity", report.severity.and_then(|s| attr("Number", format!("{s}")))),
-        ("severity_label", label.and_then(|l: SeverityLabel| attr("String", l.to_string()))),
+        (
+            "severity_label",
+            label.and_then(|l: SeverityLabel| attr("String", l.to_string())),
+        ),
         ("finding_type", attr("String", report.finding_type.clone())),
         ("account", report.account.clone().and_then(|a| attr("String", a))),
         ("region", report.region.clone().and_then(|r| attr("String", r))),
@@ -101,7 +130,10 @@ pub async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, report: &Report
         Err(e) => {
             let failure = AwsFailure::from(e);
             tracing::error!(topic = topic_arn, error = %failure, "report not published");
-            Notification { status: "failed".into(), detail: failure.to_string() }
+            Notification {
+                status: "failed".into(),
+                detail: failure.to_string(),
+            }
         }
     }
 }

@@ -66,11 +66,19 @@ impl Responder {
         let probe = Clouds::new(config.clone(), None);
         let account = own_account(probe.home()).await.map_err(InitError::Identity)?;
         settings.policy.home_account = Some(account.clone());
-        Ok(Responder { settings, clouds: Clouds::new(config, Some(account)) })
+        Ok(Responder {
+            settings,
+            clouds: Clouds::new(config, Some(account)),
+        })
     }
 
     /// Handles one raw payload for `function`.
-    pub async fn handle(&self, function: Function, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
+    pub async fn handle(
+        &self,
+        function: Function,
+        payload: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
         let event = parse_event(payload).map_err(|e| HandlerError {
             error_type: HandlerError::INVALID_EVENT,
             message: e.to_string(),
@@ -122,7 +130,8 @@ impl Responder {
             Ok(cloud) => cloud,
             Err(failure) => {
                 let mut run = Execution::default();
-                run.log.push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
+                run.log
+                    .push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
                 return run;
             }
         };
@@ -142,7 +151,9 @@ impl Responder {
                 run.log.push(
                     "dispatch",
                     &resource_of(plan),
-                    Err(crate::failure::AwsFailure::rejected("this playbook is not part of this function")),
+                    Err(crate::failure::AwsFailure::rejected(
+                        "this playbook is not part of this function",
+                    )),
                 );
                 run
             }
@@ -152,7 +163,10 @@ impl Responder {
     async fn publish(&self, report: &Report) -> Notification {
         match &self.settings.notify_topic_arn {
             Some(topic) => crate::notify::publish(&self.clouds.home().sns, topic, report).await,
-            None => Notification { status: "disabled".into(), detail: "NOTIFY_TOPIC_ARN is not set".into() },
+            None => Notification {
+                status: "disabled".into(),
+                detail: "NOTIFY_TOPIC_ARN is not set".into(),
+            },
         }
     }
 }
@@ -161,7 +175,10 @@ impl Responder {
 /// routine ones (another function's finding, below threshold, alert-only
 /// types) are left to the alerting function.
 fn worth_publishing(skip: &Skip) -> bool {
-    !matches!(skip, Skip::NotForThisFunction(_) | Skip::BelowThreshold { .. } | Skip::TypeNotHandled(_))
+    !matches!(
+        skip,
+        Skip::NotForThisFunction(_) | Skip::BelowThreshold { .. } | Skip::TypeNotHandled(_)
+    )
 }
 
 fn base_report(function: Function, event: &FindingEvent) -> Report {
@@ -200,7 +217,11 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
     }
     report.outcome = Outcome::of_steps(&report.steps, dry_run);
     if report.outcome == Outcome::Failed {
-        report.reason = report.steps.iter().find(|s| !s.status.held()).map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
+        report.reason = report
+            .steps
+            .iter()
+            .find(|s| !s.status.held())
+            .map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
     }
     if !execution.notes.is_empty() {
         let notes = execution.notes.join("; ");

@@ -1,5 +1,6 @@
 //! The quarantine executor against SDK mocks: call ordering, each step
 //! failing in turn, error mapping and retryability, and the deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,9 +43,8 @@ const UNTRACK: &str = "sg-untrack";
 
 type Calls = Arc<Mutex<Vec<String>>>;
 
-fn conf<B>(b: B) -> B {
-    b
-}
+/// (failing step, its target, the rule that makes it fail)
+type FailureCase = (&'static str, &'static str, Box<dyn Fn() -> Rule>);
 
 /// A `Cloud` whose EC2 and Auto Scaling clients answer from `ec2` and
 /// `asg` rules. Retries are fast so throttling tests stay quick.
@@ -56,17 +56,29 @@ fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
             aws_credential_types::Credentials::new("a", "b", None, None, "mock"),
         ))
         .http_client(create_mock_http_client())
-        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
         .build();
     let mut cloud = Cloud::new(&sdk);
     let interceptor = |rules: Vec<Rule>| {
-        rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r))
+        rules
+            .iter()
+            .fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| {
+                i.with_rule(r)
+            })
     };
     cloud.ec2 = aws_sdk_ec2::Client::from_conf(
-        conf(aws_sdk_ec2::config::Builder::from(&sdk)).interceptor(interceptor(ec2)).build(),
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .interceptor(interceptor(ec2))
+            .build(),
     );
     cloud.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(interceptor(asg)).build(),
+        aws_sdk_autoscaling::config::Builder::from(&sdk)
+            .interceptor(interceptor(asg))
+            .build(),
     );
     cloud
 }
@@ -88,7 +100,10 @@ fn logged(calls: &Calls, name: &str) {
 }
 
 fn is_record(input: &CreateTagsInput) -> bool {
-    input.tags().iter().any(|t| t.key().is_some_and(|k| k.contains("original")))
+    input
+        .tags()
+        .iter()
+        .any(|t| t.key().is_some_and(|k| k.contains("original")))
 }
 
 /// The describes of a running instance with two ENIs, one volume, an
@@ -143,7 +158,9 @@ fn describe_rules() -> Vec<Rule> {
                         .instance_id(INSTANCE)
                         .state(IamInstanceProfileAssociationState::Associated)
                         .iam_instance_profile(
-                            IamInstanceProfile::builder().arn("arn:aws:iam::123456789012:instance-profile/web").build(),
+                            IamInstanceProfile::builder()
+                                .arn("arn:aws:iam::123456789012:instance-profile/web")
+                                .build(),
                         )
                         .build(),
                 )
@@ -219,7 +236,10 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
         mock!(aws_sdk_ec2::Client::modify_network_interface_attribute).then_compute_output(
             move |input: &ModifyNetworkInterfaceAttributeInput| {
                 let group = input.groups().join(",");
-                logged(&c2, &format!("ModifyENI {} {group}", input.network_interface_id().unwrap_or_default()));
+                logged(
+                    &c2,
+                    &format!("ModifyENI {} {group}", input.network_interface_id().unwrap_or_default()),
+                );
                 ModifyNetworkInterfaceAttributeOutput::builder().build()
             },
         ),
@@ -250,7 +270,10 @@ fn job<'a>(policy: &'a Policy, deadline: Option<Instant>) -> QuarantineJob<'a> {
 }
 
 fn err_meta(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(format!("mocked {code}")).build()
+    ErrorMetadata::builder()
+        .code(code)
+        .message(format!("mocked {code}"))
+        .build()
 }
 
 fn outcome_of(records: &[responder_core::StepRecord]) -> responder_core::Outcome {
@@ -274,55 +297,98 @@ async fn a_healthy_run_records_first_isolates_in_two_steps_and_contains() {
     assert_eq!(records, 3, "instance + two ENIs recorded: {calls:?}");
     assert!(calls[..first_change].iter().all(|c| c == "RecordTags"), "{calls:?}");
     for eni in ["eni-1", "eni-2"] {
-        let untrack = calls.iter().position(|c| c == &format!("ModifyENI {eni} {UNTRACK}")).unwrap();
-        let isolate = calls.iter().position(|c| c == &format!("ModifyENI {eni} {ISOLATION}")).unwrap();
-        assert!(untrack < isolate, "{eni}: untrack must come before isolation: {calls:?}");
+        let untrack = calls
+            .iter()
+            .position(|c| c == &format!("ModifyENI {eni} {UNTRACK}"))
+            .unwrap();
+        let isolate = calls
+            .iter()
+            .position(|c| c == &format!("ModifyENI {eni} {ISOLATION}"))
+            .unwrap();
+        assert!(
+            untrack < isolate,
+            "{eni}: untrack must come before isolation: {calls:?}"
+        );
     }
     assert_eq!(calls.iter().filter(|c| *c == "ModifyInstanceAttribute").count(), 2);
     assert!(calls.contains(&"CreateSnapshot".to_owned()));
     assert!(calls.contains(&"DisassociateIamInstanceProfile".to_owned()));
     assert!(calls.contains(&"DetachInstances".to_owned()));
-    assert_eq!(calls.last().map(String::as_str), Some("CreateTags"), "status tag comes last: {calls:?}");
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("CreateTags"),
+        "status tag comes last: {calls:?}"
+    );
 }
 
 /// Each change step fails in turn with AccessDenied: the report names it,
 /// the outcome is partial, nothing is retryable.
 #[tokio::test]
 async fn each_change_step_failing_is_reported_as_partial() {
-    let cases: Vec<(&str, &str, Box<dyn Fn() -> Rule>)> = vec![
-        ("isolate-eni", "eni-2", Box::new(|| {
-            mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
-                .match_requests(|i| i.network_interface_id() == Some("eni-2") && i.groups() == [ISOLATION.to_owned()])
-                .then_error(|| ModifyNetworkInterfaceAttributeError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("untrack-eni", "eni-1", Box::new(|| {
-            mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
-                .match_requests(|i| i.network_interface_id() == Some("eni-1") && i.groups() == [UNTRACK.to_owned()])
-                .then_error(|| ModifyNetworkInterfaceAttributeError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("enable-termination-protection", INSTANCE, Box::new(|| {
-            mock!(aws_sdk_ec2::Client::modify_instance_attribute)
-                .match_requests(|i| i.disable_api_termination().is_some())
-                .then_error(|| ModifyInstanceAttributeError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("set-shutdown-behavior", INSTANCE, Box::new(|| {
-            mock!(aws_sdk_ec2::Client::modify_instance_attribute)
-                .match_requests(|i| i.instance_initiated_shutdown_behavior().is_some())
-                .then_error(|| ModifyInstanceAttributeError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("snapshot-volume", "vol-1", Box::new(|| {
-            mock!(aws_sdk_ec2::Client::create_snapshot)
-                .then_error(|| CreateSnapshotError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("detach-instance-profile", "arn:aws:iam::123456789012:instance-profile/web", Box::new(|| {
-            mock!(aws_sdk_ec2::Client::disassociate_iam_instance_profile)
-                .then_error(|| DisassociateIamInstanceProfileError::generic(err_meta("UnauthorizedOperation")))
-        })),
-        ("tag-instance", INSTANCE, Box::new(|| {
-            mock!(aws_sdk_ec2::Client::create_tags)
-                .match_requests(|i| !is_record(i))
-                .then_error(|| CreateTagsError::generic(err_meta("UnauthorizedOperation")))
-        })),
+    let cases: Vec<FailureCase> = vec![
+        (
+            "isolate-eni",
+            "eni-2",
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+                    .match_requests(|i| {
+                        i.network_interface_id() == Some("eni-2") && i.groups() == [ISOLATION.to_owned()]
+                    })
+                    .then_error(|| ModifyNetworkInterfaceAttributeError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "untrack-eni",
+            "eni-1",
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+                    .match_requests(|i| i.network_interface_id() == Some("eni-1") && i.groups() == [UNTRACK.to_owned()])
+                    .then_error(|| ModifyNetworkInterfaceAttributeError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "enable-termination-protection",
+            INSTANCE,
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+                    .match_requests(|i| i.disable_api_termination().is_some())
+                    .then_error(|| ModifyInstanceAttributeError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "set-shutdown-behavior",
+            INSTANCE,
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+                    .match_requests(|i| i.instance_initiated_shutdown_behavior().is_some())
+                    .then_error(|| ModifyInstanceAttributeError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "snapshot-volume",
+            "vol-1",
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::create_snapshot)
+                    .then_error(|| CreateSnapshotError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "detach-instance-profile",
+            "arn:aws:iam::123456789012:instance-profile/web",
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::disassociate_iam_instance_profile)
+                    .then_error(|| DisassociateIamInstanceProfileError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
+        (
+            "tag-instance",
+            INSTANCE,
+            Box::new(|| {
+                mock!(aws_sdk_ec2::Client::create_tags)
+                    .match_requests(|i| !is_record(i))
+                    .then_error(|| CreateTagsError::generic(err_meta("UnauthorizedOperation")))
+            }),
+        ),
     ];
     for (action, target, rule) in cases {
         let calls = Calls::default();
@@ -331,16 +397,30 @@ async fn each_change_step_failing_is_reported_as_partial() {
         let cloud = mock_cloud(ec2, asg_rules(&calls, None));
         let policy = Policy::default();
         let run = quarantine(&cloud, &job(&policy, None)).await;
-        let failed: Vec<_> = run.log.records.iter().filter(|r| r.status == StepStatus::Failed).collect();
+        let failed: Vec<_> = run
+            .log
+            .records
+            .iter()
+            .filter(|r| r.status == StepStatus::Failed)
+            .collect();
         assert_eq!(failed.len(), 1, "{action}: {:#?}", run.log.records);
         assert_eq!(failed[0].action, action);
         assert_eq!(failed[0].target, target);
         assert_eq!(failed[0].error_code.as_deref(), Some("UnauthorizedOperation"));
-        assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial, "{action}");
+        assert_eq!(
+            outcome_of(&run.log.records),
+            responder_core::Outcome::Partial,
+            "{action}"
+        );
         assert!(!run.log.transient, "{action}: access denied is not retryable");
         if action == "untrack-eni" {
             // The isolation step still runs.
-            let iso = run.log.records.iter().find(|r| r.action == "isolate-eni" && r.target == "eni-1").unwrap();
+            let iso = run
+                .log
+                .records
+                .iter()
+                .find(|r| r.action == "isolate-eni" && r.target == "eni-1")
+                .unwrap();
             assert_eq!(iso.status, StepStatus::Done);
         }
     }
@@ -353,7 +433,12 @@ async fn each_change_step_failing_is_reported_as_partial() {
     let cloud = mock_cloud(ec2, asg_rules(&calls, Some(detach)));
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
-    let failed: Vec<_> = run.log.records.iter().filter(|r| r.status == StepStatus::Failed).collect();
+    let failed: Vec<_> = run
+        .log
+        .records
+        .iter()
+        .filter(|r| r.status == StepStatus::Failed)
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].action, "detach-from-asg");
 }
@@ -370,10 +455,23 @@ async fn a_failed_record_stops_every_change() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
     let calls = calls.lock().unwrap().clone();
-    assert!(calls.iter().all(|c| c == "RecordTags"), "changes ran without a record: {calls:?}");
-    let record = run.log.records.iter().find(|r| r.action == "record-eni-groups" && r.target == "eni-2").unwrap();
+    assert!(
+        calls.iter().all(|c| c == "RecordTags"),
+        "changes ran without a record: {calls:?}"
+    );
+    let record = run
+        .log
+        .records
+        .iter()
+        .find(|r| r.action == "record-eni-groups" && r.target == "eni-2")
+        .unwrap();
     assert_eq!(record.status, StepStatus::Failed);
-    assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Skipped));
+    assert!(
+        run.log
+            .records
+            .iter()
+            .any(|r| r.action == "isolate-eni" && r.status == StepStatus::Skipped)
+    );
     assert_ne!(outcome_of(&run.log.records), responder_core::Outcome::Contained);
 }
 
@@ -441,14 +539,22 @@ async fn a_close_deadline_starts_no_change_and_reports_what_remains() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, Some(Instant::now() + Duration::from_millis(500)))).await;
     assert!(calls.lock().unwrap().is_empty());
-    assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Planned));
+    assert!(
+        run.log
+            .records
+            .iter()
+            .any(|r| r.action == "isolate-eni" && r.status == StepStatus::Planned)
+    );
     assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
 }
 
 #[tokio::test]
 async fn exempt_and_terminated_instances_are_left_alone() {
     for (tags, state) in [
-        (vec![tag("guardduty-responder:exempt", "true")], InstanceStateName::Running),
+        (
+            vec![tag("guardduty-responder:exempt", "true")],
+            InstanceStateName::Running,
+        ),
         (vec![], InstanceStateName::Terminated),
     ] {
         let calls = Calls::default();

@@ -69,9 +69,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let f = &parsed.finding;
             println!("finding   {} ({})", f.finding_type, f.id);
             println!("severity  {} {}", f.severity, f.severity.label());
-            println!("account   {} {} (functions assumed to run in {home})", f.account_id, f.region);
+            println!(
+                "account   {} {} (functions assumed to run in {home})",
+                f.account_id, f.region
+            );
             println!("dry run   {}", settings.policy.dry_run);
-            for function in [Function::QuarantineInstance, Function::RevokeRoleSessions, Function::DisableIamUser] {
+            for function in [
+                Function::QuarantineInstance,
+                Function::RevokeRoleSessions,
+                Function::DisableIamUser,
+            ] {
                 match decide(function, f, &settings.policy) {
                     Decision::Act(plan) => println!("{function:<22} ACT   {plan:?}"),
                     Decision::Skip(skip) => println!("{function:<22} skip  {skip}"),
@@ -89,7 +96,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(1));
             }
             for step in &run.log.records {
-                println!("[{:<12}] {:<30} {:<24} {}", step.status, step.action, step.target, step.detail);
+                println!(
+                    "[{:<12}] {:<30} {:<24} {}",
+                    step.status, step.action, step.target, step.detail
+                );
             }
             for note in &run.notes {
                 println!("note: {note}");

@@ -28,7 +28,9 @@ pub struct InvalidEvent {
 
 impl InvalidEvent {
     pub fn new(message: impl AsRef<str>) -> Self {
-        InvalidEvent { message: truncate(message.as_ref(), MAX_MESSAGE_CHARS) }
+        InvalidEvent {
+            message: truncate(message.as_ref(), MAX_MESSAGE_CHARS),
+        }
     }
 
     pub fn message(&self) -> &str {
@@ -50,7 +52,11 @@ pub struct FindingEvent {
 pub fn parse_event(payload: &[u8]) -> Result<FindingEvent, InvalidEvent> {
     let first = payload.iter().find(|b| !b.is_ascii_whitespace());
     let found = match first {
-        None => return Err(InvalidEvent::new("empty payload: expected a GuardDuty finding event (a JSON object)")),
+        None => {
+            return Err(InvalidEvent::new(
+                "empty payload: expected a GuardDuty finding event (a JSON object)",
+            ));
+        }
         Some(b'{') => None,
         Some(b'[') => Some("an array"),
         Some(b'"') => Some("a string"),
@@ -65,8 +71,8 @@ pub fn parse_event(payload: &[u8]) -> Result<FindingEvent, InvalidEvent> {
         )));
     }
 
-    let envelope: EventBridgeEvent<Box<RawValue>> = serde_json::from_slice(payload)
-        .map_err(|e| InvalidEvent::new(format!("not an EventBridge event: {e}")))?;
+    let envelope: EventBridgeEvent<Box<RawValue>> =
+        serde_json::from_slice(payload).map_err(|e| InvalidEvent::new(format!("not an EventBridge event: {e}")))?;
     if envelope.source != GUARDDUTY_SOURCE || envelope.detail_type != GUARDDUTY_DETAIL_TYPE {
         return Err(InvalidEvent::new(format!(
             "not a GuardDuty finding: source {:?} and detail-type {:?}, expected {GUARDDUTY_SOURCE:?} and {GUARDDUTY_DETAIL_TYPE:?}",
@@ -162,7 +168,11 @@ mod tests {
         assert!(m.contains("outside GuardDuty's range"), "{m}");
         let m = err(&minimal(&DETAIL.replace("i-0123456789abcdef0", "i-; rm -rf /")));
         assert!(m.starts_with("detail.resource.instanceDetails.instanceId:"), "{m}");
-        let m = err(&minimal(&DETAIL.replace("111122223333\",\n", "12\",\n").replace(r#""accountId":"111122223333""#, r#""accountId":"12""#)));
+        let m = err(&minimal(
+            &DETAIL
+                .replace("111122223333\",\n", "12\",\n")
+                .replace(r#""accountId":"111122223333""#, r#""accountId":"12""#),
+        ));
         assert!(m.starts_with("detail.accountId:"), "{m}");
         let m = err(&minimal(r#"{"id":"f1"}"#));
         assert!(m.contains("missing field"), "{m}");
@@ -174,7 +184,10 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         // Inside a field the model ignores: skipped without recursion.
-        let ignored = DETAIL.replace(r#""region":"us-east-1","resource""#, &format!(r#""region":"us-east-1","x":{deep},"resource""#));
+        let ignored = DETAIL.replace(
+            r#""region":"us-east-1","resource""#,
+            &format!(r#""region":"us-east-1","x":{deep},"resource""#),
+        );
         assert!(parse_event(minimal(&ignored).as_bytes()).is_ok());
         // Inside a field the model reads as free-form JSON: the depth limit.
         let read = DETAIL.replace(
@@ -196,7 +209,10 @@ mod tests {
         assert!(m.chars().count() <= MAX_MESSAGE_CHARS + 1, "{}", m.len());
         assert!(m.starts_with("detail.type:"), "{m:.100}");
         // A huge value in an ignored field is fine.
-        let ok = DETAIL.replace(r#""region":"us-east-1","resource""#, &format!(r#""region":"us-east-1","title":"{huge}","resource""#));
+        let ok = DETAIL.replace(
+            r#""region":"us-east-1","resource""#,
+            &format!(r#""region":"us-east-1","title":"{huge}","resource""#),
+        );
         assert!(parse_event(minimal(&ok).as_bytes()).is_ok());
     }
 }

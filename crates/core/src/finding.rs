@@ -427,7 +427,11 @@ impl FindingType {
         if !well_formed {
             return Err(bad());
         }
-        Ok(FindingType { text: text.to_owned(), colon, slash })
+        Ok(FindingType {
+            text: text.to_owned(),
+            colon,
+            slash,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -535,7 +539,15 @@ mod tests {
         let t = FindingType::parse("Backdoor:EC2/C&CActivity.B!DNS").unwrap();
         assert_eq!(t.threat_family(), "C&CActivity");
 
-        for bad in ["", "EC2", "Backdoor:EC2", ":EC2/X", "Backdoor:/X", "Backdoor:EC2/", "A:B/C D"] {
+        for bad in [
+            "",
+            "EC2",
+            "Backdoor:EC2",
+            ":EC2/X",
+            "Backdoor:/X",
+            "Backdoor:EC2/",
+            "A:B/C D",
+        ] {
             assert!(FindingType::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -548,7 +560,13 @@ mod tests {
         }
         assert!(InstanceId::parse("i-0123456789abcdef0").is_ok());
         assert!(InstanceId::parse("i-99999999").is_ok());
-        for bad in ["i-", "i-123", "i-0123456789ABCDEF0", "x-0123456789abcdef0", "i-0123456789abcdef0 "] {
+        for bad in [
+            "i-",
+            "i-123",
+            "i-0123456789ABCDEF0",
+            "x-0123456789abcdef0",
+            "i-0123456789abcdef0 ",
+        ] {
             assert!(InstanceId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -62,7 +62,11 @@ pub enum Plan {
         source_instance: Option<InstanceId>,
     },
     /// Deactivate the user's keys, delete its console password, deny its sessions.
-    DisableIamUser { scope: Scope, user_name: String, access_key_id: Option<String> },
+    DisableIamUser {
+        scope: Scope,
+        user_name: String,
+        access_key_id: Option<String>,
+    },
 }
 
 impl Plan {
@@ -88,13 +92,19 @@ pub enum Skip {
     Victim,
     /// A brute-force finding that does not say whether the instance acted.
     ResourceRoleUnknown,
-    BelowThreshold { severity: f64, threshold: f64 },
+    BelowThreshold {
+        severity: f64,
+        threshold: f64,
+    },
     /// Root or federated credentials: nothing IAM can restrict.
     NotifyOnly(String),
     /// An IAM Identity Center role: sessions are revoked there.
     IdentityCenterRole(String),
     ServiceLinkedRole(String),
-    Protected { principal: String, pattern: String },
+    Protected {
+        principal: String,
+        pattern: String,
+    },
 }
 
 impl Skip {
@@ -125,18 +135,31 @@ impl fmt::Display for Skip {
             Skip::Archived => f.write_str("archived finding: reported, not acted on (ACT_ON_ARCHIVED_FINDINGS is off)"),
             Skip::AccountNotAllowed(a) => write!(f, "account {a} is not in ALLOWED_ACCOUNTS"),
             Skip::TypeNotHandled(t) => write!(f, "finding type {t} is alert-only for this function"),
-            Skip::Victim => f.write_str("the instance is the TARGET (victim) of the brute force, not the actor: alert only"),
-            Skip::ResourceRoleUnknown => f.write_str("the finding does not say whether the instance is the actor or the target: alert only"),
+            Skip::Victim => {
+                f.write_str("the instance is the TARGET (victim) of the brute force, not the actor: alert only")
+            }
+            Skip::ResourceRoleUnknown => {
+                f.write_str("the finding does not say whether the instance is the actor or the target: alert only")
+            }
             Skip::BelowThreshold { severity, threshold } => {
-                write!(f, "severity {severity:.1} is below the remediation threshold {threshold:.1}")
+                write!(
+                    f,
+                    "severity {severity:.1} is below the remediation threshold {threshold:.1}"
+                )
             }
             Skip::NotifyOnly(who) => write!(f, "{who} credentials cannot be restricted by IAM policy: notify only"),
             Skip::IdentityCenterRole(role) => {
-                write!(f, "{role} is an IAM Identity Center role: revoke the session in IAM Identity Center")
+                write!(
+                    f,
+                    "{role} is an IAM Identity Center role: revoke the session in IAM Identity Center"
+                )
             }
             Skip::ServiceLinkedRole(role) => write!(f, "{role} is a service-linked role: never modified"),
             Skip::Protected { principal, pattern } => {
-                write!(f, "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})")
+                write!(
+                    f,
+                    "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})"
+                )
             }
         }
     }
@@ -168,7 +191,10 @@ const QUARANTINE_TYPES: &[&str] = &[
 ];
 
 /// Quarantine only when the instance is the `ACTOR`.
-const ACTOR_ONLY_TYPES: &[&str] = &["UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/RDPBruteForce"];
+const ACTOR_ONLY_TYPES: &[&str] = &[
+    "UnauthorizedAccess:EC2/SSHBruteForce",
+    "UnauthorizedAccess:EC2/RDPBruteForce",
+];
 
 /// Instance-role credentials used elsewhere: the instance is the source.
 const EXFILTRATION_TYPES: &[&str] = &["UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"];
@@ -203,17 +229,19 @@ pub fn decide(function: Function, finding: &Finding, policy: &Policy) -> Decisio
 fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
     let target = classify(finding);
     let finding_type = finding.finding_type.as_str();
-    let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
+    let scope = Scope {
+        account: finding.account_id.clone(),
+        region: finding.region.clone(),
+    };
 
     match function {
         Function::QuarantineInstance => {
             let (instance_id, eni_hints) = match target {
                 Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
-                Target::RoleSession { source_instance: Some(instance_id), .. }
-                    if matches_any(EXFILTRATION_TYPES, finding_type) =>
-                {
-                    (instance_id, Vec::new())
-                }
+                Target::RoleSession {
+                    source_instance: Some(instance_id),
+                    ..
+                } if matches_any(EXFILTRATION_TYPES, finding_type) => (instance_id, Vec::new()),
                 Target::Unsupported { reason } if finding.resource.resource_type == "Instance" => {
                     return Err(Skip::NotForThisFunction(reason));
                 }
@@ -237,30 +265,57 @@ fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Resul
                 }
             }
             severity_gate(finding, policy)?;
-            Ok(Plan::Quarantine { scope, instance_id, eni_hints })
+            Ok(Plan::Quarantine {
+                scope,
+                instance_id,
+                eni_hints,
+            })
         }
         Function::RevokeRoleSessions => {
-            let Target::RoleSession { role_name, session_name, access_key_id, source_instance } = target else {
+            let Target::RoleSession {
+                role_name,
+                session_name,
+                access_key_id,
+                source_instance,
+            } = target
+            else {
                 return Err(not_mine(target, "an assumed-role session"));
             };
             role_gates(&role_name, &scope, finding, policy)?;
             gates(finding, policy)?;
             credential_type_gate(finding_type, policy)?;
             severity_gate(finding, policy)?;
-            Ok(Plan::RevokeRoleSessions { scope, role_name, session_name, access_key_id, source_instance })
+            Ok(Plan::RevokeRoleSessions {
+                scope,
+                role_name,
+                session_name,
+                access_key_id,
+                source_instance,
+            })
         }
         Function::DisableIamUser => {
-            let Target::IamUser { user_name, access_key_id } = target else {
+            let Target::IamUser {
+                user_name,
+                access_key_id,
+            } = target
+            else {
                 return Err(not_mine(target, "an IAM user's access key"));
             };
             let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
             if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
-                return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
+                return Err(Skip::Protected {
+                    principal: user_name,
+                    pattern: pattern.to_string(),
+                });
             }
             gates(finding, policy)?;
             credential_type_gate(finding_type, policy)?;
             severity_gate(finding, policy)?;
-            Ok(Plan::DisableIamUser { scope, user_name, access_key_id })
+            Ok(Plan::DisableIamUser {
+                scope,
+                user_name,
+                access_key_id,
+            })
         }
     }
 }
@@ -293,7 +348,10 @@ fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
 fn severity_gate(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     let severity = finding.severity.value();
     if severity < policy.remediation_threshold {
-        return Err(Skip::BelowThreshold { severity, threshold: policy.remediation_threshold });
+        return Err(Skip::BelowThreshold {
+            severity,
+            threshold: policy.remediation_threshold,
+        });
     }
     Ok(())
 }
@@ -303,7 +361,9 @@ fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip>
         if policy.contain_anomalous_behavior {
             return Ok(());
         }
-        return Err(Skip::TypeNotHandled(format!("{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)")));
+        return Err(Skip::TypeNotHandled(format!(
+            "{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)"
+        )));
     }
     if matches_any(CREDENTIAL_TYPES, finding_type) {
         Ok(())
@@ -324,7 +384,10 @@ fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy
     }
     let arn = format!("arn:{}:iam::{}:role/{}", finding.partition(), scope.account, role_name);
     if let Some(pattern) = policy.protects(&[role_name, &arn]) {
-        return Err(Skip::Protected { principal: role_name.to_owned(), pattern: pattern.to_string() });
+        return Err(Skip::Protected {
+            principal: role_name.to_owned(),
+            pattern: pattern.to_string(),
+        });
     }
     Ok(())
 }

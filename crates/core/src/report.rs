@@ -54,8 +54,19 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    pub fn new(action: impl Into<String>, target: impl Into<String>, status: StepStatus, detail: impl Into<String>) -> Self {
-        StepRecord { action: action.into(), target: target.into(), status, detail: detail.into(), error_code: None }
+    pub fn new(
+        action: impl Into<String>,
+        target: impl Into<String>,
+        status: StepStatus,
+        detail: impl Into<String>,
+    ) -> Self {
+        StepRecord {
+            action: action.into(),
+            target: target.into(),
+            status,
+            detail: detail.into(),
+            error_code: None,
+        }
     }
 }
 
@@ -108,7 +119,7 @@ impl Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Outcome::Contained => "contained",
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
@@ -120,7 +131,7 @@ impl fmt::Display for Outcome {
 
 impl fmt::Display for StepStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             StepStatus::Done => "done",
             StepStatus::AlreadyDone => "already_done",
             StepStatus::Planned => "planned",
@@ -141,7 +152,10 @@ mod tests {
     #[test]
     fn contained_only_when_every_step_held() {
         use StepStatus::*;
-        assert_eq!(Outcome::of_steps(&[step(Done), step(AlreadyDone)], false), Outcome::Contained);
+        assert_eq!(
+            Outcome::of_steps(&[step(Done), step(AlreadyDone)], false),
+            Outcome::Contained
+        );
         assert_eq!(Outcome::of_steps(&[step(Done), step(Failed)], false), Outcome::Partial);
         assert_eq!(Outcome::of_steps(&[step(Done), step(Planned)], false), Outcome::Partial);
         assert_eq!(Outcome::of_steps(&[step(Done), step(Skipped)], false), Outcome::Partial);

@@ -61,12 +61,21 @@ impl Settings {
             exempt_tag: match get("EXEMPT_TAG_KEY") {
                 Some(key) if key.len() <= 128 => key,
                 Some(_) => {
-                    return Err(SettingsError { name: "EXEMPT_TAG_KEY", message: "longer than a tag key (128 characters)".into() });
+                    return Err(SettingsError {
+                        name: "EXEMPT_TAG_KEY",
+                        message: "longer than a tag key (128 characters)".into(),
+                    });
                 }
                 None => defaults.exempt_tag,
             },
             protected_principals: get("PROTECTED_PRINCIPALS")
-                .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Pattern::new).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(Pattern::new)
+                        .collect()
+                })
                 .unwrap_or_default(),
             allowed_accounts: allowed_accounts(get("ALLOWED_ACCOUNTS"))?,
             home_account: None,
@@ -87,10 +96,11 @@ impl Settings {
         };
 
         let member_role_name = get("MEMBER_ROLE_NAME");
-        if let Some(name) = &member_role_name {
-            if !crate::target::is_iam_name(name) {
-                return Err(SettingsError { name: "MEMBER_ROLE_NAME", message: format!("{name:?} is not an IAM role name") });
-            }
+        if let Some(name) = member_role_name.as_ref().filter(|n| !crate::target::is_iam_name(n)) {
+            return Err(SettingsError {
+                name: "MEMBER_ROLE_NAME",
+                message: format!("{name:?} is not an IAM role name"),
+            });
         }
 
         Ok(Settings {
@@ -125,7 +135,10 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool
         Some(v) => match v.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(SettingsError { name, message: format!("expected true or false, found {v:?}") }),
+            _ => Err(SettingsError {
+                name,
+                message: format!("expected true or false, found {v:?}"),
+            }),
         },
     }
 }
@@ -134,12 +147,17 @@ fn threshold(get: &impl Fn(&str) -> Option<String>, name: &'static str, default:
     let Some(v) = get(name) else { return Ok(default) };
     match v.parse::<f64>() {
         Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
-        _ => Err(SettingsError { name, message: format!("expected a severity from 1.0 to 10.0, found {v:?}") }),
+        _ => Err(SettingsError {
+            name,
+            message: format!("expected a severity from 1.0 to 10.0, found {v:?}"),
+        }),
     }
 }
 
 fn allowed_accounts(value: Option<String>) -> Result<AllowedAccounts, SettingsError> {
-    let Some(value) = value else { return Ok(AllowedAccounts::HomeOnly) };
+    let Some(value) = value else {
+        return Ok(AllowedAccounts::HomeOnly);
+    };
     if value == "*" {
         return Ok(AllowedAccounts::Any);
     }
@@ -147,7 +165,12 @@ fn allowed_accounts(value: Option<String>) -> Result<AllowedAccounts, SettingsEr
         .split(',')
         .map(str::trim)
         .filter(|a| !a.is_empty())
-        .map(|a| AccountId::parse(a).map_err(|message| SettingsError { name: "ALLOWED_ACCOUNTS", message }))
+        .map(|a| {
+            AccountId::parse(a).map_err(|message| SettingsError {
+                name: "ALLOWED_ACCOUNTS",
+                message,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()
         .map(AllowedAccounts::Listed)
 }
@@ -190,7 +213,10 @@ mod tests {
         assert_eq!(s.policy.protected_principals.len(), 2);
         assert!(matches!(s.policy.allowed_accounts, AllowedAccounts::Listed(ref l) if l.len() == 2));
         assert_eq!(s.key_scope, KeyScope::FindingKey);
-        assert_eq!(parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts, AllowedAccounts::Any);
+        assert_eq!(
+            parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts,
+            AllowedAccounts::Any
+        );
     }
 
     #[test]

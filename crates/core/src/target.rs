@@ -13,7 +13,10 @@ pub enum Target {
         eni_hints: Vec<String>,
     },
     /// Long-term credentials of an IAM user.
-    IamUser { user_name: String, access_key_id: Option<String> },
+    IamUser {
+        user_name: String,
+        access_key_id: Option<String>,
+    },
     /// Temporary credentials of an assumed role.
     RoleSession {
         role_name: String,
@@ -35,7 +38,9 @@ pub enum Target {
 /// or anything else is not one we will act on.
 pub fn is_iam_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 pub fn classify(finding: &Finding) -> Target {
@@ -43,10 +48,14 @@ pub fn classify(finding: &Finding) -> Target {
     match resource.resource_type.as_str() {
         "Instance" => {
             let Some(details) = &resource.instance_details else {
-                return Target::Unsupported { reason: "the finding has no instanceDetails".into() };
+                return Target::Unsupported {
+                    reason: "the finding has no instanceDetails".into(),
+                };
             };
             let Some(instance_id) = details.instance_id.clone() else {
-                return Target::Unsupported { reason: "the finding names no instance id".into() };
+                return Target::Unsupported {
+                    reason: "the finding names no instance id".into(),
+                };
             };
             let eni_hints = details
                 .network_interfaces
@@ -57,13 +66,16 @@ pub fn classify(finding: &Finding) -> Target {
         }
         "AccessKey" => {
             let Some(key) = &resource.access_key_details else {
-                return Target::Unsupported { reason: "the finding has no accessKeyDetails".into() };
+                return Target::Unsupported {
+                    reason: "the finding has no accessKeyDetails".into(),
+                };
             };
             let name = key.user_name.clone().unwrap_or_default();
             match key.user_type.as_deref() {
-                Some("IAMUser") if is_iam_name(&name) => {
-                    Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
-                }
+                Some("IAMUser") if is_iam_name(&name) => Target::IamUser {
+                    user_name: name,
+                    access_key_id: key.access_key_id.clone(),
+                },
                 Some("AssumedRole") if is_iam_name(&name) => {
                     let session_name = key
                         .principal_id
@@ -71,8 +83,7 @@ pub fn classify(finding: &Finding) -> Target {
                         .and_then(|p| p.split_once(':'))
                         .map(|(_, session)| session.to_owned())
                         .filter(|s| !s.is_empty());
-                    let source_instance =
-                        session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
+                    let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
                     Target::RoleSession {
                         role_name: name,
                         session_name,
@@ -87,11 +98,18 @@ pub fn classify(finding: &Finding) -> Target {
                     ),
                 },
                 Some("Root") => Target::Root,
-                Some("Federated") => Target::Federated { principal_id: key.principal_id.clone() },
-                Some(other) => Target::Unsupported {
-                    reason: format!("credentials of type {:?} are not handled", crate::finding::truncate(other, 40)),
+                Some("Federated") => Target::Federated {
+                    principal_id: key.principal_id.clone(),
                 },
-                None => Target::Unsupported { reason: "the finding names no userType".into() },
+                Some(other) => Target::Unsupported {
+                    reason: format!(
+                        "credentials of type {:?} are not handled",
+                        crate::finding::truncate(other, 40)
+                    ),
+                },
+                None => Target::Unsupported {
+                    reason: "the finding names no userType".into(),
+                },
             }
         }
         other => Target::Unsupported {

@@ -14,25 +14,120 @@ struct Row {
 }
 
 const TABLE: &[Row] = &[
-    Row { file: "ec2-cryptocurrency-bitcointool-high.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-trojan-blackhole-traffic-epoch-launchtime.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-backdoor-c2-activity-critical.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-impact-bitcoin-domain-request.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-tor-client.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-metadata-dns-rebind.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-execution-malicious-file.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-ssh-bruteforce-actor.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-rdp-bruteforce-actor.json", quarantine: "act", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-ssh-bruteforce-target-victim.json", quarantine: "victim", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-recon-port-probe-medium.json", quarantine: "type_not_handled", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-backdoor-spambot-medium.json", quarantine: "below_threshold", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-cryptocurrency-sample-finding.json", quarantine: "sample", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-trojan-archived-finding.json", quarantine: "archived", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "ec2-cryptocurrency-other-account.json", quarantine: "account_not_allowed", revoke: "not_for_this_function", disable: "not_for_this_function" },
-    Row { file: "iam-instance-credential-exfiltration-outside-aws.json", quarantine: "act", revoke: "act", disable: "not_for_this_function" },
-    Row { file: "iam-user-malicious-ip-caller.json", quarantine: "not_for_this_function", revoke: "not_for_this_function", disable: "act" },
-    Row { file: "iam-root-credential-usage.json", quarantine: "not_for_this_function", revoke: "notify_only", disable: "notify_only" },
-    Row { file: "cloudtrail-logging-disabled.json", quarantine: "not_for_this_function", revoke: "not_for_this_function", disable: "type_not_handled" },
+    Row {
+        file: "ec2-cryptocurrency-bitcointool-high.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-trojan-blackhole-traffic-epoch-launchtime.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-backdoor-c2-activity-critical.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-impact-bitcoin-domain-request.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-tor-client.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-metadata-dns-rebind.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-execution-malicious-file.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-ssh-bruteforce-actor.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-rdp-bruteforce-actor.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-ssh-bruteforce-target-victim.json",
+        quarantine: "victim",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-recon-port-probe-medium.json",
+        quarantine: "type_not_handled",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-backdoor-spambot-medium.json",
+        quarantine: "below_threshold",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-cryptocurrency-sample-finding.json",
+        quarantine: "sample",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-trojan-archived-finding.json",
+        quarantine: "archived",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-cryptocurrency-other-account.json",
+        quarantine: "account_not_allowed",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-instance-credential-exfiltration-outside-aws.json",
+        quarantine: "act",
+        revoke: "act",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-user-malicious-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-root-credential-usage.json",
+        quarantine: "not_for_this_function",
+        revoke: "notify_only",
+        disable: "notify_only",
+    },
+    Row {
+        file: "cloudtrail-logging-disabled.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "type_not_handled",
+    },
 ];
 
 fn events_dir() -> PathBuf {
@@ -40,7 +135,10 @@ fn events_dir() -> PathBuf {
 }
 
 fn policy() -> Policy {
-    Policy { home_account: AccountId::parse("123456789012").ok(), ..Policy::default() }
+    Policy {
+        home_account: AccountId::parse("123456789012").ok(),
+        ..Policy::default()
+    }
 }
 
 fn kind(decision: &Decision) -> &'static str {
@@ -102,10 +200,18 @@ fn exfiltration_names_the_source_instance() {
         other => panic!("{other:?}"),
     }
     match decide(Function::RevokeRoleSessions, &event.finding, &policy()) {
-        Decision::Act(responder_core::Plan::RevokeRoleSessions { role_name, source_instance, session_name, .. }) => {
+        Decision::Act(responder_core::Plan::RevokeRoleSessions {
+            role_name,
+            source_instance,
+            session_name,
+            ..
+        }) => {
             assert_eq!(role_name, "web-app-role");
             assert_eq!(session_name.as_deref(), Some("i-0a1b2c3d4e5f67890"));
-            assert_eq!(source_instance.map(|i| i.to_string()).as_deref(), Some("i-0a1b2c3d4e5f67890"));
+            assert_eq!(
+                source_instance.map(|i| i.to_string()).as_deref(),
+                Some("i-0a1b2c3d4e5f67890")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -115,20 +221,41 @@ fn exfiltration_names_the_source_instance() {
 fn thresholds_and_opt_ins_change_decisions() {
     let bytes = std::fs::read(events_dir().join("ec2-backdoor-spambot-medium.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let lower = Policy { remediation_threshold: 5.0, ..policy() };
-    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &lower)), "act");
+    let lower = Policy {
+        remediation_threshold: 5.0,
+        ..policy()
+    };
+    assert_eq!(
+        kind(&decide(Function::QuarantineInstance, &event.finding, &lower)),
+        "act"
+    );
 
     let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-sample-finding.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let samples = Policy { act_on_samples: true, ..policy() };
-    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &samples)), "act");
+    let samples = Policy {
+        act_on_samples: true,
+        ..policy()
+    };
+    assert_eq!(
+        kind(&decide(Function::QuarantineInstance, &event.finding, &samples)),
+        "act"
+    );
 
     let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-other-account.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let any = Policy { allowed_accounts: responder_core::policy::AllowedAccounts::Any, ..policy() };
+    let any = Policy {
+        allowed_accounts: responder_core::policy::AllowedAccounts::Any,
+        ..policy()
+    };
     assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &any)), "act");
-    let unknown_home = Policy { home_account: None, ..policy() };
+    let unknown_home = Policy {
+        home_account: None,
+        ..policy()
+    };
     let bytes = std::fs::read(events_dir().join("ec2-tor-client.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &unknown_home)), "account_not_allowed");
+    assert_eq!(
+        kind(&decide(Function::QuarantineInstance, &event.finding, &unknown_home)),
+        "account_not_allowed"
+    );
 }

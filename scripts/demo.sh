@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The local demo: a compromised instance in the AWS emulator is quarantined
+# by the real quarantine-instance binary (through `cargo lambda watch` and
+# `cargo lambda invoke`), shown before and after, then released.
+# Run through `make demo`, which installs the tools first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:?set by the Makefile}"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+section() { printf '\n=== %s ===\n' "$*"; }
+free_port() { .tools/venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+section "Building the function, the operator CLI and the demo seeder"
+cargo build --quiet -p quarantine-instance -p responder-cli -p responder-e2e --bin demo-world --bin responder --bin quarantine-instance
+
+section "Starting the AWS emulator"
+port=$(free_port)
+EMULATOR_PARENT_PID=$$ .tools/venv/bin/python tests/emulator/moto_emulator.py "$port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do
+  curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null || { echo "the emulator did not start:"; cat "$work/moto.log"; exit 1; }
+echo "emulator on 127.0.0.1:$port"
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
+section "Seeding a compromised instance (two ENIs, a volume, an instance profile, an Auto Scaling group)"
+read -r instance vpc < <("$CARGO_TARGET_DIR/debug/demo-world" seed)
+echo "instance $instance in $vpc"
+"$CARGO_TARGET_DIR/debug/demo-world" show "$instance"
+
+sed "s/i-0a1b2c3d4e5f67890/$instance/g" events/ec2-cryptocurrency-bitcointool-high.json >"$work/event.json"
+
+section "What the responder would do (responder plan)"
+"$CARGO_TARGET_DIR/debug/responder" plan --event "$work/event.json"
+
+section "Quarantine through the Lambda binary (cargo lambda watch + invoke)"
+invoke_port=$(free_port)
+cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" --env-var AWS_ACCESS_KEY_ID=testing \
+  --env-var AWS_SECRET_ACCESS_KEY=testing --env-var AWS_REGION=us-east-1 >"$work/watch.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 150); do
+  (echo >"/dev/tcp/127.0.0.1/$invoke_port") 2>/dev/null && break
+  sleep 0.2
+done
+cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --data-file "$work/event.json" --output-format json >"$work/report.json" \
+  || { echo "invoke failed; function log:"; tail -50 "$work/watch.log"; exit 1; }
+.tools/venv/bin/python -m json.tool "$work/report.json"
+grep -q '"outcome": *"contained"' "$work/report.json" || { echo "quarantine did not contain the instance"; exit 1; }
+
+section "After quarantine"
+"$CARGO_TARGET_DIR/debug/demo-world" show "$instance"
+
+section "Release (responder release)"
+"$CARGO_TARGET_DIR/debug/responder" release --instance "$instance" --reattach-asg
+
+section "After release"
+"$CARGO_TARGET_DIR/debug/demo-world" show "$instance"
+
+section "Bad input through the same binary fails with InvalidEvent and changes nothing"
+if cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+     --data-file events/invalid/truncated-finding.json >"$work/bad.out" 2>&1; then
+  echo "a truncated event was accepted"; cat "$work/bad.out"; exit 1
+fi
+grep -q InvalidEvent "$work/bad.out" || { echo "expected InvalidEvent:"; cat "$work/bad.out"; exit 1; }
+grep -m1 'InvalidEvent' "$work/bad.out" || true
+
+section "Demo finished"
