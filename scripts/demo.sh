@@ -18,8 +18,8 @@ trap cleanup EXIT
 section() { printf '\n=== %s ===\n' "$*"; }
 free_port() { .tools/venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-section "Building the function, the operator CLI and the demo seeder"
-cargo build --quiet -p quarantine-instance -p responder-cli -p responder-e2e --bin demo-world --bin responder --bin quarantine-instance
+section "Building the functions, the operator CLI and the demo seeder"
+cargo build --quiet -p quarantine-instance -p revoke-role-sessions -p disable-iam-user -p responder-cli -p responder-e2e --bins
 
 section "Starting the AWS emulator"
 port=$(free_port)
@@ -54,10 +54,15 @@ for _ in $(seq 1 150); do
   (echo >"/dev/tcp/127.0.0.1/$invoke_port") 2>/dev/null && break
   sleep 0.2
 done
-cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --data-file "$work/event.json" --output-format json >"$work/report.json" \
-  || { echo "invoke failed; function log:"; tail -50 "$work/watch.log"; exit 1; }
-.tools/venv/bin/python -m json.tool "$work/report.json"
-grep -q '"outcome": *"contained"' "$work/report.json" || { echo "quarantine did not contain the instance"; exit 1; }
+# invoke FUNCTION EVENT REPORT: runs the function binary on the event, prints
+# the report, and fails unless the outcome is contained.
+invoke() {
+  cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --data-file "$2" --output-format json >"$3" \
+    || { echo "invoke of $1 failed; function log:"; tail -50 "$work/watch.log"; exit 1; }
+  .tools/venv/bin/python -m json.tool "$3"
+  grep -q '"outcome": *"contained"' "$3" || { echo "$1 did not contain"; exit 1; }
+}
+invoke quarantine-instance "$work/event.json" "$work/report.json"
 
 section "After quarantine"
 "$CARGO_TARGET_DIR/debug/demo-world" show "$instance"
@@ -67,6 +72,26 @@ section "Release (responder release)"
 
 section "After release"
 "$CARGO_TARGET_DIR/debug/demo-world" show "$instance"
+
+section "A stolen IAM user key: disable-iam-user"
+read -r user key < <("$CARGO_TARGET_DIR/debug/demo-world" seed-user)
+"$CARGO_TARGET_DIR/debug/demo-world" show-user "$user"
+sed -e "s/ci-deployer/$user/g" -e "s/AKIA2EXAMPLEKEY7QXK3/$key/g" events/iam-user-malicious-ip-caller.json >"$work/user-event.json"
+invoke disable-iam-user "$work/user-event.json" "$work/user-report.json"
+echo "after:"
+"$CARGO_TARGET_DIR/debug/demo-world" show-user "$user"
+"$CARGO_TARGET_DIR/debug/responder" release --user "$user"
+echo "after release:"
+"$CARGO_TARGET_DIR/debug/demo-world" show-user "$user"
+
+section "A role session used from a malicious IP: revoke-role-sessions"
+role=$("$CARGO_TARGET_DIR/debug/demo-world" seed-role)
+"$CARGO_TARGET_DIR/debug/demo-world" show-role "$role"
+sed "s/data-pipeline/$role/g" events/iam-role-malicious-ip-caller.json >"$work/role-event.json"
+invoke revoke-role-sessions "$work/role-event.json" "$work/role-report.json"
+"$CARGO_TARGET_DIR/debug/demo-world" show-role "$role"
+"$CARGO_TARGET_DIR/debug/responder" release --role "$role"
+"$CARGO_TARGET_DIR/debug/demo-world" show-role "$role"
 
 section "Bad input through the same binary fails with InvalidEvent and changes nothing"
 if cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \

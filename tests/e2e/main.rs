@@ -2,6 +2,7 @@
 //! the resulting AWS state. One binary, one shared emulator, one VPC per test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod credentials;
 mod quarantine;
 
 use std::collections::HashMap;

@@ -166,6 +166,14 @@ pub fn fixture(name: &str) -> serde_json::Value {
 
 /// The fixture's bytes with every occurrence of its instance id replaced.
 pub fn fixture_for_instance(name: &str, instance_id: &str) -> Vec<u8> {
-    let text = serde_json::to_string(&fixture(name)).unwrap_or_default();
-    text.replace("i-0a1b2c3d4e5f67890", instance_id).into_bytes()
+    fixture_with(name, &[("i-0a1b2c3d4e5f67890", instance_id)])
+}
+
+/// The fixture's bytes with each `(from, to)` text replaced.
+pub fn fixture_with(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
+    let mut text = serde_json::to_string(&fixture(name)).unwrap_or_default();
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    text.into_bytes()
 }

@@ -398,3 +398,109 @@ pub async fn instance_tags(config: &SdkConfig, id: &str) -> std::collections::BT
         .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
         .collect()
 }
+
+/// An IAM user with `active` active and `inactive` inactive access keys
+/// (IAM allows two in all), and a console password when `password`.
+pub async fn iam_user(
+    config: &SdkConfig,
+    active: usize,
+    inactive: usize,
+    password: bool,
+) -> (String, Vec<String>, Vec<String>) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = unique("ci-deployer");
+    iam.create_user().user_name(&name).send().await.expect("CreateUser");
+    let mut ids = Vec::new();
+    for _ in 0..active + inactive {
+        let key = iam
+            .create_access_key()
+            .user_name(&name)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        ids.push(key.access_key().map(|k| k.access_key_id().to_owned()).expect("key id"));
+    }
+    let dormant = ids.split_off(active);
+    for key in &dormant {
+        iam.update_access_key()
+            .user_name(&name)
+            .access_key_id(key)
+            .status(aws_sdk_iam::types::StatusType::Inactive)
+            .send()
+            .await
+            .expect("UpdateAccessKey");
+    }
+    if password {
+        iam.create_login_profile()
+            .user_name(&name)
+            .password("Correct-Horse-Battery-9")
+            .send()
+            .await
+            .expect("CreateLoginProfile");
+    }
+    (name, ids, dormant)
+}
+
+/// An IAM role at `path` trusted by EC2.
+pub async fn iam_role(config: &SdkConfig, prefix: &str, path: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = unique(prefix);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name(&name)
+        .path(path)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("CreateRole");
+    name
+}
+
+/// Key id → active, for every key of the user.
+pub async fn key_states(config: &SdkConfig, user: &str) -> std::collections::BTreeMap<String, bool> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let out = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .expect("ListAccessKeys");
+    out.access_key_metadata()
+        .iter()
+        .filter_map(|k| {
+            Some((
+                k.access_key_id()?.to_owned(),
+                k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
+            ))
+        })
+        .collect()
+}
+
+pub async fn has_login_profile(config: &SdkConfig, user: &str) -> bool {
+    let iam = aws_sdk_iam::Client::new(config);
+    iam.get_login_profile().user_name(user).send().await.is_ok()
+}
+
+pub async fn user_policy(config: &SdkConfig, user: &str, policy: &str) -> Option<String> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let out = iam
+        .get_user_policy()
+        .user_name(user)
+        .policy_name(policy)
+        .send()
+        .await
+        .ok()?;
+    Some(out.policy_document().to_owned())
+}
+
+pub async fn role_policy(config: &SdkConfig, role: &str, policy: &str) -> Option<String> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let out = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .ok()?;
+    Some(out.policy_document().to_owned())
+}

@@ -44,11 +44,30 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-/// The account this process runs as.
-pub async fn own_account(cloud: &Cloud) -> Result<AccountId, AwsFailure> {
+/// Who this process runs as: its account, and its role name when it runs
+/// as an assumed role (as a Lambda function does).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: AccountId,
+    pub arn: String,
+    pub role_name: Option<String>,
+}
+
+pub async fn own_identity(cloud: &Cloud) -> Result<Identity, AwsFailure> {
     let out = cloud.sts.get_caller_identity().send().await?;
-    let account = out.account().unwrap_or_default();
-    AccountId::parse(account).map_err(AwsFailure::rejected)
+    let account = AccountId::parse(out.account().unwrap_or_default()).map_err(AwsFailure::rejected)?;
+    let arn = out.arn().unwrap_or_default().to_owned();
+    // arn:aws:sts::123456789012:assumed-role/ROLE/SESSION
+    let role_name = arn
+        .split_once(":assumed-role/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    Ok(Identity {
+        account,
+        arn,
+        role_name,
+    })
 }
 
 /// Hands out a [`Cloud`] per (account, region), each built once.

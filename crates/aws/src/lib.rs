@@ -8,6 +8,8 @@
 //! - [`failure`]: AWS errors as code, message and whether a retry helps.
 //! - [`ec2`], [`autoscaling`]: service adapters.
 //! - [`quarantine`], [`release`]: the EC2 playbooks.
+//! - [`credentials`]: the IAM playbooks (revoke role sessions, disable users) and their release.
+//! - [`iam`]: IAM adapter.
 //! - [`notify`]: publishing reports.
 //! - [`responder`]: one invocation, parse to publish.
 //! - [`lambda`]: the runtime glue.
@@ -17,8 +19,10 @@
 
 pub mod autoscaling;
 pub mod cloud;
+pub mod credentials;
 pub mod ec2;
 pub mod failure;
+pub mod iam;
 pub mod lambda;
 pub mod notify;
 pub mod quarantine;

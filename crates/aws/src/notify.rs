@@ -71,6 +71,9 @@ pub fn body(report: &Report) -> String {
             );
         }
     }
+    for note in &report.notes {
+        line(&mut text, format!("Note: {note}"));
+    }
     let failed: Vec<_> = report.steps.iter().filter(|s| !s.status.held()).collect();
     if matches!(report.outcome, Outcome::Partial | Outcome::Failed) && !failed.is_empty() {
         line(

@@ -10,7 +10,8 @@ use responder_core::plan::Skip;
 use responder_core::report::Notification;
 use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
 
-use crate::cloud::{Clouds, load_sdk_config, own_account};
+use crate::cloud::{Clouds, load_sdk_config, own_identity};
+use crate::credentials::{CredentialJob, disable_user, revoke_role_sessions};
 use crate::quarantine::{Execution, QuarantineJob, quarantine};
 
 /// Why an invocation failed. The `error_type` is what Lambda records and
@@ -62,13 +63,21 @@ impl Responder {
         Self::new(settings, load_sdk_config().await).await
     }
 
+    /// Also protects the function's own role: a responder that revoked its
+    /// own sessions would end every later containment.
     pub async fn new(mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
         let probe = Clouds::new(config.clone(), None);
-        let account = own_account(probe.home()).await.map_err(InitError::Identity)?;
-        settings.policy.home_account = Some(account.clone());
+        let identity = own_identity(probe.home()).await.map_err(InitError::Identity)?;
+        settings.policy.home_account = Some(identity.account.clone());
+        if let Some(role) = &identity.role_name {
+            settings
+                .policy
+                .protected_principals
+                .push(responder_core::pattern::Pattern::new(role.clone()));
+        }
         Ok(Responder {
             settings,
-            clouds: Clouds::new(config, Some(account)),
+            clouds: Clouds::new(config, Some(identity.account)),
         })
     }
 
@@ -146,16 +155,42 @@ impl Responder {
                 };
                 quarantine(&cloud, &job).await
             }
-            Plan::RevokeRoleSessions { .. } | Plan::DisableIamUser { .. } => {
-                let mut run = Execution::default();
-                run.log.push(
-                    "dispatch",
-                    &resource_of(plan),
-                    Err(crate::failure::AwsFailure::rejected(
-                        "this playbook is not part of this function",
-                    )),
-                );
+            Plan::RevokeRoleSessions {
+                role_name,
+                source_instance,
+                ..
+            } => {
+                let job = CredentialJob {
+                    finding_id: &event.finding.id,
+                    policy: &self.settings.policy,
+                    now: chrono::Utc::now(),
+                };
+                let mut run = revoke_role_sessions(&cloud, &job, role_name).await;
+                if let Some(instance) = source_instance {
+                    run.notes.push(format!(
+                        "these are instance {instance}'s role credentials, used elsewhere: quarantine-instance contains that instance from the same finding"
+                    ));
+                }
                 run
+            }
+            Plan::DisableIamUser {
+                user_name,
+                access_key_id,
+                ..
+            } => {
+                let job = CredentialJob {
+                    finding_id: &event.finding.id,
+                    policy: &self.settings.policy,
+                    now: chrono::Utc::now(),
+                };
+                disable_user(
+                    &cloud,
+                    &job,
+                    user_name,
+                    access_key_id.as_deref(),
+                    self.settings.key_scope,
+                )
+                .await
             }
         }
     }
@@ -194,6 +229,7 @@ fn base_report(function: Function, event: &FindingEvent) -> Report {
         region: Some(f.region.clone()),
         severity: Some(f.severity.value()),
         resource: None,
+        notes: Vec::new(),
         notification: None,
     }
 }
@@ -211,6 +247,7 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
     let transient = execution.log.transient;
     report.steps = execution.log.records;
     if let Some(reason) = execution.skipped {
+        report.notes = execution.notes;
         report.outcome = Outcome::Skipped;
         report.reason = Some(reason);
         return (report, false);
@@ -223,13 +260,7 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
             .find(|s| !s.status.held())
             .map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
     }
-    if !execution.notes.is_empty() {
-        let notes = execution.notes.join("; ");
-        report.reason = Some(match report.reason.take() {
-            Some(r) => format!("{r}; {notes}"),
-            None => notes,
-        });
-    }
+    report.notes = execution.notes;
     (report, transient)
 }
 

@@ -2,6 +2,8 @@
 //! failing in turn, error mapping and retryability, and the deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,9 +31,7 @@ use aws_sdk_ec2::types::{
     InstanceState, InstanceStateName, IpPermission, IpRange, Ipv6Range, NetworkInterface, Reservation, SecurityGroup,
     Tag,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{Rule, mock};
 use responder_aws::cloud::Cloud;
 use responder_aws::quarantine::{QuarantineJob, quarantine};
 use responder_core::{Policy, StepStatus};
@@ -46,41 +46,12 @@ type Calls = Arc<Mutex<Vec<String>>>;
 /// (failing step, its target, the rule that makes it fail)
 type FailureCase = (&'static str, &'static str, Box<dyn Fn() -> Rule>);
 
-/// A `Cloud` whose EC2 and Auto Scaling clients answer from `ec2` and
-/// `asg` rules. Retries are fast so throttling tests stay quick.
 fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("a", "b", None, None, "mock"),
-        ))
-        .http_client(create_mock_http_client())
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .build();
-    let mut cloud = Cloud::new(&sdk);
-    let interceptor = |rules: Vec<Rule>| {
-        rules
-            .iter()
-            .fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| {
-                i.with_rule(r)
-            })
-    };
-    cloud.ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&sdk)
-            .interceptor(interceptor(ec2))
-            .build(),
-    );
-    cloud.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .interceptor(interceptor(asg))
-            .build(),
-    );
-    cloud
+    common::mock_cloud(common::Mocks {
+        ec2,
+        autoscaling: asg,
+        ..Default::default()
+    })
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -269,12 +240,7 @@ fn job<'a>(policy: &'a Policy, deadline: Option<Instant>) -> QuarantineJob<'a> {
     }
 }
 
-fn err_meta(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder()
-        .code(code)
-        .message(format!("mocked {code}"))
-        .build()
-}
+use common::err_meta;
 
 fn outcome_of(records: &[responder_core::StepRecord]) -> responder_core::Outcome {
     responder_core::Outcome::of_steps(records, false)

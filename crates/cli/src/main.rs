@@ -4,6 +4,8 @@
 //!   finding under the current settings. Pure: no AWS call, nothing changed.
 //! - `responder release --instance ID`: put a quarantined instance back to
 //!   the state quarantine recorded.
+//! - `responder release --user NAME` / `--role NAME`: reactivate exactly the
+//!   keys the responder deactivated, remove its session revocation.
 //!
 //! Settings come from the same environment variables as the functions.
 
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use responder_aws::cloud::{Cloud, load_sdk_config};
+use responder_aws::credentials::{release_role, release_user};
 use responder_aws::release::{ReleaseOptions, release};
 use responder_core::{AccountId, Decision, Function, Settings, decide, parse_event};
 
@@ -33,14 +36,28 @@ enum Command {
         #[arg(long)]
         home_account: Option<String>,
     },
-    /// Restore a quarantined instance to its recorded state.
+    /// Undo a containment: an instance's quarantine, a user's or a role's.
     Release {
-        #[arg(long)]
-        instance: String,
-        /// Also attach it back to its Auto Scaling group.
+        #[command(flatten)]
+        what: ReleaseTarget,
+        /// With --instance: also attach it back to its Auto Scaling group.
         #[arg(long)]
         reattach_asg: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct ReleaseTarget {
+    /// A quarantined EC2 instance id.
+    #[arg(long)]
+    instance: Option<String>,
+    /// An IAM user the responder disabled.
+    #[arg(long)]
+    user: Option<String>,
+    /// An IAM role whose sessions the responder revoked.
+    #[arg(long)]
+    role: Option<String>,
 }
 
 #[tokio::main]
@@ -87,10 +104,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("(live checks still apply when a function runs: exemption tag, instance state)");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Release { instance, reattach_asg } => {
-            let id = responder_core::InstanceId::parse(&instance)?;
+        Command::Release { what, reattach_asg } => {
             let cloud = Cloud::new(&load_sdk_config().await);
-            let run = release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await;
+            let (name, run) = match (what.instance, what.user, what.role) {
+                (Some(instance), _, _) => {
+                    let id = responder_core::InstanceId::parse(&instance)?;
+                    (
+                        instance,
+                        release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await,
+                    )
+                }
+                (_, Some(user), _) => (user.clone(), release_user(&cloud, &user).await),
+                (_, _, Some(role)) => (role.clone(), release_role(&cloud, &role).await),
+                _ => return Err("name an --instance, a --user or a --role".into()),
+            };
             if let Some(reason) = &run.skipped {
                 println!("nothing released: {reason}");
                 return Ok(ExitCode::from(1));
@@ -105,10 +132,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("note: {note}");
             }
             if run.log.all_held() {
-                println!("released {instance}");
+                println!("released {name}");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("release of {instance} is incomplete: run it again, or finish by hand");
+                println!("release of {name} is incomplete: run it again, or finish by hand");
                 Ok(ExitCode::from(1))
             }
         }

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod report;
+pub mod revocation;
 pub mod settings;
 pub mod target;
 
@@ -64,4 +65,11 @@ pub mod tags {
     /// On snapshots: the volume and instance they were taken of.
     pub const SOURCE_VOLUME: &str = "guardduty-responder:volume-id";
     pub const SOURCE_INSTANCE: &str = "guardduty-responder:instance-id";
+    /// On users and roles: when the responder revoked older sessions.
+    pub const REVOKED_AT: &str = "guardduty-responder:revoked-at";
+    /// On users: the access keys the responder deactivated (comma-separated,
+    /// chunked like the ENI records).
+    pub const DEACTIVATED_KEYS: &str = "guardduty-responder:deactivated-keys";
+    /// On users: `true` when the responder deleted the console login profile.
+    pub const LOGIN_PROFILE_DELETED: &str = "guardduty-responder:login-profile-deleted";
 }

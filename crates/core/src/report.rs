@@ -97,6 +97,9 @@ pub struct Report {
     /// The resource acted on (instance id, user or role name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// What a person should know or do next that is not a step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
 }
@@ -177,6 +180,7 @@ mod tests {
             region: None,
             severity: None,
             resource: None,
+            notes: Vec::new(),
             notification: None,
         };
         let v = serde_json::to_value(&r).unwrap();

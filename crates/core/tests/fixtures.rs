@@ -128,6 +128,84 @@ const TABLE: &[Row] = &[
         revoke: "not_for_this_function",
         disable: "type_not_handled",
     },
+    Row {
+        file: "iam-role-malicious-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "act",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-role-tor-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "below_threshold",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-role-instance-credential-exfiltration-inside-aws.json",
+        quarantine: "act",
+        revoke: "act",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-role-sso-reserved.json",
+        quarantine: "not_for_this_function",
+        revoke: "identity_center_role",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-role-service-linked.json",
+        quarantine: "not_for_this_function",
+        revoke: "service_linked_role",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "iam-federated-malicious-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "notify_only",
+        disable: "notify_only",
+    },
+    Row {
+        file: "iam-user-malicious-ip-caller-custom.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-user-tor-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-user-recon-malicious-ip-caller.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-user-pentest-kali-linux.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-user-attack-sequence-compromised-credentials.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "iam-user-discovery-anomalous-behavior.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "type_not_handled",
+    },
+    Row {
+        file: "iam-user-malicious-ip-caller-sample.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "sample",
+    },
 ];
 
 fn events_dir() -> PathBuf {
@@ -215,6 +293,61 @@ fn exfiltration_names_the_source_instance() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn anomalous_behavior_is_contained_only_when_opted_in() {
+    let bytes = std::fs::read(events_dir().join("iam-user-discovery-anomalous-behavior.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    let opted = Policy {
+        contain_anomalous_behavior: true,
+        ..policy()
+    };
+    assert_eq!(kind(&decide(Function::DisableIamUser, &event.finding, &opted)), "act");
+}
+
+#[test]
+fn protected_principals_are_never_planned() {
+    let protect = |p: &str| Policy {
+        protected_principals: vec![responder_core::pattern::Pattern::new(p)],
+        ..policy()
+    };
+    let bytes = std::fs::read(events_dir().join("iam-role-malicious-ip-caller.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    for p in [
+        "data-pipeline",
+        "data-*",
+        "arn:aws:iam::123456789012:role/data-pipeline",
+        "arn:aws:iam::*:role/*",
+    ] {
+        assert_eq!(
+            kind(&decide(Function::RevokeRoleSessions, &event.finding, &protect(p))),
+            "protected",
+            "{p}"
+        );
+    }
+    assert_eq!(
+        kind(&decide(
+            Function::RevokeRoleSessions,
+            &event.finding,
+            &protect("other-role")
+        )),
+        "act"
+    );
+    let bytes = std::fs::read(events_dir().join("iam-user-malicious-ip-caller.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    assert_eq!(
+        kind(&decide(Function::DisableIamUser, &event.finding, &protect("ci-*"))),
+        "protected"
+    );
+    assert_eq!(
+        kind(&decide(
+            Function::DisableIamUser,
+            &event.finding,
+            &protect("arn:aws:iam::123456789012:user/ci-deployer")
+        )),
+        "protected"
+    );
 }
 
 #[test]

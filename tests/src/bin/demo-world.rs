@@ -6,6 +6,10 @@
 //!   two groups), a volume, an instance profile and an Auto Scaling group;
 //!   prints `instance-id vpc-id`.
 //! - `demo-world show INSTANCE_ID`: the instance's containment-relevant state.
+//! - `demo-world seed-user`: a user with one active and one inactive key
+//!   and a console password; prints `user-name key-id`.
+//! - `demo-world seed-role`: a role; prints its name.
+//! - `demo-world show-user NAME`, `demo-world show-role NAME`.
 //!
 //! Reaches the emulator through `AWS_ENDPOINT_URL` and dummy credentials.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -24,8 +28,30 @@ async fn main() {
             println!("{} {}", inst.id, net.vpc);
         }
         ["show", id] => show(&config, id).await,
+        ["seed-user"] => {
+            let (user, keys, _) = seed::iam_user(&config, 1, 1, true).await;
+            println!("{user} {}", keys[0]);
+        }
+        ["seed-role"] => println!("{}", seed::iam_role(&config, "data-pipeline", "/").await),
+        ["show-user", name] => {
+            println!("  user {name}");
+            for (key, active) in seed::key_states(&config, name).await {
+                println!("    access key {key}  {}", if active { "Active" } else { "Inactive" });
+            }
+            println!(
+                "    console password        {}",
+                seed::has_login_profile(&config, name).await
+            );
+            let policy = seed::user_policy(&config, name, responder_core::revocation::POLICY_NAME).await;
+            println!("    {}", revocation(policy));
+        }
+        ["show-role", name] => {
+            println!("  role {name}");
+            let policy = seed::role_policy(&config, name, responder_core::revocation::POLICY_NAME).await;
+            println!("    {}", revocation(policy));
+        }
         _ => {
-            eprintln!("usage: demo-world seed | demo-world show INSTANCE_ID");
+            eprintln!("usage: demo-world seed | show ID | seed-user | seed-role | show-user NAME | show-role NAME");
             std::process::exit(2);
         }
     }
@@ -72,5 +98,12 @@ async fn show(config: &aws_config::SdkConfig, id: &str) {
         if k.starts_with("guardduty-responder:") {
             println!("    tag {k} = {v}");
         }
+    }
+}
+
+fn revocation(policy: Option<String>) -> String {
+    match policy.as_deref().and_then(responder_core::revocation::cutoff_of) {
+        Some(cutoff) => format!("AWSRevokeOlderSessions: tokens issued before {cutoff} denied"),
+        None => "no session revocation".to_owned(),
     }
 }

@@ -1,0 +1,273 @@
+//! revoke-role-sessions and disable-iam-user, end to end.
+
+use chrono::Utc;
+use responder_aws::cloud::Cloud;
+use responder_aws::credentials::{release_role, release_user};
+use responder_core::revocation::{POLICY_NAME, cutoff_of};
+use responder_core::{Function, Outcome, StepStatus};
+use responder_e2e::fixture_with;
+use responder_e2e::seed::{self, InstanceOptions, Network};
+
+use crate::{cloud, responder};
+
+const USER_FINDING: &str = "iam-user-malicious-ip-caller.json";
+const ROLE_FINDING: &str = "iam-role-malicious-ip-caller.json";
+
+fn user_event(file: &str, user: &str, key: &str) -> Vec<u8> {
+    fixture_with(file, &[("ci-deployer", user), ("AKIA2EXAMPLEKEY7QXK3", key)])
+}
+
+fn role_event(file: &str, role: &str) -> Vec<u8> {
+    fixture_with(file, &[("data-pipeline", role)])
+}
+
+#[tokio::test]
+async fn a_user_is_disabled_and_a_second_delivery_changes_nothing() {
+    let config = cloud().await;
+    let (user, keys, _) = seed::iam_user(&config, 2, 0, true).await;
+    let r = responder(&config, &[]).await;
+    let event = user_event(USER_FINDING, &user, &keys[1]);
+
+    let report = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let first_key = report
+        .steps
+        .iter()
+        .find(|s| s.action == "deactivate-access-key")
+        .unwrap();
+    assert_eq!(first_key.target, keys[1], "the finding's key comes first");
+    let states = seed::key_states(&config, &user).await;
+    assert!(keys.iter().all(|k| !states[k]), "{states:?}");
+    assert!(!seed::has_login_profile(&config, &user).await);
+    let doc = seed::user_policy(&config, &user, POLICY_NAME)
+        .await
+        .expect("deny policy");
+    let cutoff = cutoff_of(&doc).expect("cutoff");
+    assert!(
+        (Utc::now() - cutoff).num_seconds().abs() < 30,
+        "cutoff {cutoff} is not now"
+    );
+
+    let again = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
+    assert_eq!(again.outcome, Outcome::Contained);
+    let changed: Vec<_> = again
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Done && s.action != "describe-user")
+        .collect();
+    assert!(changed.is_empty(), "second delivery changed: {changed:#?}");
+    assert_eq!(seed::user_policy(&config, &user, POLICY_NAME).await, Some(doc));
+
+    // Release: exactly the keys the responder deactivated come back.
+    let cloud = Cloud::new(&config);
+    let run = release_user(&cloud, &user).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert!(run.notes.iter().any(|n| n.contains("console password")));
+    let states = seed::key_states(&config, &user).await;
+    assert!(keys.iter().all(|k| states[k]), "{states:?}");
+    assert_eq!(seed::user_policy(&config, &user, POLICY_NAME).await, None);
+}
+
+#[tokio::test]
+async fn release_reactivates_only_the_keys_the_responder_deactivated() {
+    let config = cloud().await;
+    let (user, active, inactive) = seed::iam_user(&config, 1, 1, false).await;
+    let r = responder(&config, &[]).await;
+    let report = r
+        .handle(
+            Function::DisableIamUser,
+            &user_event(USER_FINDING, &user, &active[0]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let dormant = report.steps.iter().find(|s| s.target == inactive[0]).unwrap();
+    assert_eq!(dormant.status, StepStatus::AlreadyDone);
+    let run = release_user(&Cloud::new(&config), &user).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    let states = seed::key_states(&config, &user).await;
+    assert!(states[&active[0]]);
+    assert!(
+        !states[&inactive[0]],
+        "a key that was inactive before must stay inactive"
+    );
+    assert!(run.notes.is_empty(), "no password was deleted: {:?}", run.notes);
+}
+
+#[tokio::test]
+async fn finding_key_scope_leaves_other_keys_alone() {
+    let config = cloud().await;
+    let (user, keys, _) = seed::iam_user(&config, 2, 0, false).await;
+    let r = responder(&config, &[("DISABLE_USER_KEYS", "finding-key")]).await;
+    let report = r
+        .handle(
+            Function::DisableIamUser,
+            &user_event(USER_FINDING, &user, &keys[0]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let states = seed::key_states(&config, &user).await;
+    assert!(!states[&keys[0]]);
+    assert!(states[&keys[1]]);
+}
+
+#[tokio::test]
+async fn an_assumed_role_gets_its_older_sessions_revoked() {
+    let config = cloud().await;
+    let role = seed::iam_role(&config, "data-pipeline", "/").await;
+    let r = responder(&config, &[]).await;
+    let before = Utc::now();
+    let report = r
+        .handle(Function::RevokeRoleSessions, &role_event(ROLE_FINDING, &role), None)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let doc = seed::role_policy(&config, &role, POLICY_NAME)
+        .await
+        .expect("revocation policy");
+    let cutoff = cutoff_of(&doc).expect("cutoff");
+    assert!(cutoff >= before - chrono::Duration::seconds(1) && cutoff <= Utc::now() + chrono::Duration::seconds(1));
+    // The finding's own time is far in the past; the cutoff is the call's time.
+    assert!(cutoff.to_rfc3339().as_str() > "2026-11-20T09:14:03Z");
+
+    let cloud = Cloud::new(&config);
+    let run = release_role(&cloud, &role).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(seed::role_policy(&config, &role, POLICY_NAME).await, None);
+}
+
+#[tokio::test]
+async fn roles_and_identities_that_must_not_be_touched_are_not() {
+    let config = cloud().await;
+    let plain = seed::iam_role(&config, "data-pipeline", "/").await;
+    let slr = seed::iam_role(&config, "custom-slr", "/aws-service-role/autoscaling.amazonaws.com/").await;
+    let r = responder(&config, &[]).await;
+    let protected = responder(&config, &[("PROTECTED_PRINCIPALS", &format!("BreakGlass, {plain}"))]).await;
+    let dry = responder(&config, &[("DRY_RUN", "true")]).await;
+    let cases = [
+        (
+            &r,
+            role_event("iam-role-sso-reserved.json", "unused"),
+            "AWSReservedSSO_AdministratorAccess_0f1e2d3c4b5a6978",
+        ),
+        (&r, role_event(ROLE_FINDING, &slr), slr.as_str()),
+        (&protected, role_event(ROLE_FINDING, &plain), plain.as_str()),
+        (
+            &r,
+            role_event("iam-federated-malicious-ip-caller.json", &plain),
+            plain.as_str(),
+        ),
+        (&r, role_event("iam-root-credential-usage.json", &plain), plain.as_str()),
+        (&dry, role_event(ROLE_FINDING, &plain), plain.as_str()),
+    ];
+    for (responder, event, role) in cases {
+        let report = responder
+            .handle(Function::RevokeRoleSessions, &event, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(report.outcome, Outcome::Skipped | Outcome::DryRun),
+            "{role}: {report:#?}"
+        );
+        assert!(report.reason.is_some() || report.outcome == Outcome::DryRun);
+    }
+    for role in [&plain, &slr] {
+        assert_eq!(
+            seed::role_policy(&config, role, POLICY_NAME).await,
+            None,
+            "{role} was changed"
+        );
+    }
+
+    let (user, keys, _) = seed::iam_user(&config, 1, 0, true).await;
+    let protected = responder(&config, &[("PROTECTED_PRINCIPALS", &user)]).await;
+    for (responder, file) in [
+        (&protected, USER_FINDING),
+        (&dry, USER_FINDING),
+        (&r, "iam-user-malicious-ip-caller-sample.json"),
+        (&r, "iam-root-credential-usage.json"),
+    ] {
+        let event = user_event(file, &user, &keys[0]);
+        let report = responder.handle(Function::DisableIamUser, &event, None).await.unwrap();
+        assert!(
+            matches!(report.outcome, Outcome::Skipped | Outcome::DryRun),
+            "{file}: {report:#?}"
+        );
+    }
+    assert!(seed::key_states(&config, &user).await[&keys[0]]);
+    assert!(seed::has_login_profile(&config, &user).await);
+    assert_eq!(seed::user_policy(&config, &user, POLICY_NAME).await, None);
+}
+
+#[tokio::test]
+async fn each_function_ignores_the_others_findings() {
+    let config = cloud().await;
+    let role = seed::iam_role(&config, "data-pipeline", "/").await;
+    let (user, keys, _) = seed::iam_user(&config, 1, 0, true).await;
+    let r = responder(&config, &[]).await;
+    let on_role = r
+        .handle(Function::DisableIamUser, &role_event(ROLE_FINDING, &role), None)
+        .await
+        .unwrap();
+    assert_eq!(on_role.outcome, Outcome::Skipped);
+    let on_user = r
+        .handle(
+            Function::RevokeRoleSessions,
+            &user_event(USER_FINDING, &user, &keys[0]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(on_user.outcome, Outcome::Skipped);
+    assert_eq!(seed::role_policy(&config, &role, POLICY_NAME).await, None);
+    assert!(seed::key_states(&config, &user).await[&keys[0]]);
+}
+
+/// One exfiltration finding: the role's sessions are revoked and the
+/// instance whose credentials they were is quarantined.
+#[tokio::test]
+async fn credential_exfiltration_revokes_the_role_and_quarantines_the_source() {
+    let config = cloud().await;
+    let net = Network::create(&config).await;
+    let inst = net
+        .instance(
+            &config,
+            InstanceOptions {
+                second_eni: false,
+                profile: false,
+                asg: false,
+                exempt: false,
+            },
+        )
+        .await;
+    let role = seed::iam_role(&config, "web-app-role", "/").await;
+    let event = fixture_with(
+        "iam-instance-credential-exfiltration-outside-aws.json",
+        &[
+            ("i-0a1b2c3d4e5f67890", inst.id.as_str()),
+            ("web-app-role", role.as_str()),
+        ],
+    );
+    let r = responder(&config, &[]).await;
+    let (revoked, quarantined) = futures::join!(
+        r.handle(Function::RevokeRoleSessions, &event, None),
+        r.handle(Function::QuarantineInstance, &event, None),
+    );
+    let revoked = revoked.unwrap();
+    assert_eq!(revoked.outcome, Outcome::Contained, "{revoked:#?}");
+    assert!(
+        revoked.notes.iter().any(|n| n.contains(&inst.id)),
+        "the report names the source instance"
+    );
+    assert!(seed::role_policy(&config, &role, POLICY_NAME).await.is_some());
+    let quarantined = quarantined.unwrap();
+    assert_eq!(quarantined.outcome, Outcome::Contained, "{quarantined:#?}");
+    let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
+    assert_eq!(
+        seed::eni_groups(&config, &inst.primary_eni).await,
+        vec![iso[0].group_id().unwrap().to_owned()]
+    );
+}
