@@ -17,6 +17,8 @@ VENV := .tools/venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
+FUNCTIONS := $(notdir $(wildcard crates/functions/*))
+FUNCTION_PKGS := $(addprefix -p ,$(FUNCTIONS))
 
 .PHONY: setup demo test lint fmt build invoke-% clean-tools
 
@@ -47,8 +49,8 @@ demo: setup
 
 build: setup
 	-rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
-	  || { echo "arm64 build failed; building x86_64"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(FUNCTION_PKGS) \
+	  || { echo "arm64 build failed; building x86_64"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(FUNCTION_PKGS); }
 
 invoke-%: setup
 	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }

@@ -45,10 +45,13 @@ section "What the responder would do (responder plan)"
 "$CARGO_TARGET_DIR/debug/responder" plan --event "$work/event.json"
 
 section "Quarantine through the Lambda binary (cargo lambda watch + invoke)"
+read -r topic queue < <("$CARGO_TARGET_DIR/debug/demo-world" seed-topic)
+echo "reports go to $topic (a queue is subscribed to show them)"
 invoke_port=$(free_port)
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" --env-var AWS_ACCESS_KEY_ID=testing \
-  --env-var AWS_SECRET_ACCESS_KEY=testing --env-var AWS_REGION=us-east-1 >"$work/watch.log" 2>&1 &
+  --env-var AWS_SECRET_ACCESS_KEY=testing --env-var AWS_REGION=us-east-1 \
+  --env-var "NOTIFY_TOPIC_ARN=$topic" >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 150); do
   (echo >"/dev/tcp/127.0.0.1/$invoke_port") 2>/dev/null && break
@@ -92,6 +95,22 @@ invoke revoke-role-sessions "$work/role-event.json" "$work/role-report.json"
 "$CARGO_TARGET_DIR/debug/demo-world" show-role "$role"
 "$CARGO_TARGET_DIR/debug/responder" release --role "$role"
 "$CARGO_TARGET_DIR/debug/demo-world" show-role "$role"
+
+section "CloudTrail logging turned off: restore-cloudtrail"
+trail=$("$CARGO_TARGET_DIR/debug/demo-world" seed-trail)
+"$CARGO_TARGET_DIR/debug/demo-world" show-trail "$trail"
+sed "s/\"management-events\"/\"$trail\"/" events/cloudtrail-logging-disabled.json >"$work/trail-event.json"
+invoke restore-cloudtrail "$work/trail-event.json" "$work/trail-report.json" >/dev/null
+"$CARGO_TARGET_DIR/debug/demo-world" show-trail "$trail"
+
+section "A Medium finding no remediation acts on: notify-finding alerts"
+cargo lambda invoke notify-finding --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --data-file events/ec2-recon-port-probe-medium.json --output-format json >"$work/alert.json" \
+  || { echo "notify-finding failed:"; tail -30 "$work/watch.log"; exit 1; }
+grep -q '"publish-alert"' "$work/alert.json" || { echo "no alert was published"; cat "$work/alert.json"; exit 1; }
+
+section "What arrived on the topic, as the team reads it"
+"$CARGO_TARGET_DIR/debug/demo-world" read-queue "$queue"
 
 section "Bad input through the same binary fails with InvalidEvent and changes nothing"
 if cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \

@@ -30,31 +30,19 @@ async fn a_user_is_disabled_and_a_second_delivery_changes_nothing() {
 
     let report = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
-    let first_key = report
-        .steps
-        .iter()
-        .find(|s| s.action == "deactivate-access-key")
-        .unwrap();
+    let first_key = report.steps.iter().find(|s| s.action == "deactivate-access-key").unwrap();
     assert_eq!(first_key.target, keys[1], "the finding's key comes first");
     let states = seed::key_states(&config, &user).await;
     assert!(keys.iter().all(|k| !states[k]), "{states:?}");
     assert!(!seed::has_login_profile(&config, &user).await);
-    let doc = seed::user_policy(&config, &user, POLICY_NAME)
-        .await
-        .expect("deny policy");
+    let doc = seed::user_policy(&config, &user, POLICY_NAME).await.expect("deny policy");
     let cutoff = cutoff_of(&doc).expect("cutoff");
-    assert!(
-        (Utc::now() - cutoff).num_seconds().abs() < 30,
-        "cutoff {cutoff} is not now"
-    );
+    assert!((Utc::now() - cutoff).num_seconds().abs() < 30, "cutoff {cutoff} is not now");
 
     let again = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
     assert_eq!(again.outcome, Outcome::Contained);
-    let changed: Vec<_> = again
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Done && s.action != "describe-user")
-        .collect();
+    let changed: Vec<_> =
+        again.steps.iter().filter(|s| s.status == StepStatus::Done && s.action != "describe-user").collect();
     assert!(changed.is_empty(), "second delivery changed: {changed:#?}");
     assert_eq!(seed::user_policy(&config, &user, POLICY_NAME).await, Some(doc));
 
@@ -73,14 +61,7 @@ async fn release_reactivates_only_the_keys_the_responder_deactivated() {
     let config = cloud().await;
     let (user, active, inactive) = seed::iam_user(&config, 1, 1, false).await;
     let r = responder(&config, &[]).await;
-    let report = r
-        .handle(
-            Function::DisableIamUser,
-            &user_event(USER_FINDING, &user, &active[0]),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::DisableIamUser, &user_event(USER_FINDING, &user, &active[0]), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
     let dormant = report.steps.iter().find(|s| s.target == inactive[0]).unwrap();
     assert_eq!(dormant.status, StepStatus::AlreadyDone);
@@ -88,10 +69,7 @@ async fn release_reactivates_only_the_keys_the_responder_deactivated() {
     assert!(run.log.all_held(), "{:#?}", run.log.records);
     let states = seed::key_states(&config, &user).await;
     assert!(states[&active[0]]);
-    assert!(
-        !states[&inactive[0]],
-        "a key that was inactive before must stay inactive"
-    );
+    assert!(!states[&inactive[0]], "a key that was inactive before must stay inactive");
     assert!(run.notes.is_empty(), "no password was deleted: {:?}", run.notes);
 }
 
@@ -100,14 +78,7 @@ async fn finding_key_scope_leaves_other_keys_alone() {
     let config = cloud().await;
     let (user, keys, _) = seed::iam_user(&config, 2, 0, false).await;
     let r = responder(&config, &[("DISABLE_USER_KEYS", "finding-key")]).await;
-    let report = r
-        .handle(
-            Function::DisableIamUser,
-            &user_event(USER_FINDING, &user, &keys[0]),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::DisableIamUser, &user_event(USER_FINDING, &user, &keys[0]), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
     let states = seed::key_states(&config, &user).await;
     assert!(!states[&keys[0]]);
@@ -120,14 +91,9 @@ async fn an_assumed_role_gets_its_older_sessions_revoked() {
     let role = seed::iam_role(&config, "data-pipeline", "/").await;
     let r = responder(&config, &[]).await;
     let before = Utc::now();
-    let report = r
-        .handle(Function::RevokeRoleSessions, &role_event(ROLE_FINDING, &role), None)
-        .await
-        .unwrap();
+    let report = r.handle(Function::RevokeRoleSessions, &role_event(ROLE_FINDING, &role), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
-    let doc = seed::role_policy(&config, &role, POLICY_NAME)
-        .await
-        .expect("revocation policy");
+    let doc = seed::role_policy(&config, &role, POLICY_NAME).await.expect("revocation policy");
     let cutoff = cutoff_of(&doc).expect("cutoff");
     assert!(cutoff >= before - chrono::Duration::seconds(1) && cutoff <= Utc::now() + chrono::Duration::seconds(1));
     // The finding's own time is far in the past; the cutoff is the call's time.
@@ -148,38 +114,20 @@ async fn roles_and_identities_that_must_not_be_touched_are_not() {
     let protected = responder(&config, &[("PROTECTED_PRINCIPALS", &format!("BreakGlass, {plain}"))]).await;
     let dry = responder(&config, &[("DRY_RUN", "true")]).await;
     let cases = [
-        (
-            &r,
-            role_event("iam-role-sso-reserved.json", "unused"),
-            "AWSReservedSSO_AdministratorAccess_0f1e2d3c4b5a6978",
-        ),
+        (&r, role_event("iam-role-sso-reserved.json", "unused"), "AWSReservedSSO_AdministratorAccess_0f1e2d3c4b5a6978"),
         (&r, role_event(ROLE_FINDING, &slr), slr.as_str()),
         (&protected, role_event(ROLE_FINDING, &plain), plain.as_str()),
-        (
-            &r,
-            role_event("iam-federated-malicious-ip-caller.json", &plain),
-            plain.as_str(),
-        ),
+        (&r, role_event("iam-federated-malicious-ip-caller.json", &plain), plain.as_str()),
         (&r, role_event("iam-root-credential-usage.json", &plain), plain.as_str()),
         (&dry, role_event(ROLE_FINDING, &plain), plain.as_str()),
     ];
     for (responder, event, role) in cases {
-        let report = responder
-            .handle(Function::RevokeRoleSessions, &event, None)
-            .await
-            .unwrap();
-        assert!(
-            matches!(report.outcome, Outcome::Skipped | Outcome::DryRun),
-            "{role}: {report:#?}"
-        );
+        let report = responder.handle(Function::RevokeRoleSessions, &event, None).await.unwrap();
+        assert!(matches!(report.outcome, Outcome::Skipped | Outcome::DryRun), "{role}: {report:#?}");
         assert!(report.reason.is_some() || report.outcome == Outcome::DryRun);
     }
     for role in [&plain, &slr] {
-        assert_eq!(
-            seed::role_policy(&config, role, POLICY_NAME).await,
-            None,
-            "{role} was changed"
-        );
+        assert_eq!(seed::role_policy(&config, role, POLICY_NAME).await, None, "{role} was changed");
     }
 
     let (user, keys, _) = seed::iam_user(&config, 1, 0, true).await;
@@ -192,10 +140,7 @@ async fn roles_and_identities_that_must_not_be_touched_are_not() {
     ] {
         let event = user_event(file, &user, &keys[0]);
         let report = responder.handle(Function::DisableIamUser, &event, None).await.unwrap();
-        assert!(
-            matches!(report.outcome, Outcome::Skipped | Outcome::DryRun),
-            "{file}: {report:#?}"
-        );
+        assert!(matches!(report.outcome, Outcome::Skipped | Outcome::DryRun), "{file}: {report:#?}");
     }
     assert!(seed::key_states(&config, &user).await[&keys[0]]);
     assert!(seed::has_login_profile(&config, &user).await);
@@ -208,19 +153,10 @@ async fn each_function_ignores_the_others_findings() {
     let role = seed::iam_role(&config, "data-pipeline", "/").await;
     let (user, keys, _) = seed::iam_user(&config, 1, 0, true).await;
     let r = responder(&config, &[]).await;
-    let on_role = r
-        .handle(Function::DisableIamUser, &role_event(ROLE_FINDING, &role), None)
-        .await
-        .unwrap();
+    let on_role = r.handle(Function::DisableIamUser, &role_event(ROLE_FINDING, &role), None).await.unwrap();
     assert_eq!(on_role.outcome, Outcome::Skipped);
-    let on_user = r
-        .handle(
-            Function::RevokeRoleSessions,
-            &user_event(USER_FINDING, &user, &keys[0]),
-            None,
-        )
-        .await
-        .unwrap();
+    let on_user =
+        r.handle(Function::RevokeRoleSessions, &user_event(USER_FINDING, &user, &keys[0]), None).await.unwrap();
     assert_eq!(on_user.outcome, Outcome::Skipped);
     assert_eq!(seed::role_policy(&config, &role, POLICY_NAME).await, None);
     assert!(seed::key_states(&config, &user).await[&keys[0]]);
@@ -232,24 +168,12 @@ async fn each_function_ignores_the_others_findings() {
 async fn credential_exfiltration_revokes_the_role_and_quarantines_the_source() {
     let config = cloud().await;
     let net = Network::create(&config).await;
-    let inst = net
-        .instance(
-            &config,
-            InstanceOptions {
-                second_eni: false,
-                profile: false,
-                asg: false,
-                exempt: false,
-            },
-        )
-        .await;
+    let inst =
+        net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
     let role = seed::iam_role(&config, "web-app-role", "/").await;
     let event = fixture_with(
         "iam-instance-credential-exfiltration-outside-aws.json",
-        &[
-            ("i-0a1b2c3d4e5f67890", inst.id.as_str()),
-            ("web-app-role", role.as_str()),
-        ],
+        &[("i-0a1b2c3d4e5f67890", inst.id.as_str()), ("web-app-role", role.as_str())],
     );
     let r = responder(&config, &[]).await;
     let (revoked, quarantined) = futures::join!(
@@ -258,16 +182,10 @@ async fn credential_exfiltration_revokes_the_role_and_quarantines_the_source() {
     );
     let revoked = revoked.unwrap();
     assert_eq!(revoked.outcome, Outcome::Contained, "{revoked:#?}");
-    assert!(
-        revoked.notes.iter().any(|n| n.contains(&inst.id)),
-        "the report names the source instance"
-    );
+    assert!(revoked.notes.iter().any(|n| n.contains(&inst.id)), "the report names the source instance");
     assert!(seed::role_policy(&config, &role, POLICY_NAME).await.is_some());
     let quarantined = quarantined.unwrap();
     assert_eq!(quarantined.outcome, Outcome::Contained, "{quarantined:#?}");
     let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
-    assert_eq!(
-        seed::eni_groups(&config, &inst.primary_eni).await,
-        vec![iso[0].group_id().unwrap().to_owned()]
-    );
+    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![iso[0].group_id().unwrap().to_owned()]);
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod credentials;
+mod notify;
 mod quarantine;
 
 use std::collections::HashMap;

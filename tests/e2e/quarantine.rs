@@ -21,35 +21,18 @@ async fn two_eni_instance_is_quarantined_on_every_eni() {
     let r = responder(&config, &[]).await;
     // The fixture lists one ENI (not even this instance's): the responder
     // must find both by describing the instance.
-    let report = r
-        .handle(
-            Function::QuarantineInstance,
-            &fixture_for_instance(CRYPTO, &inst.id),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
 
     let isolation = seed::responder_groups(&config, &net.vpc, "isolation").await;
     assert_eq!(isolation.len(), 1);
     let iso = isolation[0].group_id().unwrap().to_owned();
-    assert!(
-        isolation[0].ip_permissions().is_empty(),
-        "isolation group allows inbound"
-    );
-    assert!(
-        isolation[0].ip_permissions_egress().is_empty(),
-        "isolation group allows outbound"
-    );
+    assert!(isolation[0].ip_permissions().is_empty(), "isolation group allows inbound");
+    assert!(isolation[0].ip_permissions_egress().is_empty(), "isolation group allows outbound");
     assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![iso.clone()]);
     assert_eq!(seed::eni_groups(&config, &secondary).await, vec![iso.clone()]);
     for eni in [&inst.primary_eni, &secondary] {
-        let untrack = report
-            .steps
-            .iter()
-            .find(|s| s.action == "untrack-eni" && &s.target == eni)
-            .unwrap();
+        let untrack = report.steps.iter().find(|s| s.action == "untrack-eni" && &s.target == eni).unwrap();
         assert_eq!(untrack.status, StepStatus::Done, "two-step isolation on {eni}");
     }
 
@@ -59,10 +42,7 @@ async fn two_eni_instance_is_quarantined_on_every_eni() {
     assert_eq!(seed::profile_of(&config, &inst.id).await, None);
     assert_eq!(seed::asg_of(&config, &inst.id).await, None);
     let tags = seed::instance_tags(&config, &inst.id).await;
-    assert_eq!(
-        tags.get("guardduty-responder:status").map(String::as_str),
-        Some("quarantined")
-    );
+    assert_eq!(tags.get("guardduty-responder:status").map(String::as_str), Some("quarantined"));
     assert_eq!(
         tags.get("guardduty-responder:finding-id").map(String::as_str),
         Some("a2c5e7f9b1d34c6e8f0a2b4c6d8e0f12")
@@ -95,29 +75,18 @@ async fn a_second_delivery_changes_nothing_and_creates_no_second_group() {
     let cloud = Cloud::new(&config);
     let released = release(&cloud, &inst.id, ReleaseOptions::default()).await;
     assert!(released.log.all_held(), "{:#?}", released.log.records);
-    assert_eq!(
-        seed::eni_groups(&config, &inst.primary_eni).await,
-        vec![net.web_group.clone()]
-    );
+    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![net.web_group.clone()]);
 }
 
 #[tokio::test]
 async fn two_instances_in_one_vpc_share_one_isolation_group() {
     let config = cloud().await;
     let net = Network::create(&config).await;
-    let opts = InstanceOptions {
-        second_eni: false,
-        profile: false,
-        asg: false,
-        exempt: false,
-    };
+    let opts = InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false };
     let a = net.instance(&config, opts).await;
     let b = net.instance(&config, opts).await;
     let r = responder(&config, &[]).await;
-    let (ea, eb) = (
-        fixture_for_instance(CRYPTO, &a.id),
-        fixture_for_instance("ec2-tor-client.json", &b.id),
-    );
+    let (ea, eb) = (fixture_for_instance(CRYPTO, &a.id), fixture_for_instance("ec2-tor-client.json", &b.id));
     let (ra, rb) = futures::join!(
         r.handle(Function::QuarantineInstance, &ea, None),
         r.handle(Function::QuarantineInstance, &eb, None),
@@ -125,12 +94,7 @@ async fn two_instances_in_one_vpc_share_one_isolation_group() {
     assert_eq!(ra.unwrap().outcome, Outcome::Contained);
     assert_eq!(rb.unwrap().outcome, Outcome::Contained);
     let isolation = seed::responder_groups(&config, &net.vpc, "isolation").await;
-    assert_eq!(
-        isolation.len(),
-        1,
-        "concurrent quarantines in one VPC made {} groups",
-        isolation.len()
-    );
+    assert_eq!(isolation.len(), 1, "concurrent quarantines in one VPC made {} groups", isolation.len());
     let iso = isolation[0].group_id().unwrap().to_owned();
     assert_eq!(seed::eni_groups(&config, &a.primary_eni).await, vec![iso.clone()]);
     assert_eq!(seed::eni_groups(&config, &b.primary_eni).await, vec![iso]);
@@ -141,12 +105,7 @@ async fn two_instances_in_one_vpc_share_one_isolation_group() {
 async fn skipped_and_dry_run_findings_change_nothing() {
     let config = cloud().await;
     let net = Network::create(&config).await;
-    let plain = InstanceOptions {
-        second_eni: true,
-        profile: true,
-        asg: false,
-        exempt: false,
-    };
+    let plain = InstanceOptions { second_eni: true, profile: true, asg: false, exempt: false };
     let inst = net.instance(&config, plain).await;
     let exempt = net.instance(&config, InstanceOptions { exempt: true, ..plain }).await;
     let r = responder(&config, &[]).await;
@@ -163,50 +122,26 @@ async fn skipped_and_dry_run_findings_change_nothing() {
     ];
     for (responder, file, target, want) in cases {
         let report = responder
-            .handle(
-                Function::QuarantineInstance,
-                &fixture_for_instance(file, &target.id),
-                None,
-            )
+            .handle(Function::QuarantineInstance, &fixture_for_instance(file, &target.id), None)
             .await
             .unwrap();
         assert_eq!(report.outcome, want, "{file}: {report:#?}");
         if want == Outcome::Skipped {
-            assert!(
-                report.reason.as_deref().is_some_and(|r| !r.is_empty()),
-                "{file}: a skip needs a reason"
-            );
+            assert!(report.reason.as_deref().is_some_and(|r| !r.is_empty()), "{file}: a skip needs a reason");
         } else {
-            assert!(
-                report
-                    .steps
-                    .iter()
-                    .any(|s| s.action == "isolate-eni" && s.status == StepStatus::Planned)
-            );
-            assert!(
-                report
-                    .steps
-                    .iter()
-                    .all(|s| s.status != StepStatus::Done || s.action == "describe-instance")
-            );
+            assert!(report.steps.iter().any(|s| s.action == "isolate-eni" && s.status == StepStatus::Planned));
+            assert!(report.steps.iter().all(|s| s.status != StepStatus::Done || s.action == "describe-instance"));
         }
     }
     for i in [&inst, &exempt] {
-        assert_eq!(
-            seed::eni_groups(&config, &i.primary_eni).await,
-            vec![net.web_group.clone()]
-        );
+        assert_eq!(seed::eni_groups(&config, &i.primary_eni).await, vec![net.web_group.clone()]);
         let mut both = vec![net.web_group.clone(), net.admin_group.clone()];
         both.sort();
         assert_eq!(seed::eni_groups(&config, i.secondary_eni.as_ref().unwrap()).await, both);
         assert!(!seed::termination_protection(&config, &i.id).await);
         assert!(seed::profile_of(&config, &i.id).await.is_some());
         assert!(seed::snapshots_of(&config, &i.volume).await.is_empty());
-        assert!(
-            !seed::instance_tags(&config, &i.id)
-                .await
-                .contains_key("guardduty-responder:status")
-        );
+        assert!(!seed::instance_tags(&config, &i.id).await.contains_key("guardduty-responder:status"));
     }
     assert!(seed::responder_groups(&config, &net.vpc, "isolation").await.is_empty());
 }
@@ -216,21 +151,13 @@ async fn a_vanished_instance_is_a_clear_failure() {
     let config = cloud().await;
     let r = responder(&config, &[]).await;
     let report = r
-        .handle(
-            Function::QuarantineInstance,
-            &fixture_for_instance(CRYPTO, "i-0fedcba9876543210"),
-            None,
-        )
+        .handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, "i-0fedcba9876543210"), None)
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].action, "describe-instance");
-    assert!(
-        report.steps[0].detail.contains("does not exist"),
-        "{:?}",
-        report.steps[0]
-    );
+    assert!(report.steps[0].detail.contains("does not exist"), "{:?}", report.steps[0]);
 }
 
 #[tokio::test]
@@ -241,33 +168,20 @@ async fn release_restores_the_recorded_state_exactly() {
     let secondary = inst.secondary_eni.clone().unwrap();
     let before_secondary = seed::eni_groups(&config, &secondary).await;
     let r = responder(&config, &[]).await;
-    let report = r
-        .handle(
-            Function::QuarantineInstance,
-            &fixture_for_instance(CRYPTO, &inst.id),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
 
     let cloud = Cloud::new(&config);
     let run = release(&cloud, &inst.id, ReleaseOptions { reattach_asg: true }).await;
     assert!(run.log.all_held(), "{:#?}", run.log.records);
-    assert_eq!(
-        seed::eni_groups(&config, &inst.primary_eni).await,
-        vec![net.web_group.clone()]
-    );
+    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![net.web_group.clone()]);
     assert_eq!(seed::eni_groups(&config, &secondary).await, before_secondary);
     assert_eq!(seed::profile_of(&config, &inst.id).await, inst.profile_arn);
     assert!(!seed::termination_protection(&config, &inst.id).await);
     assert_eq!(seed::shutdown_behavior(&config, &inst.id).await, "terminate");
     assert_eq!(seed::asg_of(&config, &inst.id).await, inst.asg);
     let tags = seed::instance_tags(&config, &inst.id).await;
-    assert_eq!(
-        tags.get("guardduty-responder:status").map(String::as_str),
-        Some("released")
-    );
+    assert_eq!(tags.get("guardduty-responder:status").map(String::as_str), Some("released"));
     assert!(!tags.contains_key("guardduty-responder:original-state"));
     // Evidence stays.
     assert_eq!(seed::snapshots_of(&config, &inst.volume).await.len(), 1);
@@ -280,59 +194,22 @@ async fn release_restores_the_recorded_state_exactly() {
 async fn reports_are_published_to_the_topic() {
     let config = cloud().await;
     let sns = aws_sdk_sns::Client::new(&config);
-    let topic = sns
-        .create_topic()
-        .name(responder_e2e::seed::unique("alerts"))
-        .send()
-        .await
-        .unwrap();
+    let topic = sns.create_topic().name(responder_e2e::seed::unique("alerts")).send().await.unwrap();
     let topic = topic.topic_arn().unwrap().to_owned();
     let net = Network::create(&config).await;
-    let inst = net
-        .instance(
-            &config,
-            InstanceOptions {
-                second_eni: false,
-                profile: false,
-                asg: false,
-                exempt: false,
-            },
-        )
-        .await;
+    let inst =
+        net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
     let r = responder(&config, &[("NOTIFY_TOPIC_ARN", &topic)]).await;
-    let report = r
-        .handle(
-            Function::QuarantineInstance,
-            &fixture_for_instance(CRYPTO, &inst.id),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
     let n = report.notification.unwrap();
     assert_eq!(n.status, "published", "{n:?}");
 
     // A topic that does not exist: containment still holds, the failure shows.
     let missing = format!("{topic}-missing");
-    let inst2 = net
-        .instance(
-            &config,
-            InstanceOptions {
-                second_eni: false,
-                profile: false,
-                asg: false,
-                exempt: false,
-            },
-        )
-        .await;
+    let inst2 =
+        net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
     let r = responder(&config, &[("NOTIFY_TOPIC_ARN", &missing)]).await;
-    let report = r
-        .handle(
-            Function::QuarantineInstance,
-            &fixture_for_instance(CRYPTO, &inst2.id),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst2.id), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained);
     assert_eq!(report.notification.unwrap().status, "failed");
 }
@@ -353,13 +230,7 @@ async fn invalid_events_fail_with_invalid_event() {
         assert_eq!(err.error_type, "InvalidEvent", "{}", String::from_utf8_lossy(payload));
     }
     let truncated = std::fs::read(responder_e2e::root().join("events/invalid/truncated-finding.json")).unwrap();
-    assert_eq!(
-        r.handle(Function::QuarantineInstance, &truncated, None)
-            .await
-            .unwrap_err()
-            .error_type,
-        "InvalidEvent"
-    );
+    assert_eq!(r.handle(Function::QuarantineInstance, &truncated, None).await.unwrap_err().error_type, "InvalidEvent");
     // And it keeps serving.
     let ok = r
         .handle(

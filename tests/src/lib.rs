@@ -60,10 +60,7 @@ impl Emulator {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!(
-            "the AWS emulator did not answer on port {port} within 60 s (log: {})",
-            log.display()
-        ))
+        Err(format!("the AWS emulator did not answer on port {port} within 60 s (log: {})", log.display()))
     }
 
     /// Whether `/moto-api/` answers.
@@ -75,10 +72,7 @@ impl Emulator {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!(
-            "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
-            self.port
-        );
+        let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
         if stream.write_all(request.as_bytes()).is_err() {
             return false;
         }
@@ -144,10 +138,7 @@ fn python() -> Result<PathBuf, String> {
     if venv.exists() {
         Ok(venv)
     } else {
-        Err(format!(
-            "no Python with the emulator at {} (set RESPONDER_PYTHON)",
-            venv.display()
-        ))
+        Err(format!("no Python with the emulator at {} (set RESPONDER_PYTHON)", venv.display()))
     }
 }
 

@@ -9,11 +9,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique within this test run.
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A VPC with a subnet and two ordinary security groups.
@@ -47,12 +43,7 @@ pub struct InstanceOptions {
 
 impl Default for InstanceOptions {
     fn default() -> Self {
-        InstanceOptions {
-            second_eni: true,
-            profile: true,
-            asg: true,
-            exempt: false,
-        }
+        InstanceOptions { second_eni: true, profile: true, asg: true, exempt: false }
     }
 }
 
@@ -63,25 +54,10 @@ fn tag(k: &str, v: &str) -> Tag {
 impl Network {
     pub async fn create(config: &SdkConfig) -> Network {
         let ec2 = aws_sdk_ec2::Client::new(config);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc");
+        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("CreateVpc");
         let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block("10.0.1.0/24")
-            .send()
-            .await
-            .expect("CreateSubnet");
-        let subnet = subnet
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .expect("subnet id")
-            .to_owned();
+        let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.expect("CreateSubnet");
+        let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
         let mut groups = Vec::new();
         for name in ["web", "admin"] {
             let g = ec2
@@ -94,12 +70,7 @@ impl Network {
                 .expect("CreateSecurityGroup");
             groups.push(g.group_id().expect("group id").to_owned());
         }
-        Network {
-            vpc,
-            subnet,
-            web_group: groups[0].clone(),
-            admin_group: groups[1].clone(),
-        }
+        Network { vpc, subnet, web_group: groups[0].clone(), admin_group: groups[1].clone() }
     }
 
     /// Launches an instance on the web group with shutdown behaviour
@@ -120,10 +91,7 @@ impl Network {
             .security_group_ids(&self.web_group)
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .set_tags(Some(tags))
-                    .build(),
+                TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags)).build(),
             )
             .send()
             .await
@@ -153,11 +121,7 @@ impl Network {
                 .send()
                 .await
                 .expect("CreateNetworkInterface");
-            let eni = eni
-                .network_interface()
-                .and_then(|n| n.network_interface_id())
-                .expect("eni id")
-                .to_owned();
+            let eni = eni.network_interface().and_then(|n| n.network_interface_id()).expect("eni id").to_owned();
             ec2.attach_network_interface()
                 .network_interface_id(&eni)
                 .instance_id(&id)
@@ -170,24 +134,9 @@ impl Network {
             None
         };
 
-        let profile_arn = if options.profile {
-            Some(attach_profile(config, &id).await)
-        } else {
-            None
-        };
-        let asg = if options.asg {
-            Some(join_asg(config, &id, &self.subnet).await)
-        } else {
-            None
-        };
-        Instance {
-            id,
-            primary_eni,
-            secondary_eni,
-            volume,
-            profile_arn,
-            asg,
-        }
+        let profile_arn = if options.profile { Some(attach_profile(config, &id).await) } else { None };
+        let asg = if options.asg { Some(join_asg(config, &id, &self.subnet).await) } else { None };
+        Instance { id, primary_eni, secondary_eni, volume, profile_arn, asg }
     }
 }
 
@@ -196,22 +145,10 @@ async fn attach_profile(config: &SdkConfig, instance_id: &str) -> String {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let name = unique("web-app");
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    iam.create_role()
-        .role_name(&name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .expect("CreateRole");
-    let profile = iam
-        .create_instance_profile()
-        .instance_profile_name(&name)
-        .send()
-        .await
-        .expect("CreateInstanceProfile");
-    let arn = profile
-        .instance_profile()
-        .map(|p| p.arn().to_owned())
-        .expect("profile arn");
+    iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await.expect("CreateRole");
+    let profile =
+        iam.create_instance_profile().instance_profile_name(&name).send().await.expect("CreateInstanceProfile");
+    let arn = profile.instance_profile().map(|p| p.arn().to_owned()).expect("profile arn");
     iam.add_role_to_instance_profile()
         .instance_profile_name(&name)
         .role_name(&name)
@@ -220,11 +157,7 @@ async fn attach_profile(config: &SdkConfig, instance_id: &str) -> String {
         .expect("AddRoleToInstanceProfile");
     ec2.associate_iam_instance_profile()
         .instance_id(instance_id)
-        .iam_instance_profile(
-            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
-                .arn(&arn)
-                .build(),
-        )
+        .iam_instance_profile(aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().arn(&arn).build())
         .send()
         .await
         .expect("AssociateIamInstanceProfile");
@@ -273,12 +206,8 @@ async fn join_asg(config: &SdkConfig, instance_id: &str, subnet: &str) -> String
 /// The groups an ENI is on now.
 pub async fn eni_groups(config: &SdkConfig, eni: &str) -> Vec<String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
-    let out = ec2
-        .describe_network_interfaces()
-        .network_interface_ids(eni)
-        .send()
-        .await
-        .expect("DescribeNetworkInterfaces");
+    let out =
+        ec2.describe_network_interfaces().network_interface_ids(eni).send().await.expect("DescribeNetworkInterfaces");
     let mut groups: Vec<String> = out
         .network_interfaces()
         .iter()
@@ -324,22 +253,14 @@ pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {
         .send()
         .await
         .expect("DescribeInstanceAttribute");
-    out.instance_initiated_shutdown_behavior()
-        .and_then(|v| v.value())
-        .unwrap_or_default()
-        .to_owned()
+    out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).unwrap_or_default().to_owned()
 }
 
 pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let out = ec2
         .describe_iam_instance_profile_associations()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("instance-id")
-                .values(id)
-                .build(),
-        )
+        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(id).build())
         .send()
         .await
         .expect("DescribeIamInstanceProfileAssociations");
@@ -351,16 +272,9 @@ pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
 
 pub async fn asg_of(config: &SdkConfig, id: &str) -> Option<String> {
     let asg = aws_sdk_autoscaling::Client::new(config);
-    let out = asg
-        .describe_auto_scaling_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .expect("DescribeAutoScalingInstances");
-    out.auto_scaling_instances()
-        .first()
-        .and_then(|i| i.auto_scaling_group_name())
-        .map(str::to_owned)
+    let out =
+        asg.describe_auto_scaling_instances().instance_ids(id).send().await.expect("DescribeAutoScalingInstances");
+    out.auto_scaling_instances().first().and_then(|i| i.auto_scaling_group_name()).map(str::to_owned)
 }
 
 pub async fn snapshots_of(config: &SdkConfig, volume: &str) -> Vec<String> {
@@ -368,29 +282,16 @@ pub async fn snapshots_of(config: &SdkConfig, volume: &str) -> Vec<String> {
     let out = ec2
         .describe_snapshots()
         .owner_ids("self")
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("volume-id")
-                .values(volume)
-                .build(),
-        )
+        .filters(aws_sdk_ec2::types::Filter::builder().name("volume-id").values(volume).build())
         .send()
         .await
         .expect("DescribeSnapshots");
-    out.snapshots()
-        .iter()
-        .filter_map(|s| s.snapshot_id().map(str::to_owned))
-        .collect()
+    out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect()
 }
 
 pub async fn instance_tags(config: &SdkConfig, id: &str) -> std::collections::BTreeMap<String, String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
-    let out = ec2
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .expect("DescribeInstances");
+    let out = ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
     out.reservations()
         .iter()
         .flat_map(|r| r.instances())
@@ -412,12 +313,7 @@ pub async fn iam_user(
     iam.create_user().user_name(&name).send().await.expect("CreateUser");
     let mut ids = Vec::new();
     for _ in 0..active + inactive {
-        let key = iam
-            .create_access_key()
-            .user_name(&name)
-            .send()
-            .await
-            .expect("CreateAccessKey");
+        let key = iam.create_access_key().user_name(&name).send().await.expect("CreateAccessKey");
         ids.push(key.access_key().map(|k| k.access_key_id().to_owned()).expect("key id"));
     }
     let dormant = ids.split_off(active);
@@ -446,32 +342,18 @@ pub async fn iam_role(config: &SdkConfig, prefix: &str, path: &str) -> String {
     let iam = aws_sdk_iam::Client::new(config);
     let name = unique(prefix);
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    iam.create_role()
-        .role_name(&name)
-        .path(path)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .expect("CreateRole");
+    iam.create_role().role_name(&name).path(path).assume_role_policy_document(trust).send().await.expect("CreateRole");
     name
 }
 
 /// Key id → active, for every key of the user.
 pub async fn key_states(config: &SdkConfig, user: &str) -> std::collections::BTreeMap<String, bool> {
     let iam = aws_sdk_iam::Client::new(config);
-    let out = iam
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .expect("ListAccessKeys");
+    let out = iam.list_access_keys().user_name(user).send().await.expect("ListAccessKeys");
     out.access_key_metadata()
         .iter()
         .filter_map(|k| {
-            Some((
-                k.access_key_id()?.to_owned(),
-                k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
-            ))
+            Some((k.access_key_id()?.to_owned(), k.status() == Some(&aws_sdk_iam::types::StatusType::Active)))
         })
         .collect()
 }
@@ -483,24 +365,107 @@ pub async fn has_login_profile(config: &SdkConfig, user: &str) -> bool {
 
 pub async fn user_policy(config: &SdkConfig, user: &str, policy: &str) -> Option<String> {
     let iam = aws_sdk_iam::Client::new(config);
-    let out = iam
-        .get_user_policy()
-        .user_name(user)
-        .policy_name(policy)
-        .send()
-        .await
-        .ok()?;
+    let out = iam.get_user_policy().user_name(user).policy_name(policy).send().await.ok()?;
     Some(out.policy_document().to_owned())
 }
 
 pub async fn role_policy(config: &SdkConfig, role: &str, policy: &str) -> Option<String> {
     let iam = aws_sdk_iam::Client::new(config);
-    let out = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(policy)
+    let out = iam.get_role_policy().role_name(role).policy_name(policy).send().await.ok()?;
+    Some(out.policy_document().to_owned())
+}
+
+/// Creates an S3 bucket in the emulator with a bare path-style request (the
+/// tests need one only as a trail's destination; the emulator does not check
+/// signatures, and this spares the build an S3 client).
+pub fn bucket(endpoint: &str, name: &str) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    let request = format!("PUT /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send CreateBucket");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200"), "CreateBucket: {response}");
+}
+
+/// A trail named `name` writing to a new bucket, logging.
+pub async fn trail(config: &SdkConfig, endpoint: &str, name: &str) -> String {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    let bucket_name = unique("trail-logs").to_lowercase();
+    bucket(endpoint, &bucket_name);
+    let out = ct.create_trail().name(name).s3_bucket_name(&bucket_name).send().await.expect("CreateTrail");
+    ct.start_logging().name(name).send().await.expect("StartLogging");
+    out.trail_arn().unwrap_or_default().to_owned()
+}
+
+pub async fn trail_logging(config: &SdkConfig, name: &str) -> bool {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    ct.get_trail_status().name(name).send().await.expect("GetTrailStatus").is_logging().unwrap_or(false)
+}
+
+pub async fn stop_trail(config: &SdkConfig, name: &str) {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    ct.stop_logging().name(name).send().await.expect("StopLogging");
+}
+
+/// A topic with an SQS queue subscribed to it: (topic ARN, queue URL).
+pub async fn topic_with_queue(config: &SdkConfig) -> (String, String) {
+    let sns = aws_sdk_sns::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let name = unique("alerts");
+    let topic =
+        sns.create_topic().name(&name).send().await.expect("CreateTopic").topic_arn().unwrap_or_default().to_owned();
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
         .send()
         .await
-        .ok()?;
-    Some(out.policy_document().to_owned())
+        .expect("CreateQueue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes");
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.expect("Subscribe");
+    (topic, queue)
+}
+
+/// Every SNS notification in the queue (the SNS envelopes, as JSON), waiting
+/// up to `seconds` for at least `at_least` of them.
+pub async fn notifications(config: &SdkConfig, queue: &str, at_least: usize, seconds: u64) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        for m in out.messages() {
+            if let Some(body) = m.body() {
+                all.push(serde_json::from_str(body).expect("SNS envelope"));
+            }
+            if let Some(handle) = m.receipt_handle() {
+                let _ = sqs.delete_message().queue_url(queue).receipt_handle(handle).send().await;
+            }
+        }
+        if all.len() >= at_least && out.messages().is_empty() || std::time::Instant::now() > deadline {
+            return all;
+        }
+    }
 }

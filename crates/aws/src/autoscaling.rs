@@ -6,11 +6,7 @@ use crate::failure::AwsFailure;
 
 /// The Auto Scaling group the instance is in, if any.
 pub async fn group_of(asg: &Client, instance_id: &str) -> Result<Option<String>, AwsFailure> {
-    let out = asg
-        .describe_auto_scaling_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await?;
+    let out = asg.describe_auto_scaling_instances().instance_ids(instance_id).send().await?;
     Ok(out
         .auto_scaling_instances()
         .iter()
@@ -33,10 +29,6 @@ pub async fn detach(asg: &Client, instance_id: &str, group: &str) -> Result<(), 
 
 /// Attaches the instance back (this raises the group's desired capacity by one).
 pub async fn attach(asg: &Client, instance_id: &str, group: &str) -> Result<(), AwsFailure> {
-    asg.attach_instances()
-        .auto_scaling_group_name(group)
-        .instance_ids(instance_id)
-        .send()
-        .await?;
+    asg.attach_instances().auto_scaling_group_name(group).instance_ids(instance_id).send().await?;
     Ok(())
 }

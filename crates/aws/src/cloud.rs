@@ -22,6 +22,7 @@ pub struct Cloud {
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
 impl Cloud {
@@ -34,6 +35,7 @@ impl Cloud {
             sns: aws_sdk_sns::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
         }
     }
 }
@@ -63,11 +65,7 @@ pub async fn own_identity(cloud: &Cloud) -> Result<Identity, AwsFailure> {
         .and_then(|(_, rest)| rest.split('/').next())
         .filter(|r| !r.is_empty())
         .map(str::to_owned);
-    Ok(Identity {
-        account,
-        arn,
-        role_name,
-    })
+    Ok(Identity { account, arn, role_name })
 }
 
 /// Hands out a [`Cloud`] per (account, region), each built once.
@@ -82,11 +80,7 @@ impl Clouds {
     pub fn new(base: SdkConfig, home_account: Option<AccountId>) -> Self {
         let mut home = Cloud::new(&base);
         home.account = home_account;
-        Clouds {
-            base,
-            home,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Clouds { base, home, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The clients of the account and region the function runs in.

@@ -58,22 +58,13 @@ fn live_refusal(p: &Principal, policy: &Policy) -> Option<String> {
         return Some(format!("{} is a service-linked role: never modified", p.name));
     }
     if p.path.starts_with("/aws-reserved/sso.amazonaws.com/") {
-        return Some(format!(
-            "{} is an IAM Identity Center role: revoke the session in IAM Identity Center",
-            p.name
-        ));
+        return Some(format!("{} is an IAM Identity Center role: revoke the session in IAM Identity Center", p.name));
     }
     if let Some(pattern) = policy.protects(&[&p.name, &p.arn]) {
-        return Some(format!(
-            "{} is protected (matches PROTECTED_PRINCIPALS entry {pattern})",
-            p.arn
-        ));
+        return Some(format!("{} is protected (matches PROTECTED_PRINCIPALS entry {pattern})", p.arn));
     }
     if policy.is_exempt(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        return Some(format!(
-            "{} carries the exemption tag {}=true",
-            p.arn, policy.exempt_tag
-        ));
+        return Some(format!("{} carries the exemption tag {}=true", p.arn, policy.exempt_tag));
     }
     None
 }
@@ -90,15 +81,11 @@ fn missing(kind: &str, name: &str) -> AwsFailure {
 pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
-    let (role, existing) = futures::join!(
-        iam::role(iam_c, role_name),
-        iam::role_policy(iam_c, role_name, POLICY_NAME)
-    );
+    let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, POLICY_NAME));
     let (role, existing) = match (role, existing) {
         (Ok(Some(role)), Ok(existing)) => (role, existing),
         (Ok(None), _) => {
-            run.log
-                .push("describe-role", role_name, Err(missing("role", role_name)));
+            run.log.push("describe-role", role_name, Err(missing("role", role_name)));
             return run;
         }
         (Err(f), _) | (_, Err(f)) => {
@@ -110,8 +97,7 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
         run.skipped = Some(reason);
         return run;
     }
-    run.log
-        .push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
+    run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
 
     let previous = existing.as_deref().and_then(cutoff_of);
     let cutoff = next_cutoff(job.now, previous);
@@ -122,26 +108,18 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
             StepStatus::Planned,
             format!("deny tokens issued before {}", stamp(cutoff)),
         );
-        run.log
-            .push_status("tag-role", role_name, StepStatus::Planned, "tag finding id and time");
+        run.log.push_status("tag-role", role_name, StepStatus::Planned, "tag finding id and time");
         return run;
     }
     let put = async {
         iam::put_role_policy(iam_c, role_name, POLICY_NAME, &policy_document(cutoff)).await?;
         let moved = previous.map(|p| format!(" (was {})", stamp(p))).unwrap_or_default();
-        Ok(Held::done(format!(
-            "{POLICY_NAME}: deny tokens issued before {}{moved}",
-            stamp(cutoff)
-        )))
+        Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}{moved}", stamp(cutoff))))
     };
     let tag = async {
-        let pairs = [
-            (tags::FINDING_ID.to_owned(), job.finding_id.to_owned()),
-            (tags::REVOKED_AT.to_owned(), stamp(cutoff)),
-        ];
-        iam::tag_role(iam_c, role_name, &pairs)
-            .await
-            .map(|()| Held::done("tagged finding id and time"))
+        let pairs =
+            [(tags::FINDING_ID.to_owned(), job.finding_id.to_owned()), (tags::REVOKED_AT.to_owned(), stamp(cutoff))];
+        iam::tag_role(iam_c, role_name, &pairs).await.map(|()| Held::done("tagged finding id and time"))
     };
     let (put, tag) = futures::join!(put, tag);
     run.log.push("revoke-older-sessions", role_name, put);
@@ -169,8 +147,7 @@ pub async fn disable_user(
     let (user, keys, login, existing) = match described {
         (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
         (Ok(None), ..) => {
-            run.log
-                .push("describe-user", user_name, Err(missing("user", user_name)));
+            run.log.push("describe-user", user_name, Err(missing("user", user_name)));
             return run;
         }
         (u, k, l, e) => {
@@ -206,11 +183,8 @@ pub async fn disable_user(
     if scope == KeyScope::AllKeys {
         targets.extend(keys.iter().map(|k| k.id.as_str()).filter(|k| Some(*k) != finding_key));
     }
-    let to_deactivate: Vec<&str> = targets
-        .iter()
-        .copied()
-        .filter(|t| keys.iter().any(|k| k.id == *t && k.active))
-        .collect();
+    let to_deactivate: Vec<&str> =
+        targets.iter().copied().filter(|t| keys.iter().any(|k| k.id == *t && k.active)).collect();
 
     let previous = existing.as_deref().and_then(cutoff_of);
     // A policy already in place stays as it is unless this run finds
@@ -220,27 +194,16 @@ pub async fn disable_user(
 
     if job.policy.dry_run {
         for key in &targets {
-            run.log
-                .push_status("deactivate-access-key", key, StepStatus::Planned, "set Inactive");
+            run.log.push_status("deactivate-access-key", key, StepStatus::Planned, "set Inactive");
         }
-        run.log.push_status(
-            "delete-login-profile",
-            user_name,
-            StepStatus::Planned,
-            "delete console password",
-        );
+        run.log.push_status("delete-login-profile", user_name, StepStatus::Planned, "delete console password");
         run.log.push_status(
             "revoke-older-sessions",
             user_name,
             StepStatus::Planned,
             format!("deny tokens issued before {}", stamp(cutoff)),
         );
-        run.log.push_status(
-            "tag-user",
-            user_name,
-            StepStatus::Planned,
-            "record deactivated keys, finding id, time",
-        );
+        run.log.push_status("tag-user", user_name, StepStatus::Planned, "record deactivated keys, finding id, time");
         return run;
     }
 
@@ -255,9 +218,7 @@ pub async fn disable_user(
                     message: format!("{key} is not an access key of {user_name}"),
                 }),
                 Some(k) if !k.active => Ok(Held::already("already inactive")),
-                Some(_) => iam::set_access_key(iam_c, user_name, &key, false)
-                    .await
-                    .map(|()| Held::done("deactivated")),
+                Some(_) => iam::set_access_key(iam_c, user_name, &key, false).await.map(|()| Held::done("deactivated")),
             };
             (key, result)
         }
@@ -267,9 +228,7 @@ pub async fn disable_user(
             return Ok(Held::already("no console password"));
         }
         match iam::delete_login_profile(iam_c, user_name).await? {
-            true => Ok(Held::done(
-                "console password deleted; a person must set a new one on release",
-            )),
+            true => Ok(Held::done("console password deleted; a person must set a new one on release")),
             false => Ok(Held::already("no console password")),
         }
     };
@@ -281,10 +240,7 @@ pub async fn disable_user(
             )));
         }
         iam::put_user_policy(iam_c, user_name, POLICY_NAME, &policy_document(cutoff)).await?;
-        Ok(Held::done(format!(
-            "{POLICY_NAME}: deny tokens issued before {}",
-            stamp(cutoff)
-        )))
+        Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}", stamp(cutoff))))
     };
     let tag = async {
         let mut recorded: Vec<String> = join_tag(tags::DEACTIVATED_KEYS, &user.tags)
@@ -327,8 +283,7 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
     let role = match iam::role(&cloud.iam, role_name).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            run.log
-                .push("describe-role", role_name, Err(missing("role", role_name)));
+            run.log.push("describe-role", role_name, Err(missing("role", role_name)));
             return run;
         }
         Err(f) => {
@@ -337,14 +292,10 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
         }
     };
     if !role.tags.contains_key(tags::REVOKED_AT) {
-        run.skipped = Some(format!(
-            "{role_name} has no revocation by the responder (no {} tag)",
-            tags::REVOKED_AT
-        ));
+        run.skipped = Some(format!("{role_name} has no revocation by the responder (no {} tag)", tags::REVOKED_AT));
         return run;
     }
-    run.log
-        .push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
+    run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
     let result = match iam::delete_role_policy(&cloud.iam, role_name, POLICY_NAME).await {
         Ok(true) => Ok(Held::done(format!("{POLICY_NAME} removed"))),
         Ok(false) => Ok(Held::already(format!("no {POLICY_NAME} policy"))),
@@ -354,9 +305,7 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
     run.log.push("remove-revocation", role_name, result);
     if removed {
         let keys = vec![tags::REVOKED_AT.to_owned(), tags::FINDING_ID.to_owned()];
-        let untag = iam::untag_role(&cloud.iam, role_name, &keys)
-            .await
-            .map(|()| Held::done("records removed"));
+        let untag = iam::untag_role(&cloud.iam, role_name, &keys).await.map(|()| Held::done("records removed"));
         run.log.push("untag-role", role_name, untag);
     }
     run
@@ -367,15 +316,11 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
 /// say a person must set a new one.
 pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
     let mut run = Execution::default();
-    let (user, keys) = futures::join!(
-        iam::user(&cloud.iam, user_name),
-        iam::access_keys(&cloud.iam, user_name)
-    );
+    let (user, keys) = futures::join!(iam::user(&cloud.iam, user_name), iam::access_keys(&cloud.iam, user_name));
     let (user, keys) = match (user, keys) {
         (Ok(Some(u)), Ok(k)) => (u, k),
         (Ok(None), _) => {
-            run.log
-                .push("describe-user", user_name, Err(missing("user", user_name)));
+            run.log.push("describe-user", user_name, Err(missing("user", user_name)));
             return run;
         }
         (Err(f), _) | (_, Err(f)) => {
@@ -390,8 +335,7 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
         run.skipped = Some(format!("{user_name} has no containment by the responder to release"));
         return run;
     }
-    run.log
-        .push("describe-user", user_name, Ok(Held::done(user.arn.clone())));
+    run.log.push("describe-user", user_name, Ok(Held::done(user.arn.clone())));
 
     let reactivations = join_all(recorded.iter().map(|key| {
         let state = keys.iter().find(|k| &k.id == key).cloned();
@@ -399,9 +343,9 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
             let result = match state {
                 None => Ok(Held::already("the key no longer exists")),
                 Some(k) if k.active => Ok(Held::already("already active")),
-                Some(_) => iam::set_access_key(&cloud.iam, user_name, key, true)
-                    .await
-                    .map(|()| Held::done("reactivated")),
+                Some(_) => {
+                    iam::set_access_key(&cloud.iam, user_name, key, true).await.map(|()| Held::done("reactivated"))
+                }
             };
             (key.clone(), result)
         }
@@ -426,9 +370,7 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
     if run.log.all_held() {
         let mut keys: Vec<String> = chunk_keys(tags::DEACTIVATED_KEYS, &user.tags);
         keys.extend([tags::LOGIN_PROFILE_DELETED, tags::REVOKED_AT, tags::FINDING_ID].map(str::to_owned));
-        let untag = iam::untag_user(&cloud.iam, user_name, &keys)
-            .await
-            .map(|()| Held::done("records removed"));
+        let untag = iam::untag_user(&cloud.iam, user_name, &keys).await.map(|()| Held::done("records removed"));
         run.log.push("untag-user", user_name, untag);
     }
     run

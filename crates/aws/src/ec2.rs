@@ -82,23 +82,15 @@ pub struct GroupView {
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-        .collect()
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
 }
 
 fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    pairs.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// The instance, or `None` when EC2 does not know it.
@@ -107,31 +99,19 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
         Ok(out) => out,
         Err(e) => {
             let failure = AwsFailure::from(e);
-            if failure
-                .code
-                .as_deref()
-                .is_some_and(|c| c.starts_with("InvalidInstanceID"))
-            {
+            if failure.code.as_deref().is_some_and(|c| c.starts_with("InvalidInstanceID")) {
                 return Ok(None);
             }
             return Err(failure);
         }
     };
-    let Some(instance) = out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find(|i| i.instance_id() == Some(id))
+    let Some(instance) = out.reservations().iter().flat_map(|r| r.instances()).find(|i| i.instance_id() == Some(id))
     else {
         return Ok(None);
     };
     Ok(Some(InstanceView {
         id: id.to_owned(),
-        state: instance
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default(),
+        state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
         tags: tag_map(instance.tags()),
         volumes: instance
             .block_device_mappings()
@@ -159,11 +139,7 @@ pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniVie
             enis.push(EniView {
                 id: id.to_owned(),
                 vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
-                groups: eni
-                    .groups()
-                    .iter()
-                    .filter_map(|g| g.group_id().map(str::to_owned))
-                    .collect(),
+                groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
                 tags: tag_map(eni.tag_set()),
             });
         }
@@ -189,20 +165,13 @@ pub async fn shutdown_behavior(ec2: &Client, instance_id: &str) -> Result<String
         .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
         .send()
         .await?;
-    Ok(out
-        .instance_initiated_shutdown_behavior()
-        .and_then(|v| v.value())
-        .unwrap_or("stop")
-        .to_owned())
+    Ok(out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).unwrap_or("stop").to_owned())
 }
 
 /// The instance profile currently associated (or associating), if any.
 pub async fn profile_association(ec2: &Client, instance_id: &str) -> Result<Option<ProfileAssociation>, AwsFailure> {
-    let out = ec2
-        .describe_iam_instance_profile_associations()
-        .filters(filter("instance-id", &[instance_id]))
-        .send()
-        .await?;
+    let out =
+        ec2.describe_iam_instance_profile_associations().filters(filter("instance-id", &[instance_id])).send().await?;
     Ok(out
         .iam_instance_profile_associations()
         .iter()
@@ -210,31 +179,19 @@ pub async fn profile_association(ec2: &Client, instance_id: &str) -> Result<Opti
         .find_map(|a| {
             Some(ProfileAssociation {
                 id: a.association_id()?.to_owned(),
-                arn: a
-                    .iam_instance_profile()
-                    .and_then(|p| p.arn())
-                    .unwrap_or_default()
-                    .to_owned(),
+                arn: a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_owned(),
             })
         }))
 }
 
 /// Every security group in the region that carries the responder's group tag.
 pub async fn responder_groups(ec2: &Client) -> Result<Vec<GroupView>, AwsFailure> {
-    describe_groups(
-        ec2,
-        vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])],
-    )
-    .await
+    describe_groups(ec2, vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])]).await
 }
 
 async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<GroupView>, AwsFailure> {
     let mut groups = Vec::new();
-    let mut pages = ec2
-        .describe_security_groups()
-        .set_filters(Some(filters))
-        .into_paginator()
-        .send();
+    let mut pages = ec2.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
     while let Some(page) = pages.next().await {
         for g in page?.security_groups() {
             let role = match tag_map(g.tags()).get(tags::GROUP_ROLE).map(String::as_str) {
@@ -267,19 +224,11 @@ pub async fn finding_snapshots(ec2: &Client, finding_id: &str) -> Result<Vec<(St
         .filters(filter(&format!("tag:{}", tags::FINDING_ID), &[finding_id]))
         .send()
         .await?;
-    Ok(out
-        .snapshots()
-        .iter()
-        .filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned())))
-        .collect())
+    Ok(out.snapshots().iter().filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned()))).collect())
 }
 
 pub async fn create_tags(ec2: &Client, resource: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
-    ec2.create_tags()
-        .resources(resource)
-        .set_tags(Some(ec2_tags(pairs)))
-        .send()
-        .await?;
+    ec2.create_tags().resources(resource).set_tags(Some(ec2_tags(pairs))).send().await?;
     Ok(())
 }
 
@@ -288,11 +237,7 @@ pub async fn delete_tags(ec2: &Client, resource: &str, keys: &[String]) -> Resul
         return Ok(());
     }
     let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-    ec2.delete_tags()
-        .resources(resource)
-        .set_tags(Some(tags))
-        .send()
-        .await?;
+    ec2.delete_tags().resources(resource).set_tags(Some(tags)).send().await?;
     Ok(())
 }
 
@@ -336,29 +281,20 @@ pub async fn create_snapshot(
         (tags::SOURCE_INSTANCE.to_owned(), instance_id.to_owned()),
         (tags::SOURCE_VOLUME.to_owned(), volume_id.to_owned()),
     ];
-    let spec = TagSpecification::builder()
-        .resource_type(ResourceType::Snapshot)
-        .set_tags(Some(ec2_tags(&pairs)))
-        .build();
+    let spec =
+        TagSpecification::builder().resource_type(ResourceType::Snapshot).set_tags(Some(ec2_tags(&pairs))).build();
     let out = ec2
         .create_snapshot()
         .volume_id(volume_id)
-        .description(format!(
-            "guardduty-responder forensic snapshot of {volume_id} on {instance_id}"
-        ))
+        .description(format!("guardduty-responder forensic snapshot of {volume_id} on {instance_id}"))
         .tag_specifications(spec)
         .send()
         .await?;
-    out.snapshot_id()
-        .map(str::to_owned)
-        .ok_or_else(|| AwsFailure::rejected("CreateSnapshot returned no snapshot id"))
+    out.snapshot_id().map(str::to_owned).ok_or_else(|| AwsFailure::rejected("CreateSnapshot returned no snapshot id"))
 }
 
 pub async fn disassociate_profile(ec2: &Client, association_id: &str) -> Result<(), AwsFailure> {
-    ec2.disassociate_iam_instance_profile()
-        .association_id(association_id)
-        .send()
-        .await?;
+    ec2.disassociate_iam_instance_profile().association_id(association_id).send().await?;
     Ok(())
 }
 
@@ -542,9 +478,5 @@ pub async fn move_eni(ec2: &Client, eni: &EniView, groups: &[String], what: &str
         return Ok(Held::already(format!("already on {what} {}", groups.join(","))));
     }
     set_eni_groups(ec2, &eni.id, groups).await?;
-    Ok(Held::done(format!(
-        "{} → {what} {}",
-        eni.groups.join(","),
-        groups.join(",")
-    )))
+    Ok(Held::done(format!("{} → {what} {}", eni.groups.join(","), groups.join(","))))
 }

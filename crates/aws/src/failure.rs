@@ -39,11 +39,7 @@ impl AwsFailure {
 
     /// A failure that did not come from an AWS call (an impossible response).
     pub fn rejected(message: impl Into<String>) -> Self {
-        AwsFailure {
-            kind: FailureKind::Rejected,
-            code: None,
-            message: message.into(),
-        }
+        AwsFailure { kind: FailureKind::Rejected, code: None, message: message.into() }
     }
 }
 

@@ -32,36 +32,22 @@ fn not_found_as_none<T>(result: Result<T, AwsFailure>) -> Result<Option<T>, AwsF
 }
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect()
+    tags.iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
 }
 
 fn iam_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, AwsFailure> {
     pairs
         .iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsFailure::rejected(e.to_string()))
-        })
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| AwsFailure::rejected(e.to_string())))
         .collect()
 }
 
 /// The role with its tags, or `None` when it does not exist.
 pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFailure> {
-    let (role, tags) = futures::join!(
-        async { iam.get_role().role_name(name).send().await.map_err(AwsFailure::from) },
-        async {
-            iam.list_role_tags()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(AwsFailure::from)
-        },
-    );
+    let (role, tags) =
+        futures::join!(async { iam.get_role().role_name(name).send().await.map_err(AwsFailure::from) }, async {
+            iam.list_role_tags().role_name(name).send().await.map_err(AwsFailure::from)
+        },);
     let Some(role) = not_found_as_none(role)? else {
         return Ok(None);
     };
@@ -77,16 +63,10 @@ pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
 
 /// The user with its tags, or `None` when it does not exist.
 pub async fn user(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFailure> {
-    let (user, tags) = futures::join!(
-        async { iam.get_user().user_name(name).send().await.map_err(AwsFailure::from) },
-        async {
-            iam.list_user_tags()
-                .user_name(name)
-                .send()
-                .await
-                .map_err(AwsFailure::from)
-        },
-    );
+    let (user, tags) =
+        futures::join!(async { iam.get_user().user_name(name).send().await.map_err(AwsFailure::from) }, async {
+            iam.list_user_tags().user_name(name).send().await.map_err(AwsFailure::from)
+        },);
     let Some(user) = not_found_as_none(user)? else {
         return Ok(None);
     };
@@ -101,107 +81,57 @@ pub async fn user(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
 }
 
 pub async fn role_policy(iam: &Client, role: &str, policy: &str) -> Result<Option<String>, AwsFailure> {
-    let out = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(policy)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.get_role_policy().role_name(role).policy_name(policy).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.map(|o| o.policy_document().to_owned()))
 }
 
 pub async fn user_policy(iam: &Client, user: &str, policy: &str) -> Result<Option<String>, AwsFailure> {
-    let out = iam
-        .get_user_policy()
-        .user_name(user)
-        .policy_name(policy)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.get_user_policy().user_name(user).policy_name(policy).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.map(|o| o.policy_document().to_owned()))
 }
 
 pub async fn put_role_policy(iam: &Client, role: &str, policy: &str, document: &str) -> Result<(), AwsFailure> {
-    iam.put_role_policy()
-        .role_name(role)
-        .policy_name(policy)
-        .policy_document(document)
-        .send()
-        .await?;
+    iam.put_role_policy().role_name(role).policy_name(policy).policy_document(document).send().await?;
     Ok(())
 }
 
 pub async fn put_user_policy(iam: &Client, user: &str, policy: &str, document: &str) -> Result<(), AwsFailure> {
-    iam.put_user_policy()
-        .user_name(user)
-        .policy_name(policy)
-        .policy_document(document)
-        .send()
-        .await?;
+    iam.put_user_policy().user_name(user).policy_name(policy).policy_document(document).send().await?;
     Ok(())
 }
 
 /// Deletes a role's inline policy; `Ok(false)` when there was none.
 pub async fn delete_role_policy(iam: &Client, role: &str, policy: &str) -> Result<bool, AwsFailure> {
-    let out = iam
-        .delete_role_policy()
-        .role_name(role)
-        .policy_name(policy)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.delete_role_policy().role_name(role).policy_name(policy).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.is_some())
 }
 
 /// Deletes a user's inline policy; `Ok(false)` when there was none.
 pub async fn delete_user_policy(iam: &Client, user: &str, policy: &str) -> Result<bool, AwsFailure> {
-    let out = iam
-        .delete_user_policy()
-        .user_name(user)
-        .policy_name(policy)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.delete_user_policy().user_name(user).policy_name(policy).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.is_some())
 }
 
 pub async fn tag_role(iam: &Client, role: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
-    iam.tag_role()
-        .role_name(role)
-        .set_tags(Some(iam_tags(pairs)?))
-        .send()
-        .await?;
+    iam.tag_role().role_name(role).set_tags(Some(iam_tags(pairs)?)).send().await?;
     Ok(())
 }
 
 pub async fn tag_user(iam: &Client, user: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
-    iam.tag_user()
-        .user_name(user)
-        .set_tags(Some(iam_tags(pairs)?))
-        .send()
-        .await?;
+    iam.tag_user().user_name(user).set_tags(Some(iam_tags(pairs)?)).send().await?;
     Ok(())
 }
 
 pub async fn untag_role(iam: &Client, role: &str, keys: &[String]) -> Result<(), AwsFailure> {
     if !keys.is_empty() {
-        iam.untag_role()
-            .role_name(role)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await?;
+        iam.untag_role().role_name(role).set_tag_keys(Some(keys.to_vec())).send().await?;
     }
     Ok(())
 }
 
 pub async fn untag_user(iam: &Client, user: &str, keys: &[String]) -> Result<(), AwsFailure> {
     if !keys.is_empty() {
-        iam.untag_user()
-            .user_name(user)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await?;
+        iam.untag_user().user_name(user).set_tag_keys(Some(keys.to_vec())).send().await?;
     }
     Ok(())
 }
@@ -212,10 +142,7 @@ pub async fn access_keys(iam: &Client, user: &str) -> Result<Vec<AccessKey>, Aws
     while let Some(page) = pages.next().await {
         for k in page?.access_key_metadata() {
             if let Some(id) = k.access_key_id() {
-                keys.push(AccessKey {
-                    id: id.to_owned(),
-                    active: k.status() == Some(&StatusType::Active),
-                });
+                keys.push(AccessKey { id: id.to_owned(), active: k.status() == Some(&StatusType::Active) });
             }
         }
     }
@@ -223,37 +150,18 @@ pub async fn access_keys(iam: &Client, user: &str) -> Result<Vec<AccessKey>, Aws
 }
 
 pub async fn set_access_key(iam: &Client, user: &str, key: &str, active: bool) -> Result<(), AwsFailure> {
-    let status = if active {
-        StatusType::Active
-    } else {
-        StatusType::Inactive
-    };
-    iam.update_access_key()
-        .user_name(user)
-        .access_key_id(key)
-        .status(status)
-        .send()
-        .await?;
+    let status = if active { StatusType::Active } else { StatusType::Inactive };
+    iam.update_access_key().user_name(user).access_key_id(key).status(status).send().await?;
     Ok(())
 }
 
 pub async fn has_login_profile(iam: &Client, user: &str) -> Result<bool, AwsFailure> {
-    let out = iam
-        .get_login_profile()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.get_login_profile().user_name(user).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.is_some())
 }
 
 /// Deletes the console password; `Ok(false)` when there was none.
 pub async fn delete_login_profile(iam: &Client, user: &str) -> Result<bool, AwsFailure> {
-    let out = iam
-        .delete_login_profile()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(AwsFailure::from);
+    let out = iam.delete_login_profile().user_name(user).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.is_some())
 }

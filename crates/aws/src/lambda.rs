@@ -18,10 +18,7 @@ use crate::responder::{HandlerError, Responder};
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
-        Diagnostic {
-            error_type: e.error_type.to_owned(),
-            error_message: e.message,
-        }
+        Diagnostic { error_type: e.error_type.to_owned(), error_message: e.message }
     }
 }
 
@@ -68,6 +65,11 @@ fn deadline_of(event: &LambdaEvent<String>) -> Option<Instant> {
 pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let responder = match Responder::from_env().await {
+        Ok(r) if function == Function::NotifyFinding && r.settings.notify_topic_arn.is_none() => {
+            let message = "setting NOTIFY_TOPIC_ARN: notify-finding needs a topic to alert";
+            tracing::error!(error = message, "start-up failed");
+            return Err(message.into());
+        }
         Ok(r) => Arc::new(r),
         Err(e) => {
             tracing::error!(error = %e, "start-up failed");

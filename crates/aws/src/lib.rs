@@ -10,6 +10,7 @@
 //! - [`quarantine`], [`release`]: the EC2 playbooks.
 //! - [`credentials`]: the IAM playbooks (revoke role sessions, disable users) and their release.
 //! - [`iam`]: IAM adapter.
+//! - [`cloudtrail`]: the restore-cloudtrail playbook and the activity look-up for alerts.
 //! - [`notify`]: publishing reports.
 //! - [`responder`]: one invocation, parse to publish.
 //! - [`lambda`]: the runtime glue.
@@ -19,6 +20,7 @@
 
 pub mod autoscaling;
 pub mod cloud;
+pub mod cloudtrail;
 pub mod credentials;
 pub mod ec2;
 pub mod failure;

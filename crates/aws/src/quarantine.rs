@@ -132,20 +132,11 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         }
     };
     if matches!(live.instance.state.as_str(), "terminated" | "shutting-down") {
-        run.skipped = Some(format!(
-            "instance {id} is {}: nothing left to contain",
-            live.instance.state
-        ));
+        run.skipped = Some(format!("instance {id} is {}: nothing left to contain", live.instance.state));
         return run;
     }
-    if job
-        .policy
-        .is_exempt(live.instance.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
-        run.skipped = Some(format!(
-            "instance {id} carries the exemption tag {}=true",
-            job.policy.exempt_tag
-        ));
+    if job.policy.is_exempt(live.instance.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        run.skipped = Some(format!("instance {id} carries the exemption tag {}=true", job.policy.exempt_tag));
         return run;
     }
     run.log.push(
@@ -213,32 +204,24 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
 
     // Wave 4: say on the instance what happened.
     let status = if run.log.all_held() { "quarantined" } else { "partial" };
-    let mut pairs = vec![
-        (tags::FINDING_ID.to_owned(), job.finding_id.to_owned()),
-        (tags::STATUS.to_owned(), status.to_owned()),
-    ];
+    let mut pairs =
+        vec![(tags::FINDING_ID.to_owned(), job.finding_id.to_owned()), (tags::STATUS.to_owned(), status.to_owned())];
     if !live.instance.tags.contains_key(tags::QUARANTINED_AT) {
         pairs.push((tags::QUARANTINED_AT.to_owned(), job.now.clone()));
     }
-    let tagged = ec2::create_tags(&cloud.ec2, id, &pairs)
-        .await
-        .map(|()| Held::done(format!("{}={status}", tags::STATUS)));
+    let tagged =
+        ec2::create_tags(&cloud.ec2, id, &pairs).await.map(|()| Held::done(format!("{}={status}", tags::STATUS)));
     run.log.push("tag-instance", id, tagged);
     run
 }
 
 fn deadline_near(job: &QuarantineJob<'_>) -> bool {
-    job.deadline
-        .is_some_and(|d| d.saturating_duration_since(Instant::now()) < WAVE_BUDGET)
+    job.deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < WAVE_BUDGET)
 }
 
 fn stop_for_deadline(mut run: Execution, live: &Live) -> Execution {
-    let done: BTreeSet<(String, String)> = run
-        .log
-        .records
-        .iter()
-        .map(|r| (r.action.clone(), r.target.clone()))
-        .collect();
+    let done: BTreeSet<(String, String)> =
+        run.log.records.iter().map(|r| (r.action.clone(), r.target.clone())).collect();
     for (action, target, _) in planned_steps(live) {
         if !done.contains(&(action.to_owned(), target.clone())) {
             run.log.push_status(
@@ -290,18 +273,13 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     }
     for eni in &live.enis {
         if !eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
-            steps.push((
-                "record-eni-groups",
-                eni.id.clone(),
-                format!("record {}", eni.groups.join(",")),
-            ));
+            steps.push(("record-eni-groups", eni.id.clone(), format!("record {}", eni.groups.join(","))));
         }
     }
     for vpc in live.vpcs() {
-        for (role, action) in [
-            (GroupRole::Untrack, "ensure-untrack-group"),
-            (GroupRole::Isolation, "ensure-isolation-group"),
-        ] {
+        for (role, action) in
+            [(GroupRole::Untrack, "ensure-untrack-group"), (GroupRole::Isolation, "ensure-isolation-group")]
+        {
             let detail = match live.group(vpc, role) {
                 Some(g) => format!("use {}", g.id),
                 None => format!("create {}", role.group_name(vpc)),
@@ -310,11 +288,7 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
         }
     }
     steps.extend(change_steps(live));
-    steps.push((
-        "tag-instance",
-        live.instance.id.clone(),
-        "tag finding id, time and status".into(),
-    ));
+    steps.push(("tag-instance", live.instance.id.clone(), "tag finding id, time and status".into()));
     steps
 }
 
@@ -322,23 +296,11 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
 fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     let id = &live.instance.id;
     let mut steps = vec![
-        (
-            "enable-termination-protection",
-            id.clone(),
-            "DisableApiTermination=true".to_owned(),
-        ),
-        (
-            "set-shutdown-behavior",
-            id.clone(),
-            "InstanceInitiatedShutdownBehavior=stop".to_owned(),
-        ),
+        ("enable-termination-protection", id.clone(), "DisableApiTermination=true".to_owned()),
+        ("set-shutdown-behavior", id.clone(), "InstanceInitiatedShutdownBehavior=stop".to_owned()),
     ];
     for (volume, device) in &live.instance.volumes {
-        steps.push((
-            "snapshot-volume",
-            volume.clone(),
-            format!("forensic snapshot of {device}"),
-        ));
+        steps.push(("snapshot-volume", volume.clone(), format!("forensic snapshot of {device}")));
     }
     for eni in &live.enis {
         steps.push((
@@ -346,31 +308,15 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
             eni.id.clone(),
             format!("{} → allow-all group (untracks connections)", eni.groups.join(",")),
         ));
-        steps.push((
-            "isolate-eni",
-            eni.id.clone(),
-            "→ isolation group (no traffic)".to_owned(),
-        ));
+        steps.push(("isolate-eni", eni.id.clone(), "→ isolation group (no traffic)".to_owned()));
     }
     if let Some(a) = &live.association {
-        steps.push((
-            "detach-instance-profile",
-            a.arn.clone(),
-            format!("disassociate {}", a.id),
-        ));
+        steps.push(("detach-instance-profile", a.arn.clone(), format!("disassociate {}", a.id)));
     } else if let Some(profile) = live.record().and_then(|r| r.profile) {
         steps.push(("detach-instance-profile", profile, "disassociated earlier".to_owned()));
     }
-    if let Some(group) = live
-        .asg
-        .clone()
-        .or_else(|| live.record().and_then(|r| r.auto_scaling_group))
-    {
-        steps.push((
-            "detach-from-asg",
-            group,
-            "detach without decrementing desired capacity".to_owned(),
-        ));
+    if let Some(group) = live.asg.clone().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
+        steps.push(("detach-from-asg", group, "detach without decrementing desired capacity".to_owned()));
     }
     steps
 }
@@ -379,11 +325,7 @@ async fn record_state(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Ve
     let instance_id = live.instance.id.clone();
     let instance = async {
         if live.instance.tags.contains_key(tags::ORIGINAL_STATE) {
-            return (
-                "record-instance-state",
-                instance_id,
-                Ok(Held::already("recorded by an earlier delivery; kept")),
-            );
+            return ("record-instance-state", instance_id, Ok(Held::already("recorded by an earlier delivery; kept")));
         }
         let record = InstanceRecord {
             profile: live.association.as_ref().map(|a| a.arn.clone()),
@@ -395,9 +337,7 @@ async fn record_state(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Ve
         let mut pairs = chunk_tag(tags::ORIGINAL_STATE, &text);
         pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
         pairs.push((tags::STATUS.to_owned(), "quarantining".to_owned()));
-        let result = ec2::create_tags(&cloud.ec2, &live.instance.id, &pairs)
-            .await
-            .map(|()| Held::done(text));
+        let result = ec2::create_tags(&cloud.ec2, &live.instance.id, &pairs).await.map(|()| Held::done(text));
         ("record-instance-state", instance_id, result)
     };
     let enis = live.enis.iter().map(|eni| async move {
@@ -428,12 +368,7 @@ async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
     let wanted: Vec<(String, GroupRole)> = live
         .vpcs()
         .into_iter()
-        .flat_map(|vpc| {
-            [
-                (vpc.to_owned(), GroupRole::Untrack),
-                (vpc.to_owned(), GroupRole::Isolation),
-            ]
-        })
+        .flat_map(|vpc| [(vpc.to_owned(), GroupRole::Untrack), (vpc.to_owned(), GroupRole::Isolation)])
         .collect();
     join_all(wanted.into_iter().map(|(vpc, role)| async move {
         let result = ec2::ensure_group(&cloud.ec2, &vpc, role, live.group(&vpc, role)).await;
@@ -455,9 +390,7 @@ async fn contain(
         let result = if live.termination_protection {
             Ok(Held::already("termination protection already on"))
         } else {
-            ec2::set_termination_protection(ec2c, id, true)
-                .await
-                .map(|()| Held::done("termination protection on"))
+            ec2::set_termination_protection(ec2c, id, true).await.map(|()| Held::done("termination protection on"))
         };
         vec![("enable-termination-protection", id.to_owned(), result)]
     };
@@ -474,9 +407,7 @@ async fn contain(
     let snapshots = join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
         let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
             Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))),
-            None => ec2::create_snapshot(ec2c, volume, id, job.finding_id)
-                .await
-                .map(Held::done),
+            None => ec2::create_snapshot(ec2c, volume, id, job.finding_id).await.map(Held::done),
         };
         ("snapshot-volume", volume.clone(), result)
     }));
@@ -490,11 +421,7 @@ async fn contain(
                 vec![("detach-instance-profile", a.arn.clone(), result)]
             }
             (None, Some(profile)) => {
-                vec![(
-                    "detach-instance-profile",
-                    profile,
-                    Ok(Held::already("no profile associated")),
-                )]
+                vec![("detach-instance-profile", profile, Ok(Held::already("no profile associated")))]
             }
             (None, None) => Vec::new(),
         }
@@ -535,20 +462,13 @@ async fn isolate_eni(
     let isolation = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Isolation));
     let Some(isolation) = isolation else {
         let missing = || Err(AwsFailure::rejected(format!("no isolation group in {}", eni.vpc_id)));
-        return vec![
-            ("untrack-eni", eni.id.clone(), missing()),
-            ("isolate-eni", eni.id.clone(), missing()),
-        ];
+        return vec![("untrack-eni", eni.id.clone(), missing()), ("isolate-eni", eni.id.clone(), missing())];
     };
     let isolation = vec![isolation.clone()];
     if eni.groups == isolation {
         return vec![
             ("untrack-eni", eni.id.clone(), Ok(Held::already("already isolated"))),
-            (
-                "isolate-eni",
-                eni.id.clone(),
-                Ok(Held::already(format!("already on {}", isolation[0]))),
-            ),
+            ("isolate-eni", eni.id.clone(), Ok(Held::already(format!("already on {}", isolation[0])))),
         ];
     }
     let first = match untrack {
@@ -560,8 +480,5 @@ async fn isolate_eni(
         moved.groups = vec![untrack.clone()];
     }
     let second = ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group").await;
-    vec![
-        ("untrack-eni", eni.id.clone(), first),
-        ("isolate-eni", eni.id.clone(), second),
-    ]
+    vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second)]
 }

@@ -43,10 +43,7 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
             return run;
         }
         (i, e, a, p, s) => {
-            let failure = [i.err(), e.err(), a.err(), p.err(), s.err()]
-                .into_iter()
-                .flatten()
-                .next();
+            let failure = [i.err(), e.err(), a.err(), p.err(), s.err()].into_iter().flatten().next();
             let failure = failure.unwrap_or_else(|| AwsFailure::rejected("describe failed"));
             run.log.push("describe-instance", instance_id, Err(failure));
             return run;
@@ -55,37 +52,19 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
     let record_text = join_tag(tags::ORIGINAL_STATE, &instance.tags);
     let any_eni_record = enis.iter().any(|e| e.tags.contains_key(tags::ORIGINAL_GROUPS));
     if record_text.is_none() && !any_eni_record {
-        run.skipped = Some(format!(
-            "instance {instance_id} has no quarantine record: nothing to release"
-        ));
+        run.skipped = Some(format!("instance {instance_id} has no quarantine record: nothing to release"));
         return run;
     }
-    run.log.push(
-        "describe-instance",
-        instance_id,
-        Ok(Held::done(format!("{} ENI(s)", enis.len()))),
-    );
+    run.log.push("describe-instance", instance_id, Ok(Held::done(format!("{} ENI(s)", enis.len()))));
 
     // Security groups, per ENI.
     let eni_steps = futures::future::join_all(enis.iter().map(|eni| async move {
         let Some(original) = join_tag(tags::ORIGINAL_GROUPS, &eni.tags) else {
-            return (
-                eni.id.clone(),
-                Ok(Held::already("no record: not quarantined by the responder")),
-            );
+            return (eni.id.clone(), Ok(Held::already("no record: not quarantined by the responder")));
         };
-        let groups: Vec<String> = original
-            .split(',')
-            .filter(|g| !g.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let groups: Vec<String> = original.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect();
         if groups.is_empty() {
-            return (
-                eni.id.clone(),
-                Err(AwsFailure::rejected(
-                    "the recorded group list is empty; restore by hand",
-                )),
-            );
+            return (eni.id.clone(), Err(AwsFailure::rejected("the recorded group list is empty; restore by hand")));
         }
         let result = async {
             let held = ec2::move_eni(&cloud.ec2, eni, &groups, "original groups").await?;
@@ -104,13 +83,12 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
         if let Some(arn) = &record.profile {
             let result = match &association {
                 Some(a) if &a.arn == arn => Ok(Held::already("profile already associated")),
-                Some(a) => Err(AwsFailure::rejected(format!(
-                    "another profile ({}) is associated now; left as is",
-                    a.arn
-                ))),
-                None => ec2::associate_profile(&cloud.ec2, instance_id, arn)
-                    .await
-                    .map(|()| Held::done("re-associated")),
+                Some(a) => {
+                    Err(AwsFailure::rejected(format!("another profile ({}) is associated now; left as is", a.arn)))
+                }
+                None => {
+                    ec2::associate_profile(&cloud.ec2, instance_id, arn).await.map(|()| Held::done("re-associated"))
+                }
             };
             steps.push(("restore-instance-profile", arn.clone(), result));
         }
@@ -119,12 +97,7 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
         } else {
             ec2::set_termination_protection(&cloud.ec2, instance_id, record.termination_protection)
                 .await
-                .map(|()| {
-                    Held::done(format!(
-                        "termination protection {}",
-                        on_off(record.termination_protection)
-                    ))
-                })
+                .map(|()| Held::done(format!("termination protection {}", on_off(record.termination_protection))))
         };
         steps.push(("restore-termination-protection", instance_id.to_owned(), result));
         let result = if shutdown == record.shutdown_behavior {
@@ -154,11 +127,7 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
     for (action, target, result) in instance_steps {
         run.log.push(action, &target, result);
     }
-    if let Some(group) = record
-        .as_ref()
-        .and_then(|r| r.auto_scaling_group.as_ref())
-        .filter(|_| !options.reattach_asg)
-    {
+    if let Some(group) = record.as_ref().and_then(|r| r.auto_scaling_group.as_ref()).filter(|_| !options.reattach_asg) {
         run.notes.push(format!(
             "the instance was in Auto Scaling group {group}, which has replaced it; re-attach with --reattach-asg if wanted"
         ));
@@ -169,12 +138,7 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
         let keys = chunk_keys(tags::ORIGINAL_STATE, &instance.tags);
         let result = async {
             ec2::delete_tags(&cloud.ec2, instance_id, &keys).await?;
-            ec2::create_tags(
-                &cloud.ec2,
-                instance_id,
-                &[(tags::STATUS.to_owned(), "released".to_owned())],
-            )
-            .await?;
+            ec2::create_tags(&cloud.ec2, instance_id, &[(tags::STATUS.to_owned(), "released".to_owned())]).await?;
             Ok(Held::done(format!("{}=released", tags::STATUS)))
         }
         .await;

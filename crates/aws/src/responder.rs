@@ -70,15 +70,9 @@ impl Responder {
         let identity = own_identity(probe.home()).await.map_err(InitError::Identity)?;
         settings.policy.home_account = Some(identity.account.clone());
         if let Some(role) = &identity.role_name {
-            settings
-                .policy
-                .protected_principals
-                .push(responder_core::pattern::Pattern::new(role.clone()));
+            settings.policy.protected_principals.push(responder_core::pattern::Pattern::new(role.clone()));
         }
-        Ok(Responder {
-            settings,
-            clouds: Clouds::new(config, Some(identity.account)),
-        })
+        Ok(Responder { settings, clouds: Clouds::new(config, Some(identity.account)) })
     }
 
     /// Handles one raw payload for `function`.
@@ -110,6 +104,7 @@ impl Responder {
                 }
                 (report, false)
             }
+            Decision::Act(Plan::Alert { scope }) => return self.alert(report, &event, &scope).await,
             Decision::Act(plan) => {
                 let execution = self.execute(&plan, &event, deadline).await;
                 report.resource = Some(resource_of(&plan));
@@ -117,7 +112,8 @@ impl Responder {
             }
         };
 
-        report.notification = Some(self.publish(&report).await);
+        let (notification, _) = self.publish(&report).await;
+        report.notification = Some(notification);
         tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
         if transient {
             return Err(HandlerError {
@@ -139,8 +135,7 @@ impl Responder {
             Ok(cloud) => cloud,
             Err(failure) => {
                 let mut run = Execution::default();
-                run.log
-                    .push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
+                run.log.push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
                 return run;
             }
         };
@@ -155,11 +150,7 @@ impl Responder {
                 };
                 quarantine(&cloud, &job).await
             }
-            Plan::RevokeRoleSessions {
-                role_name,
-                source_instance,
-                ..
-            } => {
+            Plan::RevokeRoleSessions { role_name, source_instance, .. } => {
                 let job = CredentialJob {
                     finding_id: &event.finding.id,
                     policy: &self.settings.policy,
@@ -173,36 +164,106 @@ impl Responder {
                 }
                 run
             }
-            Plan::DisableIamUser {
-                user_name,
-                access_key_id,
-                ..
-            } => {
+            Plan::RestoreTrail { trail, scope } => {
+                let mut run = crate::cloudtrail::restore_trail(
+                    &cloud,
+                    &scope.account,
+                    trail.as_deref(),
+                    self.settings.policy.dry_run,
+                )
+                .await;
+                if let Some(key) = event.finding.resource.access_key_details.as_ref() {
+                    run.notes.push(format!(
+                        "logging was stopped with access key {} of {} ({}): treat it as compromised",
+                        key.access_key_id.as_deref().unwrap_or("?"),
+                        key.user_name.as_deref().unwrap_or("?"),
+                        key.user_type.as_deref().unwrap_or("?"),
+                    ));
+                }
+                run
+            }
+            Plan::Alert { .. } => Execution::default(),
+            Plan::DisableIamUser { user_name, access_key_id, .. } => {
                 let job = CredentialJob {
                     finding_id: &event.finding.id,
                     policy: &self.settings.policy,
                     now: chrono::Utc::now(),
                 };
-                disable_user(
-                    &cloud,
-                    &job,
-                    user_name,
-                    access_key_id.as_deref(),
-                    self.settings.key_scope,
-                )
-                .await
+                disable_user(&cloud, &job, user_name, access_key_id.as_deref(), self.settings.key_scope).await
             }
         }
     }
 
-    async fn publish(&self, report: &Report) -> Notification {
+    /// Publishes to the topic; says whether a failure could pass on retry.
+    async fn publish(&self, report: &Report) -> (Notification, bool) {
         match &self.settings.notify_topic_arn {
-            Some(topic) => crate::notify::publish(&self.clouds.home().sns, topic, report).await,
-            None => Notification {
-                status: "disabled".into(),
-                detail: "NOTIFY_TOPIC_ARN is not set".into(),
-            },
+            Some(topic) => {
+                crate::notify::publish(&self.clouds.home().sns, topic, report, self.settings.notify_format).await
+            }
+            None => (Notification { status: "disabled".into(), detail: "NOTIFY_TOPIC_ARN is not set".into() }, false),
         }
+    }
+
+    /// notify-finding: the CloudTrail activity around the resource, then the
+    /// alert. A failed look-up degrades to an alert without it, saying so; a
+    /// failed publish is the function failing (retryable when transient).
+    async fn alert(
+        &self,
+        mut report: Report,
+        event: &FindingEvent,
+        scope: &responder_core::plan::Scope,
+    ) -> Result<Report, HandlerError> {
+        let finding = &event.finding;
+        report.resource = alert_resource(finding);
+        let target = report.resource.clone().unwrap_or_else(|| finding.resource.resource_type.clone());
+        let mut log = crate::steps::StepLog::default();
+        let lookup = match self.clouds.for_scope(&scope.account, &scope.region).await {
+            Ok(cloud) => {
+                crate::cloudtrail::activity(&cloud.cloudtrail, finding, self.settings.enrichment_window_minutes).await
+            }
+            Err(f) => Err(f),
+        };
+        match lookup {
+            Ok(activity) => {
+                let held = crate::steps::Held::done(format!(
+                    "{} event(s) within ±{} min",
+                    activity.len(),
+                    self.settings.enrichment_window_minutes
+                ));
+                report.activity = activity;
+                log.push("lookup-cloudtrail", &target, Ok(held));
+            }
+            Err(f) => {
+                report.notes.push(format!("CloudTrail look-up failed ({f}): this alert has no activity listing"));
+                log.push("lookup-cloudtrail", &target, Err(f));
+                // The look-up is enrichment: its failure is never retried.
+                log.transient = false;
+            }
+        }
+        let topic = self.settings.notify_topic_arn.clone().unwrap_or_default();
+        report.steps = log.records.clone();
+        report.outcome = Outcome::of_steps(&report.steps, false);
+        let (notification, retry) = self.publish(&report).await;
+        let published = if notification.status == "published" {
+            Ok(crate::steps::Held::done(notification.detail.clone()))
+        } else {
+            Err(crate::failure::AwsFailure::rejected(notification.detail.clone()))
+        };
+        log.push("publish-alert", &topic, published);
+        report.steps = log.records;
+        report.outcome = Outcome::of_steps(&report.steps, false);
+        report.notification = Some(notification);
+        if retry {
+            return Err(HandlerError {
+                error_type: HandlerError::RETRYABLE,
+                message: format!(
+                    "the alert could not be published; retrying: {}",
+                    serde_json::to_string(&report).unwrap_or_default()
+                ),
+                report: Some(Box::new(report)),
+            });
+        }
+        Ok(report)
     }
 }
 
@@ -212,7 +273,10 @@ impl Responder {
 fn worth_publishing(skip: &Skip) -> bool {
     !matches!(
         skip,
-        Skip::NotForThisFunction(_) | Skip::BelowThreshold { .. } | Skip::TypeNotHandled(_)
+        Skip::NotForThisFunction(_)
+            | Skip::BelowThreshold { .. }
+            | Skip::BelowAlertThreshold { .. }
+            | Skip::TypeNotHandled(_)
     )
 }
 
@@ -228,7 +292,9 @@ fn base_report(function: Function, event: &FindingEvent) -> Report {
         account: Some(f.account_id.to_string()),
         region: Some(f.region.clone()),
         severity: Some(f.severity.value()),
+        title: f.title.clone(),
         resource: None,
+        activity: Vec::new(),
         notes: Vec::new(),
         notification: None,
     }
@@ -239,6 +305,21 @@ fn resource_of(plan: &Plan) -> String {
         Plan::Quarantine { instance_id, .. } => instance_id.to_string(),
         Plan::RevokeRoleSessions { role_name, .. } => role_name.clone(),
         Plan::DisableIamUser { user_name, .. } => user_name.clone(),
+        Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
+        Plan::Alert { .. } => String::new(),
+    }
+}
+
+/// What an alert is about: the instance, user or role the finding names.
+fn alert_resource(finding: &responder_core::Finding) -> Option<String> {
+    use responder_core::Target;
+    match responder_core::target::classify(finding) {
+        Target::Instance { instance_id, .. } => Some(instance_id.to_string()),
+        Target::IamUser { user_name, .. } => Some(user_name),
+        Target::RoleSession { role_name, .. } => Some(role_name),
+        Target::Root => Some("root".into()),
+        Target::Federated { principal_id } => principal_id,
+        Target::Unsupported { .. } => None,
     }
 }
 
@@ -254,11 +335,8 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
     }
     report.outcome = Outcome::of_steps(&report.steps, dry_run);
     if report.outcome == Outcome::Failed {
-        report.reason = report
-            .steps
-            .iter()
-            .find(|s| !s.status.held())
-            .map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
+        report.reason =
+            report.steps.iter().find(|s| !s.status.held()).map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
     }
     report.notes = execution.notes;
     (report, transient)

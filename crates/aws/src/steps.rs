@@ -13,16 +13,10 @@ pub struct Held {
 
 impl Held {
     pub fn done(detail: impl Into<String>) -> Self {
-        Held {
-            status: StepStatus::Done,
-            detail: detail.into(),
-        }
+        Held { status: StepStatus::Done, detail: detail.into() }
     }
     pub fn already(detail: impl Into<String>) -> Self {
-        Held {
-            status: StepStatus::AlreadyDone,
-            detail: detail.into(),
-        }
+        Held { status: StepStatus::AlreadyDone, detail: detail.into() }
     }
 }
 

@@ -87,10 +87,7 @@ fn user_changes(calls: &Calls) -> Vec<Rule> {
     let (c1, c2, c3, c4) = (calls.clone(), calls.clone(), calls.clone(), calls.clone());
     vec![
         mock!(aws_sdk_iam::Client::update_access_key).then_compute_output(move |i| {
-            log(
-                &c1,
-                format!("UpdateAccessKey {}", i.access_key_id().unwrap_or_default()),
-            );
+            log(&c1, format!("UpdateAccessKey {}", i.access_key_id().unwrap_or_default()));
             UpdateAccessKeyOutput::builder().build()
         }),
         mock!(aws_sdk_iam::Client::delete_login_profile).then_compute_output(move |_| {
@@ -109,11 +106,7 @@ fn user_changes(calls: &Calls) -> Vec<Rule> {
 }
 
 fn job(policy: &Policy) -> CredentialJob<'_> {
-    CredentialJob {
-        finding_id: "finding-1",
-        policy,
-        now: chrono::Utc::now(),
-    }
+    CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now() }
 }
 
 async fn run_user(failing: Option<Rule>) -> (responder_aws::quarantine::Execution, Vec<String>) {
@@ -122,19 +115,9 @@ async fn run_user(failing: Option<Rule>) -> (responder_aws::quarantine::Executio
     iam.extend(failing);
     iam.extend(user_reads("/"));
     iam.extend(user_changes(&calls));
-    let cloud = mock_cloud(Mocks {
-        iam,
-        ..Default::default()
-    });
+    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
     let policy = Policy::default();
-    let run = disable_user(
-        &cloud,
-        &job(&policy),
-        "ci-deployer",
-        Some("AKIAFINDINGKEY000001"),
-        KeyScope::AllKeys,
-    )
-    .await;
+    let run = disable_user(&cloud, &job(&policy), "ci-deployer", Some("AKIAFINDINGKEY000001"), KeyScope::AllKeys).await;
     let calls = calls.lock().unwrap().clone();
     (run, calls)
 }
@@ -149,12 +132,7 @@ async fn a_user_is_disabled_in_one_wave_of_changes() {
     assert!(calls.contains(&"PutUserPolicy AWSRevokeOlderSessions".to_owned()));
     assert!(calls.contains(&"TagUser".to_owned()));
     // The finding's key is the first step reported.
-    let first = run
-        .log
-        .records
-        .iter()
-        .find(|r| r.action == "deactivate-access-key")
-        .unwrap();
+    let first = run.log.records.iter().find(|r| r.action == "deactivate-access-key").unwrap();
     assert_eq!(first.target, "AKIAFINDINGKEY000001");
 }
 
@@ -188,12 +166,7 @@ async fn each_user_step_failing_is_named_and_not_retried() {
     ];
     for (action, target, rule) in cases {
         let (run, _) = run_user(Some(rule.clone())).await;
-        let failed: Vec<_> = run
-            .log
-            .records
-            .iter()
-            .filter(|r| r.status == StepStatus::Failed)
-            .collect();
+        let failed: Vec<_> = run.log.records.iter().filter(|r| r.status == StepStatus::Failed).collect();
         assert_eq!(failed.len(), 1, "{action}: {:#?}", run.log.records);
         assert_eq!((failed[0].action.as_str(), failed[0].target.as_str()), (action, target));
         assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Partial);
@@ -243,10 +216,7 @@ async fn role_revocation_failures_are_named() {
             mock!(aws_sdk_iam::Client::put_role_policy).then_error(move || PutRolePolicyError::generic(err_meta(code)));
         let mut iam = vec![put.clone()];
         iam.extend(role_reads("/"));
-        let cloud = mock_cloud(Mocks {
-            iam,
-            ..Default::default()
-        });
+        let cloud = mock_cloud(Mocks { iam, ..Default::default() });
         let policy = Policy::default();
         let run = revoke_role_sessions(&cloud, &job(&policy), "data-pipeline").await;
         let failed = run.log.records.iter().find(|r| r.status == StepStatus::Failed).unwrap();
@@ -267,15 +237,9 @@ async fn live_paths_and_protected_arns_stop_the_revocation() {
         let put = mock!(aws_sdk_iam::Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
         let mut iam = vec![put.clone()];
         iam.extend(role_reads(path));
-        let cloud = mock_cloud(Mocks {
-            iam,
-            ..Default::default()
-        });
+        let cloud = mock_cloud(Mocks { iam, ..Default::default() });
         let policy = Policy {
-            protected_principals: protected
-                .map(responder_core::pattern::Pattern::new)
-                .into_iter()
-                .collect(),
+            protected_principals: protected.map(responder_core::pattern::Pattern::new).into_iter().collect(),
             ..Policy::default()
         };
         let run = revoke_role_sessions(&cloud, &job(&policy), "data-pipeline").await;

@@ -47,11 +47,7 @@ type Calls = Arc<Mutex<Vec<String>>>;
 type FailureCase = (&'static str, &'static str, Box<dyn Fn() -> Rule>);
 
 fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
-    common::mock_cloud(common::Mocks {
-        ec2,
-        autoscaling: asg,
-        ..Default::default()
-    })
+    common::mock_cloud(common::Mocks { ec2, autoscaling: asg, ..Default::default() })
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -71,10 +67,7 @@ fn logged(calls: &Calls, name: &str) {
 }
 
 fn is_record(input: &CreateTagsInput) -> bool {
-    input
-        .tags()
-        .iter()
-        .any(|t| t.key().is_some_and(|k| k.contains("original")))
+    input.tags().iter().any(|t| t.key().is_some_and(|k| k.contains("original")))
 }
 
 /// The describes of a running instance with two ENIs, one volume, an
@@ -129,9 +122,7 @@ fn describe_rules() -> Vec<Rule> {
                         .instance_id(INSTANCE)
                         .state(IamInstanceProfileAssociationState::Associated)
                         .iam_instance_profile(
-                            IamInstanceProfile::builder()
-                                .arn("arn:aws:iam::123456789012:instance-profile/web")
-                                .build(),
+                            IamInstanceProfile::builder().arn("arn:aws:iam::123456789012:instance-profile/web").build(),
                         )
                         .build(),
                 )
@@ -207,10 +198,7 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
         mock!(aws_sdk_ec2::Client::modify_network_interface_attribute).then_compute_output(
             move |input: &ModifyNetworkInterfaceAttributeInput| {
                 let group = input.groups().join(",");
-                logged(
-                    &c2,
-                    &format!("ModifyENI {} {group}", input.network_interface_id().unwrap_or_default()),
-                );
+                logged(&c2, &format!("ModifyENI {} {group}", input.network_interface_id().unwrap_or_default()));
                 ModifyNetworkInterfaceAttributeOutput::builder().build()
             },
         ),
@@ -263,28 +251,15 @@ async fn a_healthy_run_records_first_isolates_in_two_steps_and_contains() {
     assert_eq!(records, 3, "instance + two ENIs recorded: {calls:?}");
     assert!(calls[..first_change].iter().all(|c| c == "RecordTags"), "{calls:?}");
     for eni in ["eni-1", "eni-2"] {
-        let untrack = calls
-            .iter()
-            .position(|c| c == &format!("ModifyENI {eni} {UNTRACK}"))
-            .unwrap();
-        let isolate = calls
-            .iter()
-            .position(|c| c == &format!("ModifyENI {eni} {ISOLATION}"))
-            .unwrap();
-        assert!(
-            untrack < isolate,
-            "{eni}: untrack must come before isolation: {calls:?}"
-        );
+        let untrack = calls.iter().position(|c| c == &format!("ModifyENI {eni} {UNTRACK}")).unwrap();
+        let isolate = calls.iter().position(|c| c == &format!("ModifyENI {eni} {ISOLATION}")).unwrap();
+        assert!(untrack < isolate, "{eni}: untrack must come before isolation: {calls:?}");
     }
     assert_eq!(calls.iter().filter(|c| *c == "ModifyInstanceAttribute").count(), 2);
     assert!(calls.contains(&"CreateSnapshot".to_owned()));
     assert!(calls.contains(&"DisassociateIamInstanceProfile".to_owned()));
     assert!(calls.contains(&"DetachInstances".to_owned()));
-    assert_eq!(
-        calls.last().map(String::as_str),
-        Some("CreateTags"),
-        "status tag comes last: {calls:?}"
-    );
+    assert_eq!(calls.last().map(String::as_str), Some("CreateTags"), "status tag comes last: {calls:?}");
 }
 
 /// Each change step fails in turn with AccessDenied: the report names it,
@@ -363,30 +338,16 @@ async fn each_change_step_failing_is_reported_as_partial() {
         let cloud = mock_cloud(ec2, asg_rules(&calls, None));
         let policy = Policy::default();
         let run = quarantine(&cloud, &job(&policy, None)).await;
-        let failed: Vec<_> = run
-            .log
-            .records
-            .iter()
-            .filter(|r| r.status == StepStatus::Failed)
-            .collect();
+        let failed: Vec<_> = run.log.records.iter().filter(|r| r.status == StepStatus::Failed).collect();
         assert_eq!(failed.len(), 1, "{action}: {:#?}", run.log.records);
         assert_eq!(failed[0].action, action);
         assert_eq!(failed[0].target, target);
         assert_eq!(failed[0].error_code.as_deref(), Some("UnauthorizedOperation"));
-        assert_eq!(
-            outcome_of(&run.log.records),
-            responder_core::Outcome::Partial,
-            "{action}"
-        );
+        assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial, "{action}");
         assert!(!run.log.transient, "{action}: access denied is not retryable");
         if action == "untrack-eni" {
             // The isolation step still runs.
-            let iso = run
-                .log
-                .records
-                .iter()
-                .find(|r| r.action == "isolate-eni" && r.target == "eni-1")
-                .unwrap();
+            let iso = run.log.records.iter().find(|r| r.action == "isolate-eni" && r.target == "eni-1").unwrap();
             assert_eq!(iso.status, StepStatus::Done);
         }
     }
@@ -399,12 +360,7 @@ async fn each_change_step_failing_is_reported_as_partial() {
     let cloud = mock_cloud(ec2, asg_rules(&calls, Some(detach)));
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
-    let failed: Vec<_> = run
-        .log
-        .records
-        .iter()
-        .filter(|r| r.status == StepStatus::Failed)
-        .collect();
+    let failed: Vec<_> = run.log.records.iter().filter(|r| r.status == StepStatus::Failed).collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].action, "detach-from-asg");
 }
@@ -421,23 +377,10 @@ async fn a_failed_record_stops_every_change() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
     let calls = calls.lock().unwrap().clone();
-    assert!(
-        calls.iter().all(|c| c == "RecordTags"),
-        "changes ran without a record: {calls:?}"
-    );
-    let record = run
-        .log
-        .records
-        .iter()
-        .find(|r| r.action == "record-eni-groups" && r.target == "eni-2")
-        .unwrap();
+    assert!(calls.iter().all(|c| c == "RecordTags"), "changes ran without a record: {calls:?}");
+    let record = run.log.records.iter().find(|r| r.action == "record-eni-groups" && r.target == "eni-2").unwrap();
     assert_eq!(record.status, StepStatus::Failed);
-    assert!(
-        run.log
-            .records
-            .iter()
-            .any(|r| r.action == "isolate-eni" && r.status == StepStatus::Skipped)
-    );
+    assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Skipped));
     assert_ne!(outcome_of(&run.log.records), responder_core::Outcome::Contained);
 }
 
@@ -505,22 +448,14 @@ async fn a_close_deadline_starts_no_change_and_reports_what_remains() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, Some(Instant::now() + Duration::from_millis(500)))).await;
     assert!(calls.lock().unwrap().is_empty());
-    assert!(
-        run.log
-            .records
-            .iter()
-            .any(|r| r.action == "isolate-eni" && r.status == StepStatus::Planned)
-    );
+    assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Planned));
     assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
 }
 
 #[tokio::test]
 async fn exempt_and_terminated_instances_are_left_alone() {
     for (tags, state) in [
-        (
-            vec![tag("guardduty-responder:exempt", "true")],
-            InstanceStateName::Running,
-        ),
+        (vec![tag("guardduty-responder:exempt", "true")], InstanceStateName::Running),
         (vec![], InstanceStateName::Terminated),
     ] {
         let calls = Calls::default();

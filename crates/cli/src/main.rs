@@ -86,16 +86,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let f = &parsed.finding;
             println!("finding   {} ({})", f.finding_type, f.id);
             println!("severity  {} {}", f.severity, f.severity.label());
-            println!(
-                "account   {} {} (functions assumed to run in {home})",
-                f.account_id, f.region
-            );
+            println!("account   {} {} (functions assumed to run in {home})", f.account_id, f.region);
             println!("dry run   {}", settings.policy.dry_run);
-            for function in [
-                Function::QuarantineInstance,
-                Function::RevokeRoleSessions,
-                Function::DisableIamUser,
-            ] {
+            for function in [Function::QuarantineInstance, Function::RevokeRoleSessions, Function::DisableIamUser] {
                 match decide(function, f, &settings.policy) {
                     Decision::Act(plan) => println!("{function:<22} ACT   {plan:?}"),
                     Decision::Skip(skip) => println!("{function:<22} skip  {skip}"),
@@ -109,10 +102,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let (name, run) = match (what.instance, what.user, what.role) {
                 (Some(instance), _, _) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
-                    (
-                        instance,
-                        release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await,
-                    )
+                    (instance, release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await)
                 }
                 (_, Some(user), _) => (user.clone(), release_user(&cloud, &user).await),
                 (_, _, Some(role)) => (role.clone(), release_role(&cloud, &role).await),
@@ -123,10 +113,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(1));
             }
             for step in &run.log.records {
-                println!(
-                    "[{:<12}] {:<30} {:<24} {}",
-                    step.status, step.action, step.target, step.detail
-                );
+                println!("[{:<12}] {:<30} {:<24} {}", step.status, step.action, step.target, step.detail);
             }
             for note in &run.notes {
                 println!("note: {note}");

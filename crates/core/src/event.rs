@@ -28,9 +28,7 @@ pub struct InvalidEvent {
 
 impl InvalidEvent {
     pub fn new(message: impl AsRef<str>) -> Self {
-        InvalidEvent {
-            message: truncate(message.as_ref(), MAX_MESSAGE_CHARS),
-        }
+        InvalidEvent { message: truncate(message.as_ref(), MAX_MESSAGE_CHARS) }
     }
 
     pub fn message(&self) -> &str {
@@ -53,9 +51,7 @@ pub fn parse_event(payload: &[u8]) -> Result<FindingEvent, InvalidEvent> {
     let first = payload.iter().find(|b| !b.is_ascii_whitespace());
     let found = match first {
         None => {
-            return Err(InvalidEvent::new(
-                "empty payload: expected a GuardDuty finding event (a JSON object)",
-            ));
+            return Err(InvalidEvent::new("empty payload: expected a GuardDuty finding event (a JSON object)"));
         }
         Some(b'{') => None,
         Some(b'[') => Some("an array"),
@@ -66,9 +62,7 @@ pub fn parse_event(payload: &[u8]) -> Result<FindingEvent, InvalidEvent> {
         Some(_) => Some("something that is not JSON"),
     };
     if let Some(found) = found {
-        return Err(InvalidEvent::new(format!(
-            "expected a GuardDuty finding event (a JSON object), found {found}"
-        )));
+        return Err(InvalidEvent::new(format!("expected a GuardDuty finding event (a JSON object), found {found}")));
     }
 
     let envelope: EventBridgeEvent<Box<RawValue>> =
@@ -92,11 +86,7 @@ pub fn parse_event(payload: &[u8]) -> Result<FindingEvent, InvalidEvent> {
         }
     })?;
 
-    Ok(FindingEvent {
-        event_id: envelope.id,
-        receiving_account: envelope.account,
-        finding,
-    })
+    Ok(FindingEvent { event_id: envelope.id, receiving_account: envelope.account, finding })
 }
 
 #[cfg(test)]
@@ -184,10 +174,8 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         // Inside a field the model ignores: skipped without recursion.
-        let ignored = DETAIL.replace(
-            r#""region":"us-east-1","resource""#,
-            &format!(r#""region":"us-east-1","x":{deep},"resource""#),
-        );
+        let ignored = DETAIL
+            .replace(r#""region":"us-east-1","resource""#, &format!(r#""region":"us-east-1","x":{deep},"resource""#));
         assert!(parse_event(minimal(&ignored).as_bytes()).is_ok());
         // Inside a field the model reads as free-form JSON: the depth limit.
         let read = DETAIL.replace(

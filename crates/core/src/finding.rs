@@ -240,9 +240,7 @@ fn bool_or_string<'de, D: Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
         Some(Flag::Bool(b)) => Ok(b),
         Some(Flag::Text(t)) if t.eq_ignore_ascii_case("true") => Ok(true),
         Some(Flag::Text(t)) if t.eq_ignore_ascii_case("false") || t.is_empty() => Ok(false),
-        Some(Flag::Text(t)) => Err(serde::de::Error::custom(format!(
-            "expected a boolean, found the string {t:?}"
-        ))),
+        Some(Flag::Text(t)) => Err(serde::de::Error::custom(format!("expected a boolean, found the string {t:?}"))),
     }
 }
 
@@ -349,11 +347,7 @@ impl Severity {
         if value.is_finite() && (Self::MIN..=Self::MAX).contains(&value) {
             Ok(Severity(value))
         } else {
-            Err(format!(
-                "severity {value} is outside GuardDuty's range {}–{}",
-                Self::MIN,
-                Self::MAX
-            ))
+            Err(format!("severity {value} is outside GuardDuty's range {}–{}", Self::MIN, Self::MAX))
         }
     }
 
@@ -412,10 +406,7 @@ pub struct FindingType {
 impl FindingType {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
-            format!(
-                "finding type {:?} is not of the form ThreatPurpose:ResourceType/ThreatFamily",
-                truncate(text, 80)
-            )
+            format!("finding type {:?} is not of the form ThreatPurpose:ResourceType/ThreatFamily", truncate(text, 80))
         };
         let colon = text.find(':').ok_or_else(bad)?;
         let slash = colon + text[colon..].find('/').ok_or_else(bad)?;
@@ -427,11 +418,7 @@ impl FindingType {
         if !well_formed {
             return Err(bad());
         }
-        Ok(FindingType {
-            text: text.to_owned(),
-            colon,
-            slash,
-        })
+        Ok(FindingType { text: text.to_owned(), colon, slash })
     }
 
     pub fn as_str(&self) -> &str {
@@ -539,15 +526,7 @@ mod tests {
         let t = FindingType::parse("Backdoor:EC2/C&CActivity.B!DNS").unwrap();
         assert_eq!(t.threat_family(), "C&CActivity");
 
-        for bad in [
-            "",
-            "EC2",
-            "Backdoor:EC2",
-            ":EC2/X",
-            "Backdoor:/X",
-            "Backdoor:EC2/",
-            "A:B/C D",
-        ] {
+        for bad in ["", "EC2", "Backdoor:EC2", ":EC2/X", "Backdoor:/X", "Backdoor:EC2/", "A:B/C D"] {
             assert!(FindingType::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -560,13 +539,7 @@ mod tests {
         }
         assert!(InstanceId::parse("i-0123456789abcdef0").is_ok());
         assert!(InstanceId::parse("i-99999999").is_ok());
-        for bad in [
-            "i-",
-            "i-123",
-            "i-0123456789ABCDEF0",
-            "x-0123456789abcdef0",
-            "i-0123456789abcdef0 ",
-        ] {
+        for bad in ["i-", "i-123", "i-0123456789ABCDEF0", "x-0123456789abcdef0", "i-0123456789abcdef0 "] {
             assert!(InstanceId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -17,6 +17,8 @@ pub enum Function {
     QuarantineInstance,
     RevokeRoleSessions,
     DisableIamUser,
+    RestoreCloudtrail,
+    NotifyFinding,
 }
 
 impl Function {
@@ -25,7 +27,23 @@ impl Function {
             Function::QuarantineInstance => "quarantine-instance",
             Function::RevokeRoleSessions => "revoke-role-sessions",
             Function::DisableIamUser => "disable-iam-user",
+            Function::RestoreCloudtrail => "restore-cloudtrail",
+            Function::NotifyFinding => "notify-finding",
         }
+    }
+
+    /// Every function, in the order the README lists them.
+    pub const ALL: [Function; 5] = [
+        Function::QuarantineInstance,
+        Function::RevokeRoleSessions,
+        Function::DisableIamUser,
+        Function::RestoreCloudtrail,
+        Function::NotifyFinding,
+    ];
+
+    /// Whether the function changes anything in the account.
+    pub fn remediates(self) -> bool {
+        self != Function::NotifyFinding
     }
 }
 
@@ -62,11 +80,12 @@ pub enum Plan {
         source_instance: Option<InstanceId>,
     },
     /// Deactivate the user's keys, delete its console password, deny its sessions.
-    DisableIamUser {
-        scope: Scope,
-        user_name: String,
-        access_key_id: Option<String>,
-    },
+    DisableIamUser { scope: Scope, user_name: String, access_key_id: Option<String> },
+    /// Start logging again on the trail the finding names (name or ARN), or
+    /// on every trail of the account and region that is not logging.
+    RestoreTrail { scope: Scope, trail: Option<String> },
+    /// Alert a person, with the CloudTrail activity around the resource.
+    Alert { scope: Scope },
 }
 
 impl Plan {
@@ -74,7 +93,9 @@ impl Plan {
         match self {
             Plan::Quarantine { scope, .. }
             | Plan::RevokeRoleSessions { scope, .. }
-            | Plan::DisableIamUser { scope, .. } => scope,
+            | Plan::DisableIamUser { scope, .. }
+            | Plan::RestoreTrail { scope, .. }
+            | Plan::Alert { scope } => scope,
         }
     }
 }
@@ -93,6 +114,11 @@ pub enum Skip {
     /// A brute-force finding that does not say whether the instance acted.
     ResourceRoleUnknown,
     BelowThreshold {
+        severity: f64,
+        threshold: f64,
+    },
+    /// Below the alert threshold (notify-finding).
+    BelowAlertThreshold {
         severity: f64,
         threshold: f64,
     },
@@ -119,6 +145,7 @@ impl Skip {
             Skip::Victim => "victim",
             Skip::ResourceRoleUnknown => "resource_role_unknown",
             Skip::BelowThreshold { .. } => "below_threshold",
+            Skip::BelowAlertThreshold { .. } => "below_alert_threshold",
             Skip::NotifyOnly(_) => "notify_only",
             Skip::IdentityCenterRole(_) => "identity_center_role",
             Skip::ServiceLinkedRole(_) => "service_linked_role",
@@ -142,24 +169,18 @@ impl fmt::Display for Skip {
                 f.write_str("the finding does not say whether the instance is the actor or the target: alert only")
             }
             Skip::BelowThreshold { severity, threshold } => {
-                write!(
-                    f,
-                    "severity {severity:.1} is below the remediation threshold {threshold:.1}"
-                )
+                write!(f, "severity {severity:.1} is below the remediation threshold {threshold:.1}")
+            }
+            Skip::BelowAlertThreshold { severity, threshold } => {
+                write!(f, "severity {severity:.1} is below the alert threshold {threshold:.1}")
             }
             Skip::NotifyOnly(who) => write!(f, "{who} credentials cannot be restricted by IAM policy: notify only"),
             Skip::IdentityCenterRole(role) => {
-                write!(
-                    f,
-                    "{role} is an IAM Identity Center role: revoke the session in IAM Identity Center"
-                )
+                write!(f, "{role} is an IAM Identity Center role: revoke the session in IAM Identity Center")
             }
             Skip::ServiceLinkedRole(role) => write!(f, "{role} is a service-linked role: never modified"),
             Skip::Protected { principal, pattern } => {
-                write!(
-                    f,
-                    "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})"
-                )
+                write!(f, "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})")
             }
         }
     }
@@ -191,10 +212,7 @@ const QUARANTINE_TYPES: &[&str] = &[
 ];
 
 /// Quarantine only when the instance is the `ACTOR`.
-const ACTOR_ONLY_TYPES: &[&str] = &[
-    "UnauthorizedAccess:EC2/SSHBruteForce",
-    "UnauthorizedAccess:EC2/RDPBruteForce",
-];
+const ACTOR_ONLY_TYPES: &[&str] = &["UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/RDPBruteForce"];
 
 /// Instance-role credentials used elsewhere: the instance is the source.
 const EXFILTRATION_TYPES: &[&str] = &["UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"];
@@ -210,6 +228,9 @@ const CREDENTIAL_TYPES: &[&str] = &[
     "PenTest:IAMUser/*",
     "AttackSequence:IAM/CompromisedCredentials",
 ];
+
+/// Turning CloudTrail logging off: restarted whatever the severity (GuardDuty rates it Low).
+const TRAIL_STOPPED_TYPES: &[&str] = &["Stealth:IAMUser/CloudTrailLoggingDisabled"];
 
 /// Contained only when the policy opts in.
 const ANOMALY_TYPES: &[&str] = &["*:IAMUser/AnomalousBehavior"];
@@ -229,26 +250,22 @@ pub fn decide(function: Function, finding: &Finding, policy: &Policy) -> Decisio
 fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
     let target = classify(finding);
     let finding_type = finding.finding_type.as_str();
-    let scope = Scope {
-        account: finding.account_id.clone(),
-        region: finding.region.clone(),
-    };
+    let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
 
     match function {
         Function::QuarantineInstance => {
             let (instance_id, eni_hints) = match target {
                 Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
-                Target::RoleSession {
-                    source_instance: Some(instance_id),
-                    ..
-                } if matches_any(EXFILTRATION_TYPES, finding_type) => (instance_id, Vec::new()),
+                Target::RoleSession { source_instance: Some(instance_id), .. }
+                    if matches_any(EXFILTRATION_TYPES, finding_type) =>
+                {
+                    (instance_id, Vec::new())
+                }
                 Target::Unsupported { reason } if finding.resource.resource_type == "Instance" => {
                     return Err(Skip::NotForThisFunction(reason));
                 }
                 _ => {
-                    return Err(Skip::NotForThisFunction(
-                        "the finding names no EC2 instance to quarantine".into(),
-                    ));
+                    return Err(Skip::NotForThisFunction("the finding names no EC2 instance to quarantine".into()));
                 }
             };
             gates(finding, policy)?;
@@ -265,57 +282,54 @@ fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Resul
                 }
             }
             severity_gate(finding, policy)?;
-            Ok(Plan::Quarantine {
-                scope,
-                instance_id,
-                eni_hints,
-            })
+            Ok(Plan::Quarantine { scope, instance_id, eni_hints })
         }
         Function::RevokeRoleSessions => {
-            let Target::RoleSession {
-                role_name,
-                session_name,
-                access_key_id,
-                source_instance,
-            } = target
-            else {
+            let Target::RoleSession { role_name, session_name, access_key_id, source_instance } = target else {
                 return Err(not_mine(target, "an assumed-role session"));
             };
             role_gates(&role_name, &scope, finding, policy)?;
             gates(finding, policy)?;
             credential_type_gate(finding_type, policy)?;
             severity_gate(finding, policy)?;
-            Ok(Plan::RevokeRoleSessions {
-                scope,
-                role_name,
-                session_name,
-                access_key_id,
-                source_instance,
-            })
+            Ok(Plan::RevokeRoleSessions { scope, role_name, session_name, access_key_id, source_instance })
+        }
+        Function::RestoreCloudtrail => {
+            if !matches_any(TRAIL_STOPPED_TYPES, finding_type) {
+                return Err(Skip::NotForThisFunction(format!(
+                    "{finding_type} is not about CloudTrail logging being turned off"
+                )));
+            }
+            gates(finding, policy)?;
+            let trail = finding
+                .service
+                .action
+                .as_ref()
+                .and_then(|a| a.aws_api_call_action.as_ref())
+                .and_then(|a| a.affected_resources.get("AWS::CloudTrail::Trail"))
+                .filter(|t| !t.trim().is_empty())
+                .cloned();
+            Ok(Plan::RestoreTrail { scope, trail })
+        }
+        Function::NotifyFinding => {
+            let severity = finding.severity.value();
+            if severity < policy.alert_threshold {
+                return Err(Skip::BelowAlertThreshold { severity, threshold: policy.alert_threshold });
+            }
+            Ok(Plan::Alert { scope })
         }
         Function::DisableIamUser => {
-            let Target::IamUser {
-                user_name,
-                access_key_id,
-            } = target
-            else {
+            let Target::IamUser { user_name, access_key_id } = target else {
                 return Err(not_mine(target, "an IAM user's access key"));
             };
             let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
             if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
-                return Err(Skip::Protected {
-                    principal: user_name,
-                    pattern: pattern.to_string(),
-                });
+                return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
             }
             gates(finding, policy)?;
             credential_type_gate(finding_type, policy)?;
             severity_gate(finding, policy)?;
-            Ok(Plan::DisableIamUser {
-                scope,
-                user_name,
-                access_key_id,
-            })
+            Ok(Plan::DisableIamUser { scope, user_name, access_key_id })
         }
     }
 }
@@ -348,10 +362,7 @@ fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
 fn severity_gate(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     let severity = finding.severity.value();
     if severity < policy.remediation_threshold {
-        return Err(Skip::BelowThreshold {
-            severity,
-            threshold: policy.remediation_threshold,
-        });
+        return Err(Skip::BelowThreshold { severity, threshold: policy.remediation_threshold });
     }
     Ok(())
 }
@@ -361,9 +372,7 @@ fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip>
         if policy.contain_anomalous_behavior {
             return Ok(());
         }
-        return Err(Skip::TypeNotHandled(format!(
-            "{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)"
-        )));
+        return Err(Skip::TypeNotHandled(format!("{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)")));
     }
     if matches_any(CREDENTIAL_TYPES, finding_type) {
         Ok(())
@@ -384,10 +393,7 @@ fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy
     }
     let arn = format!("arn:{}:iam::{}:role/{}", finding.partition(), scope.account, role_name);
     if let Some(pattern) = policy.protects(&[role_name, &arn]) {
-        return Err(Skip::Protected {
-            principal: role_name.to_owned(),
-            pattern: pattern.to_string(),
-        });
+        return Err(Skip::Protected { principal: role_name.to_owned(), pattern: pattern.to_string() });
     }
     Ok(())
 }

@@ -69,15 +69,12 @@ impl Policy {
     /// Whether a resource with these tags is exempt: the exemption tag with
     /// value `true` (case-insensitive, surrounding spaces ignored).
     pub fn is_exempt<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
-        tags.into_iter()
-            .any(|(k, v)| k == self.exempt_tag && v.trim().eq_ignore_ascii_case("true"))
+        tags.into_iter().any(|(k, v)| k == self.exempt_tag && v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Whether any protected-principal pattern matches one of the names the
     /// principal goes by (its name, its ARN).
     pub fn protects(&self, names: &[&str]) -> Option<&Pattern> {
-        self.protected_principals
-            .iter()
-            .find(|p| names.iter().any(|n| p.matches(n)))
+        self.protected_principals.iter().find(|p| names.iter().any(|n| p.matches(n)))
     }
 }

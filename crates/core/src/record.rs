@@ -37,11 +37,7 @@ pub fn chunk_tag(key: &str, value: &str) -> Vec<(String, String)> {
         .chunks(MAX_TAG_VALUE)
         .enumerate()
         .map(|(i, chunk)| {
-            let k = if i == 0 {
-                key.to_owned()
-            } else {
-                format!("{key}:{}", i + 1)
-            };
+            let k = if i == 0 { key.to_owned() } else { format!("{key}:{}", i + 1) };
             (k, chunk.iter().collect())
         })
         .collect()

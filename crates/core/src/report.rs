@@ -60,14 +60,19 @@ impl StepRecord {
         status: StepStatus,
         detail: impl Into<String>,
     ) -> Self {
-        StepRecord {
-            action: action.into(),
-            target: target.into(),
-            status,
-            detail: detail.into(),
-            error_code: None,
-        }
+        StepRecord { action: action.into(), target: target.into(), status, detail: detail.into(), error_code: None }
     }
+}
+
+/// One CloudTrail event near the finding, as an alert lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub event_name: String,
+    /// Who made the call (an ARN or user name).
+    pub actor: String,
+    pub source_ip: String,
 }
 
 /// Whether the report reached the notification topic.
@@ -94,9 +99,15 @@ pub struct Report {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<f64>,
+    /// GuardDuty's one-line summary of the finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The resource acted on (instance id, user or role name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// CloudTrail activity around the resource (notify-finding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activity: Vec<Activity>,
     /// What a person should know or do next that is not a step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -155,10 +166,7 @@ mod tests {
     #[test]
     fn contained_only_when_every_step_held() {
         use StepStatus::*;
-        assert_eq!(
-            Outcome::of_steps(&[step(Done), step(AlreadyDone)], false),
-            Outcome::Contained
-        );
+        assert_eq!(Outcome::of_steps(&[step(Done), step(AlreadyDone)], false), Outcome::Contained);
         assert_eq!(Outcome::of_steps(&[step(Done), step(Failed)], false), Outcome::Partial);
         assert_eq!(Outcome::of_steps(&[step(Done), step(Planned)], false), Outcome::Partial);
         assert_eq!(Outcome::of_steps(&[step(Done), step(Skipped)], false), Outcome::Partial);
@@ -179,7 +187,9 @@ mod tests {
             account: None,
             region: None,
             severity: None,
+            title: None,
             resource: None,
+            activity: Vec::new(),
             notes: Vec::new(),
             notification: None,
         };

@@ -97,11 +97,7 @@ mod tests {
         assert!(doc.contains(r#""aws:TokenIssueTime":"2026-11-28T10:00:00Z""#));
         assert!(doc.contains(r#""Effect":"Deny""#));
         assert_eq!(cutoff_of(&doc), Some(t));
-        let encoded = doc
-            .replace('{', "%7B")
-            .replace('}', "%7D")
-            .replace('"', "%22")
-            .replace(':', "%3A");
+        let encoded = doc.replace('{', "%7B").replace('}', "%7D").replace('"', "%22").replace(':', "%3A");
         assert_eq!(cutoff_of(&encoded), Some(t));
         assert_eq!(cutoff_of("not a policy"), None);
         assert_eq!(cutoff_of(r#"{"Statement":[{"Effect":"Allow","Action":"*"}]}"#), None);

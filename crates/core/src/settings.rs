@@ -23,6 +23,15 @@ pub enum KeyScope {
     FindingKey,
 }
 
+/// How reports are written to the topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyFormat {
+    /// Plain text for e-mail and people, then the report as JSON (default).
+    Text,
+    /// AWS Chatbot custom notifications (Slack, Microsoft Teams).
+    Chatbot,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `NOTIFY_TOPIC_ARN`: where reports are published; unset means none.
@@ -34,6 +43,11 @@ pub struct Settings {
     pub member_role_external_id: Option<String>,
     /// `DISABLE_USER_KEYS`: `all-keys` (default) or `finding-key`.
     pub key_scope: KeyScope,
+    /// `NOTIFY_FORMAT`: `text` (default) or `chatbot`.
+    pub notify_format: NotifyFormat,
+    /// `ENRICHMENT_WINDOW_MINUTES`: CloudTrail look-up window on each side
+    /// of the finding (default 60, at most 1440).
+    pub enrichment_window_minutes: u32,
 }
 
 impl Settings {
@@ -69,13 +83,7 @@ impl Settings {
                 None => defaults.exempt_tag,
             },
             protected_principals: get("PROTECTED_PRINCIPALS")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(Pattern::new)
-                        .collect()
-                })
+                .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Pattern::new).collect())
                 .unwrap_or_default(),
             allowed_accounts: allowed_accounts(get("ALLOWED_ACCOUNTS"))?,
             home_account: None,
@@ -103,7 +111,32 @@ impl Settings {
             });
         }
 
+        let notify_format = match get("NOTIFY_FORMAT").as_deref() {
+            None | Some("text") => NotifyFormat::Text,
+            Some("chatbot") => NotifyFormat::Chatbot,
+            Some(other) => {
+                return Err(SettingsError {
+                    name: "NOTIFY_FORMAT",
+                    message: format!("expected text or chatbot, found {other:?}"),
+                });
+            }
+        };
+        let enrichment_window_minutes = match get("ENRICHMENT_WINDOW_MINUTES") {
+            None => 60,
+            Some(v) => match v.parse::<u32>() {
+                Ok(m) if (1..=1440).contains(&m) => m,
+                _ => {
+                    return Err(SettingsError {
+                        name: "ENRICHMENT_WINDOW_MINUTES",
+                        message: format!("expected minutes from 1 to 1440, found {v:?}"),
+                    });
+                }
+            },
+        };
+
         Ok(Settings {
+            notify_format,
+            enrichment_window_minutes,
             notify_topic_arn,
             policy,
             member_role_name,
@@ -135,10 +168,7 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool
         Some(v) => match v.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(SettingsError {
-                name,
-                message: format!("expected true or false, found {v:?}"),
-            }),
+            _ => Err(SettingsError { name, message: format!("expected true or false, found {v:?}") }),
         },
     }
 }
@@ -147,10 +177,7 @@ fn threshold(get: &impl Fn(&str) -> Option<String>, name: &'static str, default:
     let Some(v) = get(name) else { return Ok(default) };
     match v.parse::<f64>() {
         Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
-        _ => Err(SettingsError {
-            name,
-            message: format!("expected a severity from 1.0 to 10.0, found {v:?}"),
-        }),
+        _ => Err(SettingsError { name, message: format!("expected a severity from 1.0 to 10.0, found {v:?}") }),
     }
 }
 
@@ -165,12 +192,7 @@ fn allowed_accounts(value: Option<String>) -> Result<AllowedAccounts, SettingsEr
         .split(',')
         .map(str::trim)
         .filter(|a| !a.is_empty())
-        .map(|a| {
-            AccountId::parse(a).map_err(|message| SettingsError {
-                name: "ALLOWED_ACCOUNTS",
-                message,
-            })
-        })
+        .map(|a| AccountId::parse(a).map_err(|message| SettingsError { name: "ALLOWED_ACCOUNTS", message }))
         .collect::<Result<Vec<_>, _>>()
         .map(AllowedAccounts::Listed)
 }
@@ -213,10 +235,7 @@ mod tests {
         assert_eq!(s.policy.protected_principals.len(), 2);
         assert!(matches!(s.policy.allowed_accounts, AllowedAccounts::Listed(ref l) if l.len() == 2));
         assert_eq!(s.key_scope, KeyScope::FindingKey);
-        assert_eq!(
-            parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts,
-            AllowedAccounts::Any
-        );
+        assert_eq!(parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts, AllowedAccounts::Any);
     }
 
     #[test]
@@ -229,6 +248,8 @@ mod tests {
             ("ALLOWED_ACCOUNTS", "12345"),
             ("DISABLE_USER_KEYS", "some"),
             ("MEMBER_ROLE_NAME", "a/b"),
+            ("NOTIFY_FORMAT", "slack"),
+            ("ENRICHMENT_WINDOW_MINUTES", "0"),
         ] {
             let e = parse(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name);

@@ -13,10 +13,7 @@ pub enum Target {
         eni_hints: Vec<String>,
     },
     /// Long-term credentials of an IAM user.
-    IamUser {
-        user_name: String,
-        access_key_id: Option<String>,
-    },
+    IamUser { user_name: String, access_key_id: Option<String> },
     /// Temporary credentials of an assumed role.
     RoleSession {
         role_name: String,
@@ -37,10 +34,7 @@ pub enum Target {
 /// IAM user and role names: 1–64 of `[A-Za-z0-9+=,.@_-]`. A name with a path
 /// or anything else is not one we will act on.
 pub fn is_iam_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 pub fn classify(finding: &Finding) -> Target {
@@ -48,34 +42,23 @@ pub fn classify(finding: &Finding) -> Target {
     match resource.resource_type.as_str() {
         "Instance" => {
             let Some(details) = &resource.instance_details else {
-                return Target::Unsupported {
-                    reason: "the finding has no instanceDetails".into(),
-                };
+                return Target::Unsupported { reason: "the finding has no instanceDetails".into() };
             };
             let Some(instance_id) = details.instance_id.clone() else {
-                return Target::Unsupported {
-                    reason: "the finding names no instance id".into(),
-                };
+                return Target::Unsupported { reason: "the finding names no instance id".into() };
             };
-            let eni_hints = details
-                .network_interfaces
-                .iter()
-                .filter_map(|n| n.network_interface_id.clone())
-                .collect();
+            let eni_hints = details.network_interfaces.iter().filter_map(|n| n.network_interface_id.clone()).collect();
             Target::Instance { instance_id, eni_hints }
         }
         "AccessKey" => {
             let Some(key) = &resource.access_key_details else {
-                return Target::Unsupported {
-                    reason: "the finding has no accessKeyDetails".into(),
-                };
+                return Target::Unsupported { reason: "the finding has no accessKeyDetails".into() };
             };
             let name = key.user_name.clone().unwrap_or_default();
             match key.user_type.as_deref() {
-                Some("IAMUser") if is_iam_name(&name) => Target::IamUser {
-                    user_name: name,
-                    access_key_id: key.access_key_id.clone(),
-                },
+                Some("IAMUser") if is_iam_name(&name) => {
+                    Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
+                }
                 Some("AssumedRole") if is_iam_name(&name) => {
                     let session_name = key
                         .principal_id
@@ -92,24 +75,14 @@ pub fn classify(finding: &Finding) -> Target {
                     }
                 }
                 Some("IAMUser" | "AssumedRole") => Target::Unsupported {
-                    reason: format!(
-                        "userName {:?} is not a plain IAM name",
-                        crate::finding::truncate(&name, 80)
-                    ),
+                    reason: format!("userName {:?} is not a plain IAM name", crate::finding::truncate(&name, 80)),
                 },
                 Some("Root") => Target::Root,
-                Some("Federated") => Target::Federated {
-                    principal_id: key.principal_id.clone(),
-                },
+                Some("Federated") => Target::Federated { principal_id: key.principal_id.clone() },
                 Some(other) => Target::Unsupported {
-                    reason: format!(
-                        "credentials of type {:?} are not handled",
-                        crate::finding::truncate(other, 40)
-                    ),
+                    reason: format!("credentials of type {:?} are not handled", crate::finding::truncate(other, 40)),
                 },
-                None => Target::Unsupported {
-                    reason: "the finding names no userType".into(),
-                },
+                None => Target::Unsupported { reason: "the finding names no userType".into() },
             }
         }
         other => Target::Unsupported {

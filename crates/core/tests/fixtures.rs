@@ -13,6 +13,17 @@ struct Row {
     disable: &'static str,
 }
 
+/// Fixtures restore-cloudtrail acts on; it skips every other.
+const TRAIL_FIXTURES: &[&str] = &["cloudtrail-logging-disabled.json", "cloudtrail-logging-disabled-unnamed-trail.json"];
+
+/// Fixtures below the default alert threshold (4.0), which notify-finding skips.
+const QUIET_FIXTURES: &[&str] = &[
+    "ec2-ssh-bruteforce-target-victim.json",
+    "iam-root-credential-usage.json",
+    "cloudtrail-logging-disabled.json",
+    "cloudtrail-logging-disabled-unnamed-trail.json",
+];
+
 const TABLE: &[Row] = &[
     Row {
         file: "ec2-cryptocurrency-bitcointool-high.json",
@@ -129,6 +140,12 @@ const TABLE: &[Row] = &[
         disable: "type_not_handled",
     },
     Row {
+        file: "cloudtrail-logging-disabled-unnamed-trail.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "type_not_handled",
+    },
+    Row {
         file: "iam-role-malicious-ip-caller.json",
         quarantine: "not_for_this_function",
         revoke: "act",
@@ -213,10 +230,7 @@ fn events_dir() -> PathBuf {
 }
 
 fn policy() -> Policy {
-    Policy {
-        home_account: AccountId::parse("123456789012").ok(),
-        ..Policy::default()
-    }
+    Policy { home_account: AccountId::parse("123456789012").ok(), ..Policy::default() }
 }
 
 fn kind(decision: &Decision) -> &'static str {
@@ -244,10 +258,14 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
     for row in TABLE {
         let bytes = std::fs::read(events_dir().join(row.file)).unwrap();
         let event = parse_event(&bytes).unwrap_or_else(|e| panic!("{}: {e}", row.file));
+        let trail = if TRAIL_FIXTURES.contains(&row.file) { "act" } else { "not_for_this_function" };
+        let alert = if QUIET_FIXTURES.contains(&row.file) { "below_alert_threshold" } else { "act" };
         for (function, want) in [
             (Function::QuarantineInstance, row.quarantine),
             (Function::RevokeRoleSessions, row.revoke),
             (Function::DisableIamUser, row.disable),
+            (Function::RestoreCloudtrail, trail),
+            (Function::NotifyFinding, alert),
         ] {
             let got = decide(function, &event.finding, &policy);
             if kind(&got) != want {
@@ -279,17 +297,11 @@ fn exfiltration_names_the_source_instance() {
     }
     match decide(Function::RevokeRoleSessions, &event.finding, &policy()) {
         Decision::Act(responder_core::Plan::RevokeRoleSessions {
-            role_name,
-            source_instance,
-            session_name,
-            ..
+            role_name, source_instance, session_name, ..
         }) => {
             assert_eq!(role_name, "web-app-role");
             assert_eq!(session_name.as_deref(), Some("i-0a1b2c3d4e5f67890"));
-            assert_eq!(
-                source_instance.map(|i| i.to_string()).as_deref(),
-                Some("i-0a1b2c3d4e5f67890")
-            );
+            assert_eq!(source_instance.map(|i| i.to_string()).as_deref(), Some("i-0a1b2c3d4e5f67890"));
         }
         other => panic!("{other:?}"),
     }
@@ -299,53 +311,24 @@ fn exfiltration_names_the_source_instance() {
 fn anomalous_behavior_is_contained_only_when_opted_in() {
     let bytes = std::fs::read(events_dir().join("iam-user-discovery-anomalous-behavior.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let opted = Policy {
-        contain_anomalous_behavior: true,
-        ..policy()
-    };
+    let opted = Policy { contain_anomalous_behavior: true, ..policy() };
     assert_eq!(kind(&decide(Function::DisableIamUser, &event.finding, &opted)), "act");
 }
 
 #[test]
 fn protected_principals_are_never_planned() {
-    let protect = |p: &str| Policy {
-        protected_principals: vec![responder_core::pattern::Pattern::new(p)],
-        ..policy()
-    };
+    let protect = |p: &str| Policy { protected_principals: vec![responder_core::pattern::Pattern::new(p)], ..policy() };
     let bytes = std::fs::read(events_dir().join("iam-role-malicious-ip-caller.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    for p in [
-        "data-pipeline",
-        "data-*",
-        "arn:aws:iam::123456789012:role/data-pipeline",
-        "arn:aws:iam::*:role/*",
-    ] {
-        assert_eq!(
-            kind(&decide(Function::RevokeRoleSessions, &event.finding, &protect(p))),
-            "protected",
-            "{p}"
-        );
+    for p in ["data-pipeline", "data-*", "arn:aws:iam::123456789012:role/data-pipeline", "arn:aws:iam::*:role/*"] {
+        assert_eq!(kind(&decide(Function::RevokeRoleSessions, &event.finding, &protect(p))), "protected", "{p}");
     }
-    assert_eq!(
-        kind(&decide(
-            Function::RevokeRoleSessions,
-            &event.finding,
-            &protect("other-role")
-        )),
-        "act"
-    );
+    assert_eq!(kind(&decide(Function::RevokeRoleSessions, &event.finding, &protect("other-role"))), "act");
     let bytes = std::fs::read(events_dir().join("iam-user-malicious-ip-caller.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
+    assert_eq!(kind(&decide(Function::DisableIamUser, &event.finding, &protect("ci-*"))), "protected");
     assert_eq!(
-        kind(&decide(Function::DisableIamUser, &event.finding, &protect("ci-*"))),
-        "protected"
-    );
-    assert_eq!(
-        kind(&decide(
-            Function::DisableIamUser,
-            &event.finding,
-            &protect("arn:aws:iam::123456789012:user/ci-deployer")
-        )),
+        kind(&decide(Function::DisableIamUser, &event.finding, &protect("arn:aws:iam::123456789012:user/ci-deployer"))),
         "protected"
     );
 }
@@ -354,41 +337,40 @@ fn protected_principals_are_never_planned() {
 fn thresholds_and_opt_ins_change_decisions() {
     let bytes = std::fs::read(events_dir().join("ec2-backdoor-spambot-medium.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let lower = Policy {
-        remediation_threshold: 5.0,
-        ..policy()
-    };
-    assert_eq!(
-        kind(&decide(Function::QuarantineInstance, &event.finding, &lower)),
-        "act"
-    );
+    let lower = Policy { remediation_threshold: 5.0, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &lower)), "act");
 
     let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-sample-finding.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let samples = Policy {
-        act_on_samples: true,
-        ..policy()
-    };
-    assert_eq!(
-        kind(&decide(Function::QuarantineInstance, &event.finding, &samples)),
-        "act"
-    );
+    let samples = Policy { act_on_samples: true, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &samples)), "act");
 
     let bytes = std::fs::read(events_dir().join("ec2-cryptocurrency-other-account.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    let any = Policy {
-        allowed_accounts: responder_core::policy::AllowedAccounts::Any,
-        ..policy()
-    };
+    let any = Policy { allowed_accounts: responder_core::policy::AllowedAccounts::Any, ..policy() };
     assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &any)), "act");
-    let unknown_home = Policy {
-        home_account: None,
-        ..policy()
-    };
+    let unknown_home = Policy { home_account: None, ..policy() };
     let bytes = std::fs::read(events_dir().join("ec2-tor-client.json")).unwrap();
     let event = parse_event(&bytes).unwrap();
-    assert_eq!(
-        kind(&decide(Function::QuarantineInstance, &event.finding, &unknown_home)),
-        "account_not_allowed"
-    );
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &unknown_home)), "account_not_allowed");
+}
+
+#[test]
+fn restore_cloudtrail_reads_the_trail_from_the_finding() {
+    let bytes = std::fs::read(events_dir().join("cloudtrail-logging-disabled.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    match decide(Function::RestoreCloudtrail, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::RestoreTrail { trail, .. }) => {
+            assert_eq!(trail.as_deref(), Some("management-events"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let bytes = std::fs::read(events_dir().join("cloudtrail-logging-disabled-unnamed-trail.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    match decide(Function::RestoreCloudtrail, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::RestoreTrail { trail, .. }) => assert_eq!(trail, None),
+        other => panic!("{other:?}"),
+    }
+    // Below the remediation threshold (GuardDuty rates it Low) and still acted on.
+    assert!(event.finding.severity.value() < 7.0);
 }

@@ -10,6 +10,11 @@
 //!   and a console password; prints `user-name key-id`.
 //! - `demo-world seed-role`: a role; prints its name.
 //! - `demo-world show-user NAME`, `demo-world show-role NAME`.
+//! - `demo-world seed-topic`: a topic with a queue subscribed; prints
+//!   `topic-arn queue-url`.
+//! - `demo-world read-queue URL`: prints what arrived, as a person reads it.
+//! - `demo-world seed-trail`: a trail whose logging was stopped; prints its name.
+//! - `demo-world show-trail NAME`.
 //!
 //! Reaches the emulator through `AWS_ENDPOINT_URL` and dummy credentials.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -38,10 +43,7 @@ async fn main() {
             for (key, active) in seed::key_states(&config, name).await {
                 println!("    access key {key}  {}", if active { "Active" } else { "Inactive" });
             }
-            println!(
-                "    console password        {}",
-                seed::has_login_profile(&config, name).await
-            );
+            println!("    console password        {}", seed::has_login_profile(&config, name).await);
             let policy = seed::user_policy(&config, name, responder_core::revocation::POLICY_NAME).await;
             println!("    {}", revocation(policy));
         }
@@ -49,6 +51,35 @@ async fn main() {
             println!("  role {name}");
             let policy = seed::role_policy(&config, name, responder_core::revocation::POLICY_NAME).await;
             println!("    {}", revocation(policy));
+        }
+        ["seed-topic"] => {
+            let (topic, queue) = seed::topic_with_queue(&config).await;
+            println!("{topic} {queue}");
+        }
+        ["read-queue", url] => {
+            for n in seed::notifications(&config, url, 1, 10).await {
+                println!("----- Subject: {}", n["Subject"].as_str().unwrap_or_default());
+                let attrs: Vec<String> = n["MessageAttributes"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter().map(|(k, v)| format!("{k}={}", v["Value"].as_str().unwrap_or_default())).collect()
+                    })
+                    .unwrap_or_default();
+                println!("----- Attributes: {}", attrs.join(" "));
+                let message = n["Message"].as_str().unwrap_or_default();
+                // The text up to the JSON copy of the report.
+                println!("{}", message.split("\nReport (JSON):").next().unwrap_or(message));
+            }
+        }
+        ["seed-trail"] => {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+            let name = seed::unique("management-events");
+            seed::trail(&config, &endpoint, &name).await;
+            seed::stop_trail(&config, &name).await;
+            println!("{name}");
+        }
+        ["show-trail", name] => {
+            println!("  trail {name}: logging {}", seed::trail_logging(&config, name).await);
         }
         _ => {
             eprintln!("usage: demo-world seed | show ID | seed-user | seed-role | show-user NAME | show-role NAME");
@@ -61,39 +92,19 @@ async fn show(config: &aws_config::SdkConfig, id: &str) {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let enis = ec2
         .describe_network_interfaces()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("attachment.instance-id")
-                .values(id.to_string())
-                .build(),
-        )
+        .filters(aws_sdk_ec2::types::Filter::builder().name("attachment.instance-id").values(id.to_string()).build())
         .send()
         .await
         .expect("DescribeNetworkInterfaces");
     println!("  instance {id}");
     for eni in enis.network_interfaces() {
         let eni_id = eni.network_interface_id().unwrap_or_default();
-        println!(
-            "    {eni_id:<24} groups {}",
-            seed::eni_groups(config, eni_id).await.join(", ")
-        );
+        println!("    {eni_id:<24} groups {}", seed::eni_groups(config, eni_id).await.join(", "));
     }
-    println!(
-        "    termination protection  {}",
-        seed::termination_protection(config, id).await
-    );
-    println!(
-        "    shutdown behaviour      {}",
-        seed::shutdown_behavior(config, id).await
-    );
-    println!(
-        "    instance profile        {}",
-        seed::profile_of(config, id).await.unwrap_or_else(|| "-".into())
-    );
-    println!(
-        "    auto scaling group      {}",
-        seed::asg_of(config, id).await.unwrap_or_else(|| "-".into())
-    );
+    println!("    termination protection  {}", seed::termination_protection(config, id).await);
+    println!("    shutdown behaviour      {}", seed::shutdown_behavior(config, id).await);
+    println!("    instance profile        {}", seed::profile_of(config, id).await.unwrap_or_else(|| "-".into()));
+    println!("    auto scaling group      {}", seed::asg_of(config, id).await.unwrap_or_else(|| "-".into()));
     for (k, v) in seed::instance_tags(config, id).await {
         if k.starts_with("guardduty-responder:") {
             println!("    tag {k} = {v}");

@@ -17,14 +17,11 @@ pub struct Mocks {
     pub ec2: Vec<Rule>,
     pub autoscaling: Vec<Rule>,
     pub iam: Vec<Rule>,
+    pub cloudtrail: Vec<Rule>,
 }
 
 fn interceptor(rules: &[Rule]) -> MockResponseInterceptor {
-    rules
-        .iter()
-        .fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| {
-            i.with_rule(r)
-        })
+    rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r))
 }
 
 pub fn mock_cloud(mocks: Mocks) -> Cloud {
@@ -35,35 +32,25 @@ pub fn mock_cloud(mocks: Mocks) -> Cloud {
             aws_credential_types::Credentials::new("a", "b", None, None, "mock"),
         ))
         .http_client(create_mock_http_client())
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
         .build();
     let mut cloud = Cloud::new(&sdk);
     cloud.ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&sdk)
-            .interceptor(interceptor(&mocks.ec2))
-            .build(),
+        aws_sdk_ec2::config::Builder::from(&sdk).interceptor(interceptor(&mocks.ec2)).build(),
     );
     cloud.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .interceptor(interceptor(&mocks.autoscaling))
-            .build(),
+        aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(interceptor(&mocks.autoscaling)).build(),
     );
     cloud.iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::config::Builder::from(&sdk)
-            .interceptor(interceptor(&mocks.iam))
-            .build(),
+        aws_sdk_iam::config::Builder::from(&sdk).interceptor(interceptor(&mocks.iam)).build(),
+    );
+    cloud.cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(&sdk).interceptor(interceptor(&mocks.cloudtrail)).build(),
     );
     cloud
 }
 
 /// An AWS error with this code, as a service would send it.
 pub fn err_meta(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder()
-        .code(code)
-        .message(format!("mocked {code}"))
-        .build()
+    ErrorMetadata::builder().code(code).message(format!("mocked {code}")).build()
 }
