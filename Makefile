@@ -4,6 +4,8 @@
 #   make test    fmt check, clippy -D warnings, unit, mock and end-to-end tests, the demo
 #   make lint    fmt check and clippy only
 #   make build   release build for Lambda (arm64, x86_64 as fallback)
+#   make package the functions' Lambda zips, with their sizes
+#   make infra-check  cfn-lint, checkov and the routing check on infra/
 #   make invoke-<function> EVENT=events/<file>.json   (with `cargo lambda watch` running)
 
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
 FUNCTIONS := $(notdir $(wildcard crates/functions/*))
 FUNCTION_PKGS := $(addprefix -p ,$(FUNCTIONS))
 
-.PHONY: setup demo test lint fmt build invoke-% clean-tools
+.PHONY: setup demo test lint fmt build package infra-check invoke-% clean-tools
 
 # Python-distributed tools (the AWS emulator, cargo-lambda) in a project-local venv.
 $(STAMP): tools/requirements.txt
@@ -28,7 +30,24 @@ $(STAMP): tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+# checkov pins an older boto3 than the emulator needs: its own venv.
+$(CHECKOV_STAMP): tools/requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+setup: $(STAMP) $(CHECKOV_STAMP)
+
+# The deployment templates: cfn-lint (no errors, no warnings), checkov (no
+# failed check; skips carry their reason inline), and the routing check of
+# every rule against every fixture on the emulator's EventBridge.
+infra-check: setup
+	$(VENV)/bin/cfn-lint infra/template.yaml infra/member-role.yaml
+	$(CHECKOV_VENV)/bin/checkov -d infra --framework cloudformation --quiet --compact --skip-download
+	$(PY) tests/infra/routing.py
 
 lint: setup
 	cargo fmt --all -- --check
@@ -39,7 +58,7 @@ fmt:
 
 # Unit, SDK-mock and end-to-end tests, then the demo as the check that the
 # real binary serves events through the Lambda runtime API.
-test: lint
+test: lint infra-check
 	cargo test --workspace --locked --no-fail-fast 2>&1 | tee $(TEST_LOG)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo test: %d passed, %d failed\n", p, f; exit (p == 0 || f > 0) }' $(TEST_LOG)
@@ -51,6 +70,14 @@ build: setup
 	-rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(FUNCTION_PKGS) \
 	  || { echo "arm64 build failed; building x86_64"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(FUNCTION_PKGS); }
+
+# Lambda zips (arm64, x86_64 as the fallback) for `sam deploy` or the
+# console, with their sizes.
+package: setup
+	-rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PKGS) \
+	  || PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip $(FUNCTION_PKGS)
+	@$(PY) -c 'import sys, zipfile, os; [print(f"{f:<24} zip {os.path.getsize(z):>9,} B   bootstrap {zipfile.ZipFile(z).getinfo(\"bootstrap\").file_size:>10,} B") for f in sys.argv[1:] for z in [os.path.join(os.environ["CARGO_TARGET_DIR"], "lambda", f, "bootstrap.zip")]]' $(FUNCTIONS)
 
 invoke-%: setup
 	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod credentials;
+mod cross_account;
 mod notify;
 mod quarantine;
 

@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use responder_core::AccountId;
 use tokio::sync::Mutex;
 
-use crate::failure::AwsFailure;
+use crate::failure::{AwsFailure, FailureKind};
 
 /// Clients for one account and region.
 #[derive(Debug, Clone)]
@@ -68,19 +69,40 @@ pub async fn own_identity(cloud: &Cloud) -> Result<Identity, AwsFailure> {
     Ok(Identity { account, arn, role_name })
 }
 
-/// Hands out a [`Cloud`] per (account, region), each built once.
+/// The role the functions assume in member accounts.
+#[derive(Debug, Clone)]
+pub struct MemberRole {
+    pub name: String,
+    pub external_id: Option<String>,
+}
+
+/// Member credentials are renewed when they have less than this left.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// Hands out a [`Cloud`] per (account, region), each built once. In the
+/// function's own account its own credentials are used; in a member account
+/// the member role is assumed (with the external id) once per (account,
+/// region) and the credentials kept until shortly before they expire.
 #[derive(Debug)]
 pub struct Clouds {
     base: SdkConfig,
     home: Cloud,
-    cache: Mutex<HashMap<(String, String), Arc<Cloud>>>,
+    member_role: Option<MemberRole>,
+    cache: Mutex<HashMap<(String, String), CachedCloud>>,
 }
+
+/// Clients, and when their credentials expire (`None`: the function's own).
+type CachedCloud = (Arc<Cloud>, Option<SystemTime>);
 
 impl Clouds {
     pub fn new(base: SdkConfig, home_account: Option<AccountId>) -> Self {
+        Self::with_member_role(base, home_account, None)
+    }
+
+    pub fn with_member_role(base: SdkConfig, home_account: Option<AccountId>, member_role: Option<MemberRole>) -> Self {
         let mut home = Cloud::new(&base);
         home.account = home_account;
-        Clouds { base, home, cache: Mutex::new(HashMap::new()) }
+        Clouds { base, home, member_role, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The clients of the account and region the function runs in.
@@ -88,31 +110,98 @@ impl Clouds {
         &self.home
     }
 
-    /// The clients for acting in `account` and `region`. Acting in another
-    /// account than the function's own is refused: the policy has already
-    /// checked the allowed list, and without a member role there is no way in.
+    /// Whether acting in `account` means assuming the member role.
+    pub fn is_member(&self, account: &AccountId) -> bool {
+        self.home.account.as_ref() != Some(account)
+    }
+
+    /// The clients for acting in `account` and `region`. The policy has
+    /// already checked the account against ALLOWED_ACCOUNTS.
     pub async fn for_scope(&self, account: &AccountId, region: &str) -> Result<Arc<Cloud>, AwsFailure> {
-        if self.home.account.as_ref() != Some(account) {
-            return Err(AwsFailure::rejected(format!(
-                "account {account} is not the function's own account ({}) and no member role is configured",
-                self.home.account.as_ref().map(AccountId::as_str).unwrap_or("unknown")
-            )));
-        }
         let key = (account.to_string(), region.to_owned());
         let mut cache = self.cache.lock().await;
-        if let Some(cloud) = cache.get(&key) {
-            return Ok(cloud.clone());
+        if let Some((cloud, expires)) = cache.get(&key) {
+            let fresh =
+                expires.is_none_or(|e| e.duration_since(SystemTime::now()).is_ok_and(|left| left > RENEW_BEFORE));
+            if fresh {
+                return Ok(cloud.clone());
+            }
         }
-        let cloud = if region == self.home.region {
-            self.home.clone()
+        let (cloud, expires) = if !self.is_member(account) {
+            let cloud = if region == self.home.region {
+                self.home.clone()
+            } else {
+                let mut cloud = Cloud::new(&self.base.to_builder().region(Region::new(region.to_owned())).build());
+                cloud.account = Some(account.clone());
+                cloud
+            };
+            (cloud, None)
         } else {
-            let config = self.base.to_builder().region(Region::new(region.to_owned())).build();
-            let mut cloud = Cloud::new(&config);
-            cloud.account = Some(account.clone());
-            cloud
+            self.assume_member_role(account, region).await?
         };
         let cloud = Arc::new(cloud);
-        cache.insert(key, cloud.clone());
+        cache.insert(key, (cloud.clone(), expires));
         Ok(cloud)
+    }
+
+    async fn assume_member_role(
+        &self,
+        account: &AccountId,
+        region: &str,
+    ) -> Result<(Cloud, Option<SystemTime>), AwsFailure> {
+        let Some(role) = &self.member_role else {
+            return Err(AwsFailure {
+                kind: FailureKind::Denied,
+                code: None,
+                message: format!(
+                    "account {account} is not the function's own ({}) and MEMBER_ROLE_NAME is not set",
+                    self.home.account.as_ref().map(AccountId::as_str).unwrap_or("unknown")
+                ),
+            });
+        };
+        let role_arn = format!("arn:{}:iam::{account}:role/{}", partition_of(region), role.name);
+        let out = self
+            .home
+            .sts
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name("guardduty-responder")
+            .set_external_id(role.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let mut failure = AwsFailure::from(e);
+                failure.message = format!("cannot assume {role_arn}: {}", failure.message);
+                failure
+            })?;
+        let creds = out.credentials().ok_or_else(|| AwsFailure::rejected("AssumeRole returned no credentials"))?;
+        let expires = SystemTime::try_from(*creds.expiration()).ok();
+        let credentials = aws_credential_types::Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            expires,
+            "guardduty-responder-member-role",
+        );
+        let config = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build();
+        let mut cloud = Cloud::new(&config);
+        cloud.account = Some(account.clone());
+        Ok((cloud, expires))
+    }
+}
+
+/// The partition a region belongs to.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }

@@ -10,7 +10,7 @@ use responder_core::plan::Skip;
 use responder_core::report::Notification;
 use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
 
-use crate::cloud::{Clouds, load_sdk_config, own_identity};
+use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
 use crate::credentials::{CredentialJob, disable_user, revoke_role_sessions};
 use crate::quarantine::{Execution, QuarantineJob, quarantine};
 
@@ -63,16 +63,23 @@ impl Responder {
         Self::new(settings, load_sdk_config().await).await
     }
 
-    /// Also protects the function's own role: a responder that revoked its
-    /// own sessions would end every later containment.
+    /// Also protects the function's own role and the member role: a
+    /// responder that revoked its own sessions would end every later
+    /// containment.
     pub async fn new(mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
         let probe = Clouds::new(config.clone(), None);
         let identity = own_identity(probe.home()).await.map_err(InitError::Identity)?;
         settings.policy.home_account = Some(identity.account.clone());
-        if let Some(role) = &identity.role_name {
-            settings.policy.protected_principals.push(responder_core::pattern::Pattern::new(role.clone()));
-        }
-        Ok(Responder { settings, clouds: Clouds::new(config, Some(identity.account)) })
+        // The responder's own roles: the function's, and the member role it
+        // acts through.
+        let own = identity.role_name.iter().chain(settings.member_role_name.iter());
+        let own: Vec<_> = own.map(|r| responder_core::pattern::Pattern::new(r.clone())).collect();
+        settings.policy.protected_principals.extend(own);
+        let member_role = settings
+            .member_role_name
+            .clone()
+            .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
+        Ok(Responder { clouds: Clouds::with_member_role(config, Some(identity.account), member_role), settings })
     }
 
     /// Handles one raw payload for `function`.
@@ -135,7 +142,8 @@ impl Responder {
             Ok(cloud) => cloud,
             Err(failure) => {
                 let mut run = Execution::default();
-                run.log.push("connect", &format!("{}/{}", scope.account, scope.region), Err(failure));
+                let action = if self.clouds.is_member(&scope.account) { "assume-member-role" } else { "connect" };
+                run.log.push(action, &format!("{}/{}", scope.account, scope.region), Err(failure));
                 return run;
             }
         };
