@@ -6,6 +6,7 @@
 #   make build   release build for Lambda (arm64, x86_64 as fallback)
 #   make package the functions' Lambda zips, with their sizes
 #   make infra-check  cfn-lint, checkov and the routing check on infra/
+#   make fuzz    a long run of the parser and planner property tests
 #   make invoke-<function> EVENT=events/<file>.json   (with `cargo lambda watch` running)
 
 SHELL := /bin/bash
@@ -22,7 +23,7 @@ TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
 FUNCTIONS := $(notdir $(wildcard crates/functions/*))
 FUNCTION_PKGS := $(addprefix -p ,$(FUNCTIONS))
 
-.PHONY: setup demo test lint fmt build package infra-check invoke-% clean-tools
+.PHONY: setup demo test lint fmt build package infra-check fuzz invoke-% clean-tools
 
 # Python-distributed tools (the AWS emulator, cargo-lambda) in a project-local venv.
 $(STAMP): tools/requirements.txt
@@ -77,11 +78,17 @@ package: setup
 	-rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PKGS) \
 	  || PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip $(FUNCTION_PKGS)
-	@$(PY) -c 'import sys, zipfile, os; [print(f"{f:<24} zip {os.path.getsize(z):>9,} B   bootstrap {zipfile.ZipFile(z).getinfo(\"bootstrap\").file_size:>10,} B") for f in sys.argv[1:] for z in [os.path.join(os.environ["CARGO_TARGET_DIR"], "lambda", f, "bootstrap.zip")]]' $(FUNCTIONS)
+	@$(PY) bench/zip_sizes.py $(CARGO_TARGET_DIR) $(FUNCTIONS)
 
 invoke-%: setup
 	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda invoke $* --data-file $(EVENT)
+
+# A long run of the parser and planner property tests (make test runs a
+# short one). FUZZ_CASES sets how many cases each property gets.
+FUZZ_CASES ?= 200000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p responder-core --test properties
 
 clean-tools:
 	rm -rf .tools

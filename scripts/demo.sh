@@ -120,4 +120,9 @@ fi
 grep -q InvalidEvent "$work/bad.out" || { echo "expected InvalidEvent:"; cat "$work/bad.out"; exit 1; }
 grep -m1 'InvalidEvent' "$work/bad.out" || true
 
+section "Monitoring posture of the emulated account (responder posture)"
+# The emulated account has trails but no GuardDuty detector or multi-region
+# trail: the table shows what is missing and how to fix it.
+"$CARGO_TARGET_DIR/debug/responder" posture || echo "(exit code $?: some checks fail, as expected here)"
+
 section "Demo finished"

@@ -2,9 +2,11 @@
 //! the resulting AWS state. One binary, one shared emulator, one VPC per test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod concurrency;
 mod credentials;
 mod cross_account;
 mod notify;
+mod posture;
 mod quarantine;
 
 use std::collections::HashMap;

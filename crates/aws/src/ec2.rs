@@ -480,3 +480,26 @@ pub async fn move_eni(ec2: &Client, eni: &EniView, groups: &[String], what: &str
     set_eni_groups(ec2, &eni.id, groups).await?;
     Ok(Held::done(format!("{} → {what} {}", eni.groups.join(","), groups.join(","))))
 }
+
+/// The instance's quarantine record, read on its own (DescribeTags), for the
+/// re-check right before a record is written.
+pub async fn instance_record(
+    ec2: &Client,
+    instance_id: &str,
+) -> Result<Option<responder_core::record::InstanceRecord>, AwsFailure> {
+    let keys: Vec<String> = std::iter::once(tags::ORIGINAL_STATE.to_owned())
+        .chain((2..=8).map(|i| format!("{}:{i}", tags::ORIGINAL_STATE)))
+        .collect();
+    let out = ec2
+        .describe_tags()
+        .filters(filter("resource-id", &[instance_id]))
+        .filters(Filter::builder().name("key").set_values(Some(keys)).build())
+        .send()
+        .await?;
+    let found: BTreeMap<String, String> = out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect();
+    Ok(responder_core::record::join_tag(tags::ORIGINAL_STATE, &found).and_then(|text| serde_json::from_str(&text).ok()))
+}

@@ -92,5 +92,33 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     Runtime::new(handler).layer(RawPayloadLayer).run().await
 }
 
+/// Runs check-posture: every invocation (the schedule's event, or any
+/// payload) checks the account and region the function runs in.
+pub async fn serve_posture() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = responder_core::Settings::from_env()?;
+    let Some(topic) = settings.notify_topic_arn.clone() else {
+        return Err("setting NOTIFY_TOPIC_ARN: check-posture needs a topic to alert and to keep its state".into());
+    };
+    let config = crate::cloud::load_sdk_config().await;
+    let cloud = crate::cloud::Cloud::new(&config);
+    let identity = crate::cloud::own_identity(&cloud).await.map_err(|e| e.to_string())?;
+    let shared = Arc::new((settings, config, topic, identity.account.to_string()));
+    let handler = service_fn(move |_event: LambdaEvent<String>| {
+        let shared = shared.clone();
+        async move {
+            let (settings, config, topic, account) = &*shared;
+            crate::posture::run(config, account, topic, &settings.posture, settings.notify_format).await.map_err(|f| {
+                HandlerError {
+                    error_type: if f.retryable() { HandlerError::RETRYABLE } else { "PostureCheckFailed" },
+                    message: f.to_string(),
+                    report: None,
+                }
+            })
+        }
+    });
+    Runtime::new(handler).layer(RawPayloadLayer).run().await
+}
+
 /// The report type functions answer with.
 pub type Response = Report;

@@ -12,6 +12,7 @@
 //! - [`iam`]: IAM adapter.
 //! - [`cloudtrail`]: the restore-cloudtrail playbook and the activity look-up for alerts.
 //! - [`notify`]: publishing reports.
+//! - [`posture`]: check-posture, the CloudTrail heartbeat and monitoring posture.
 //! - [`responder`]: one invocation, parse to publish.
 //! - [`lambda`]: the runtime glue.
 //!
@@ -27,6 +28,7 @@ pub mod failure;
 pub mod iam;
 pub mod lambda;
 pub mod notify;
+pub mod posture;
 pub mod quarantine;
 pub mod release;
 pub mod responder;

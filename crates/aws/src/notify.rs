@@ -83,7 +83,7 @@ pub fn links(report: &Report) -> Vec<(String, String)> {
 /// What a person should do next, for this function and outcome.
 pub fn next_steps(report: &Report) -> Vec<String> {
     let mut steps = Vec::new();
-    if matches!(report.outcome, Outcome::Partial | Outcome::Failed) {
+    if matches!(report.outcome, Outcome::Partial | Outcome::Failed) && report.function != "check-posture" {
         steps.push("Finish the steps that did not hold by hand, or let the automatic retry run; check the function's role has the permissions named in the errors.".to_owned());
     }
     if report.outcome == Outcome::DryRun {
@@ -111,12 +111,16 @@ pub fn next_steps(report: &Report) -> Vec<String> {
             "Find who stopped logging and why (the actor's key is named below); treat that key as compromised.".to_owned(),
             "Look for the gap: activity during the time logging was off is not in this trail.".to_owned(),
         ]),
+        "check-posture" => steps.push(
+            "Fix each new problem as its check says; the next run reports it resolved.".to_owned(),
+        ),
         "notify-finding" => steps.push(
             "Triage the finding in the GuardDuty console; the remediation functions act on it separately if their thresholds and types match.".to_owned(),
         ),
         _ => {}
     }
-    if report.outcome == Outcome::Skipped && report.function != "notify-finding" {
+    let remediation = !matches!(report.function.as_str(), "notify-finding" | "check-posture");
+    if report.outcome == Outcome::Skipped && remediation {
         steps.push(
             "Nothing was changed (see the reason). If the resource should be contained anyway, do it by hand."
                 .to_owned(),

@@ -35,6 +35,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::join_all;
 use responder_core::record::{InstanceRecord, chunk_tag, join_tag};
 use responder_core::{Policy, StepStatus, tags};
@@ -157,48 +158,67 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         return run;
     }
 
-    // Wave 2: record, and make sure the groups exist.
+    // Waves 2 and 3, as independent chains: each resource's record is
+    // written before that resource is changed; the groups are made once per
+    // VPC; snapshots change nothing and start at once.
     if deadline_near(job) {
         return stop_for_deadline(run, &live);
     }
-    let (records, groups) = futures::join!(record_state(cloud, &live, job), ensure_groups(cloud, &live));
-    let mut recorded = true;
-    for (action, target, result) in records {
-        recorded &= result.is_ok();
-        run.log.push(action, &target, result);
+    let live = &live;
+    let groups = ensure_groups(cloud, live).shared();
+    let eni_chains = join_all(live.enis.iter().map(|eni| {
+        let groups = groups.clone();
+        async move {
+            let (record, groups) = futures::join!(record_eni(cloud, live, eni), groups);
+            let mut steps = vec![("record-eni-groups", eni.id.clone(), record.clone())];
+            if record.is_err() {
+                let skipped = || {
+                    Ok(Held {
+                        status: StepStatus::Skipped,
+                        detail: "not run: the ENI's groups could not be recorded".into(),
+                    })
+                };
+                steps.push(("untrack-eni", eni.id.clone(), skipped()));
+                steps.push(("isolate-eni", eni.id.clone(), skipped()));
+                return steps;
+            }
+            if deadline_near(job) {
+                let planned = || {
+                    Ok(Held {
+                        status: StepStatus::Planned,
+                        detail: "not started: the invocation deadline is too close".into(),
+                    })
+                };
+                steps.push(("untrack-eni", eni.id.clone(), planned()));
+                steps.push(("isolate-eni", eni.id.clone(), planned()));
+                return steps;
+            }
+            steps.extend(isolate_eni(cloud, eni, &group_ids(&groups)).await);
+            steps
+        }
+    }));
+    let instance_chain = instance_chain(cloud, live, job);
+    let snapshots = snapshot_volumes(cloud, live, job);
+    let (eni_steps, instance_steps, snapshot_steps, groups) =
+        futures::join!(eni_chains, instance_chain, snapshots, groups);
+
+    // Report in a stable order: records, groups, then the changes.
+    let mut eni_steps: Vec<_> = eni_steps.into_iter().flatten().collect();
+    let (instance_record, instance_changes) = instance_steps;
+    run.log.push(instance_record.0, &instance_record.1, instance_record.2);
+    for (action, target, result) in eni_steps.iter().filter(|s| s.0 == "record-eni-groups") {
+        run.log.push(action, target, result.clone());
     }
-    let mut group_ids: BTreeMap<(String, GroupRole), String> = BTreeMap::new();
+    eni_steps.retain(|s| s.0 != "record-eni-groups");
     for ((vpc, role), result) in groups {
         let action = match role {
             GroupRole::Untrack => "ensure-untrack-group",
             GroupRole::Isolation => "ensure-isolation-group",
         };
-        match result {
-            Ok((group_id, held)) => {
-                group_ids.insert((vpc.clone(), role), group_id);
-                run.log.push(action, &vpc, Ok(held));
-            }
-            Err(f) => run.log.push(action, &vpc, Err(f)),
-        }
+        run.log.push(action, &vpc, result.map(|(_, held)| held));
     }
-    if !recorded {
-        for (action, target, _) in change_steps(&live) {
-            run.log.push_status(
-                action,
-                &target,
-                StepStatus::Skipped,
-                "not run: the original state could not be recorded",
-            );
-        }
-        return run;
-    }
-
-    // Wave 3: contain.
-    if deadline_near(job) {
-        return stop_for_deadline(run, &live);
-    }
-    let results = contain(cloud, &live, job, &group_ids).await;
-    for (action, target, result) in results {
+    let changes = instance_changes.into_iter().chain(snapshot_steps).chain(eni_steps);
+    for (action, target, result) in changes {
         run.log.push(action, &target, result);
     }
 
@@ -321,11 +341,46 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     steps
 }
 
-async fn record_state(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Vec<(&'static str, String, StepResult)> {
-    let instance_id = live.instance.id.clone();
-    let instance = async {
-        if live.instance.tags.contains_key(tags::ORIGINAL_STATE) {
-            return ("record-instance-state", instance_id, Ok(Held::already("recorded by an earlier delivery; kept")));
+/// Records an ENI's groups before it is changed. The groups and the tags
+/// come from one DescribeNetworkInterfaces response, so a twin's record and
+/// a twin's change are never mixed up.
+async fn record_eni(cloud: &Cloud, live: &Live, eni: &EniView) -> StepResult {
+    if eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
+        return Ok(Held::already(format!(
+            "recorded by an earlier delivery: {}",
+            join_tag(tags::ORIGINAL_GROUPS, &eni.tags).unwrap_or_default()
+        )));
+    }
+    if !eni.groups.is_empty() && eni.groups.iter().all(|g| live.is_responder_group(g)) {
+        return Ok(Held::already("only on responder groups: no original to record"));
+    }
+    let value = eni.groups.join(",");
+    ec2::create_tags(&cloud.ec2, &eni.id, &chunk_tag(tags::ORIGINAL_GROUPS, &value)).await.map(|()| Held::done(value))
+}
+
+type Steps = Vec<(&'static str, String, StepResult)>;
+
+/// Records the instance-level state, then changes it: termination
+/// protection, shutdown behaviour, instance profile, Auto Scaling group.
+///
+/// The attributes come from other calls than the instance's tags, so a twin
+/// delivery may have read the tags before this run's record and the
+/// attributes after this run's changes. The record tag is therefore read
+/// again, after every attribute was read, right before it is written: a
+/// record that appeared in between is kept, never overwritten.
+async fn instance_chain(
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+) -> ((&'static str, String, StepResult), Steps) {
+    let id = live.instance.id.clone();
+    let record = async {
+        let existing = match live.record() {
+            Some(record) => Some(record),
+            None => ec2::instance_record(&cloud.ec2, &id).await?,
+        };
+        if let Some(record) = existing {
+            return Ok((Held::already("recorded by an earlier delivery; kept"), record));
         }
         let record = InstanceRecord {
             profile: live.association.as_ref().map(|a| a.arn.clone()),
@@ -337,29 +392,48 @@ async fn record_state(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Ve
         let mut pairs = chunk_tag(tags::ORIGINAL_STATE, &text);
         pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
         pairs.push((tags::STATUS.to_owned(), "quarantining".to_owned()));
-        let result = ec2::create_tags(&cloud.ec2, &live.instance.id, &pairs).await.map(|()| Held::done(text));
-        ("record-instance-state", instance_id, result)
+        ec2::create_tags(&cloud.ec2, &id, &pairs).await?;
+        Ok::<_, AwsFailure>((Held::done(text), record))
+    }
+    .await;
+    let record = match record {
+        Ok((held, record)) => {
+            let step = ("record-instance-state", id.clone(), Ok(held));
+            (step, record)
+        }
+        Err(failure) => {
+            let skipped = change_steps(live)
+                .into_iter()
+                .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
+                .map(|(action, target, _)| {
+                    let held = Held {
+                        status: StepStatus::Skipped,
+                        detail: "not run: the original state could not be recorded".into(),
+                    };
+                    (action, target, Ok(held))
+                })
+                .collect();
+            return (("record-instance-state", id, Err(failure)), skipped);
+        }
     };
-    let enis = live.enis.iter().map(|eni| async move {
-        let result = if eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
-            Ok(Held::already(format!(
-                "recorded by an earlier delivery: {}",
-                join_tag(tags::ORIGINAL_GROUPS, &eni.tags).unwrap_or_default()
-            )))
-        } else if !eni.groups.is_empty() && eni.groups.iter().all(|g| live.is_responder_group(g)) {
-            Ok(Held::already("only on responder groups: no original to record"))
-        } else {
-            let value = eni.groups.join(",");
-            ec2::create_tags(&cloud.ec2, &eni.id, &chunk_tag(tags::ORIGINAL_GROUPS, &value))
-                .await
-                .map(|()| Held::done(value))
-        };
-        ("record-eni-groups", eni.id.clone(), result)
-    });
-    let (instance, enis) = futures::join!(instance, join_all(enis));
-    let mut all = vec![instance];
-    all.extend(enis);
-    all
+    if deadline_near(job) {
+        let planned = change_steps(live)
+            .into_iter()
+            .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
+            .map(|(action, target, _)| {
+                (
+                    action,
+                    target,
+                    Ok(Held {
+                        status: StepStatus::Planned,
+                        detail: "not started: the invocation deadline is too close".into(),
+                    }),
+                )
+            })
+            .collect();
+        return (record.0, planned);
+    }
+    (record.0, contain_instance(cloud, live, &record.1).await)
 }
 
 type GroupResult = ((String, GroupRole), Result<(String, Held), AwsFailure>);
@@ -377,15 +451,9 @@ async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
     .await
 }
 
-async fn contain(
-    cloud: &Cloud,
-    live: &Live,
-    job: &QuarantineJob<'_>,
-    group_ids: &BTreeMap<(String, GroupRole), String>,
-) -> Vec<(&'static str, String, StepResult)> {
+async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -> Steps {
     let ec2c = &cloud.ec2;
     let id = live.instance.id.as_str();
-
     let protect = async {
         let result = if live.termination_protection {
             Ok(Held::already("termination protection already on"))
@@ -404,16 +472,8 @@ async fn contain(
         };
         vec![("set-shutdown-behavior", id.to_owned(), result)]
     };
-    let snapshots = join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
-        let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
-            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))),
-            None => ec2::create_snapshot(ec2c, volume, id, job.finding_id).await.map(Held::done),
-        };
-        ("snapshot-volume", volume.clone(), result)
-    }));
-    let enis = join_all(live.enis.iter().map(|eni| isolate_eni(cloud, eni, group_ids)));
     let profile = async {
-        match (&live.association, live.record().and_then(|r| r.profile)) {
+        match (&live.association, &record.profile) {
             (Some(a), _) => {
                 let result = ec2::disassociate_profile(ec2c, &a.id)
                     .await
@@ -421,32 +481,60 @@ async fn contain(
                 vec![("detach-instance-profile", a.arn.clone(), result)]
             }
             (None, Some(profile)) => {
-                vec![("detach-instance-profile", profile, Ok(Held::already("no profile associated")))]
+                vec![("detach-instance-profile", profile.clone(), Ok(Held::already("no profile associated")))]
             }
             (None, None) => Vec::new(),
         }
     };
     let asg = async {
-        match (&live.asg, live.record().and_then(|r| r.auto_scaling_group)) {
+        match (&live.asg, &record.auto_scaling_group) {
             (Some(group), _) => {
                 let result = autoscaling::detach(&cloud.autoscaling, id, group)
                     .await
                     .map(|()| Held::done("detached; desired capacity unchanged"));
                 vec![("detach-from-asg", group.clone(), result)]
             }
-            (None, Some(group)) => vec![("detach-from-asg", group, Ok(Held::already("no longer in the group")))],
+            (None, Some(group)) => {
+                vec![("detach-from-asg", group.clone(), Ok(Held::already("no longer in the group")))]
+            }
             (None, None) => Vec::new(),
         }
     };
-    let (protect, shutdown, snapshots, enis, profile, asg) =
-        futures::join!(protect, shutdown, snapshots, enis, profile, asg);
-    let mut all = protect;
-    all.extend(shutdown);
-    all.extend(snapshots);
-    all.extend(enis.into_iter().flatten());
-    all.extend(profile);
-    all.extend(asg);
-    all
+    let (protect, shutdown, profile, asg) = futures::join!(protect, shutdown, profile, asg);
+    protect.into_iter().chain(shutdown).chain(profile).chain(asg).collect()
+}
+
+/// Forensic snapshots change nothing the instance has: they start at once.
+async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Steps {
+    if deadline_near(job) {
+        return live
+            .instance
+            .volumes
+            .iter()
+            .map(|(volume, _)| {
+                let held = Held {
+                    status: StepStatus::Planned,
+                    detail: "not started: the invocation deadline is too close".into(),
+                };
+                ("snapshot-volume", volume.clone(), Ok(held))
+            })
+            .collect();
+    }
+    join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
+        let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
+            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))),
+            None => ec2::create_snapshot(&cloud.ec2, volume, &live.instance.id, job.finding_id).await.map(Held::done),
+        };
+        ("snapshot-volume", volume.clone(), result)
+    }))
+    .await
+}
+
+fn group_ids(groups: &[GroupResult]) -> BTreeMap<(String, GroupRole), String> {
+    groups
+        .iter()
+        .filter_map(|((vpc, role), result)| Some(((vpc.clone(), *role), result.as_ref().ok()?.0.clone())))
+        .collect()
 }
 
 /// Two-step isolation of one ENI: the allow-all group first (tracked

@@ -18,6 +18,7 @@ use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, Describ
 use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
+use aws_sdk_ec2::operation::describe_tags::DescribeTagsOutput;
 use aws_sdk_ec2::operation::disassociate_iam_instance_profile::{
     DisassociateIamInstanceProfileError, DisassociateIamInstanceProfileOutput,
 };
@@ -149,6 +150,7 @@ fn describe_rules() -> Vec<Rule> {
                 .build()
         }),
         mock!(aws_sdk_ec2::Client::describe_snapshots).then_output(|| DescribeSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::describe_tags).then_output(|| DescribeTagsOutput::builder().build()),
     ]
 }
 
@@ -192,7 +194,8 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
     }
     rules.extend([
         mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |input| {
-            logged(&c1, if is_record(input) { "RecordTags" } else { "CreateTags" });
+            let resource = input.resources().first().cloned().unwrap_or_default();
+            logged(&c1, &if is_record(input) { format!("RecordTags {resource}") } else { "CreateTags".to_owned() });
             CreateTagsOutput::builder().build()
         }),
         mock!(aws_sdk_ec2::Client::modify_network_interface_attribute).then_compute_output(
@@ -246,10 +249,17 @@ async fn a_healthy_run_records_first_isolates_in_two_steps_and_contains() {
     assert!(!run.log.transient);
 
     let calls = calls.lock().unwrap().clone();
-    let first_change = calls.iter().position(|c| c != "RecordTags").unwrap();
-    let records = calls.iter().filter(|c| *c == "RecordTags").count();
+    let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no {c} in {calls:?}"));
+    let records = calls.iter().filter(|c| c.starts_with("RecordTags")).count();
     assert_eq!(records, 3, "instance + two ENIs recorded: {calls:?}");
-    assert!(calls[..first_change].iter().all(|c| c == "RecordTags"), "{calls:?}");
+    // Each resource is recorded before it is changed.
+    let instance_record = at(&format!("RecordTags {INSTANCE}"));
+    for change in ["ModifyInstanceAttribute", "DisassociateIamInstanceProfile", "DetachInstances"] {
+        assert!(instance_record < at(change), "{change} before the instance record: {calls:?}");
+    }
+    for eni in ["eni-1", "eni-2"] {
+        assert!(at(&format!("RecordTags {eni}")) < at(&format!("ModifyENI {eni} {UNTRACK}")), "{calls:?}");
+    }
     for eni in ["eni-1", "eni-2"] {
         let untrack = calls.iter().position(|c| c == &format!("ModifyENI {eni} {UNTRACK}")).unwrap();
         let isolate = calls.iter().position(|c| c == &format!("ModifyENI {eni} {ISOLATION}")).unwrap();
@@ -366,7 +376,8 @@ async fn each_change_step_failing_is_reported_as_partial() {
 }
 
 #[tokio::test]
-async fn a_failed_record_stops_every_change() {
+async fn a_failed_record_stops_the_changes_it_would_have_recorded() {
+    // An ENI's record fails: that ENI is left alone, the rest is contained.
     let calls = Calls::default();
     let mut ec2 = describe_rules();
     let rule = mock!(aws_sdk_ec2::Client::create_tags)
@@ -377,11 +388,59 @@ async fn a_failed_record_stops_every_change() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
     let calls = calls.lock().unwrap().clone();
-    assert!(calls.iter().all(|c| c == "RecordTags"), "changes ran without a record: {calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("ModifyENI eni-2")), "eni-2 changed without a record: {calls:?}");
+    assert!(calls.contains(&format!("ModifyENI eni-1 {ISOLATION}")), "{calls:?}");
     let record = run.log.records.iter().find(|r| r.action == "record-eni-groups" && r.target == "eni-2").unwrap();
     assert_eq!(record.status, StepStatus::Failed);
-    assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Skipped));
-    assert_ne!(outcome_of(&run.log.records), responder_core::Outcome::Contained);
+    let iso = run.log.records.iter().find(|r| r.action == "isolate-eni" && r.target == "eni-2").unwrap();
+    assert_eq!(iso.status, StepStatus::Skipped);
+    assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
+
+    // The instance's record fails: no instance-level change, ENIs still isolated.
+    let calls = Calls::default();
+    let mut ec2 = describe_rules();
+    let rule = mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(|i| i.resources().iter().any(|r| r == INSTANCE) && is_record(i))
+        .then_error(|| CreateTagsError::generic(err_meta("UnauthorizedOperation")));
+    ec2.extend(change_rules(&calls, Some(("record", rule))));
+    let cloud = mock_cloud(ec2, asg_rules(&calls, None));
+    let run = quarantine(&cloud, &job(&policy, None)).await;
+    let calls = calls.lock().unwrap().clone();
+    for change in ["ModifyInstanceAttribute", "DisassociateIamInstanceProfile", "DetachInstances"] {
+        assert!(!calls.iter().any(|c| c == change), "{change} without a record: {calls:?}");
+    }
+    assert!(
+        calls.contains(&format!("ModifyENI eni-1 {ISOLATION}"))
+            && calls.contains(&format!("ModifyENI eni-2 {ISOLATION}"))
+    );
+    assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
+}
+
+/// A twin wrote the instance record after this run read the tags but before
+/// it would write its own: the twin's record is kept.
+#[tokio::test]
+async fn a_record_written_by_a_twin_in_between_is_kept() {
+    let calls = Calls::default();
+    let mut ec2 = vec![mock!(aws_sdk_ec2::Client::describe_tags).then_output(|| {
+        DescribeTagsOutput::builder()
+            .tags(
+                aws_sdk_ec2::types::TagDescription::builder()
+                    .resource_id(INSTANCE)
+                    .key("guardduty-responder:original-state")
+                    .value(r#"{"termination_protection":false,"shutdown_behavior":"terminate"}"#)
+                    .build(),
+            )
+            .build()
+    })];
+    ec2.extend(describe_rules());
+    ec2.extend(change_rules(&calls, None));
+    let cloud = mock_cloud(ec2, asg_rules(&calls, None));
+    let policy = Policy::default();
+    let run = quarantine(&cloud, &job(&policy, None)).await;
+    let calls = calls.lock().unwrap().clone();
+    assert!(!calls.contains(&format!("RecordTags {INSTANCE}")), "the twin's record was overwritten: {calls:?}");
+    let record = run.log.records.iter().find(|r| r.action == "record-instance-state").unwrap();
+    assert_eq!(record.status, StepStatus::AlreadyDone);
 }
 
 #[tokio::test]

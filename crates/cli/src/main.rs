@@ -4,6 +4,8 @@
 //!   finding under the current settings. Pure: no AWS call, nothing changed.
 //! - `responder release --instance ID`: put a quarantined instance back to
 //!   the state quarantine recorded.
+//! - `responder posture`: the CloudTrail heartbeat and monitoring posture as
+//!   a table; exit code 1 when a check fails, so it can gate a pipeline.
 //! - `responder release --user NAME` / `--role NAME`: reactivate exactly the
 //!   keys the responder deactivated, remove its session revocation.
 //!
@@ -36,6 +38,9 @@ enum Command {
         #[arg(long)]
         home_account: Option<String>,
     },
+    /// Check the CloudTrail heartbeat and the monitoring posture of this
+    /// account and region; exits 1 when a check fails (a pipeline gate).
+    Posture,
     /// Undo a containment: an instance's quarantine, a user's or a role's.
     Release {
         #[command(flatten)]
@@ -96,6 +101,23 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             println!("(live checks still apply when a function runs: exemption tag, instance state)");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Posture => {
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            let config = load_sdk_config().await;
+            let facts = responder_aws::posture::gather(&config, &settings.posture).await.map_err(|e| e.to_string())?;
+            let checks = responder_core::posture::evaluate(&facts, &settings.posture);
+            println!("monitoring posture of {}", facts.region);
+            println!("{:<6} {:<44} result", "", "check");
+            for c in &checks {
+                println!("{:<6} {:<44} {}", if c.ok { "ok" } else { "FAIL" }, c.id, c.summary);
+                if !c.ok {
+                    println!("{:<6} {:<44} fix: {}", "", "", c.fix);
+                }
+            }
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            println!("posture: {} ok, {} failing", checks.len() - failed, failed);
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Release { what, reattach_asg } => {
             let cloud = Cloud::new(&load_sdk_config().await);

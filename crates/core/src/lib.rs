@@ -27,6 +27,7 @@ pub mod finding;
 pub mod pattern;
 pub mod plan;
 pub mod policy;
+pub mod posture;
 pub mod record;
 pub mod report;
 pub mod revocation;

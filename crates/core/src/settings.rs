@@ -48,6 +48,9 @@ pub struct Settings {
     /// `ENRICHMENT_WINDOW_MINUTES`: CloudTrail look-up window on each side
     /// of the finding (default 60, at most 1440).
     pub enrichment_window_minutes: u32,
+    /// `TRAIL_DELIVERY_MAX_AGE_MINUTES`, `SENSITIVE_BUCKETS`,
+    /// `RESPONDER_RULE_PREFIX`, `REQUIRE_INSIGHTS`: what check-posture checks.
+    pub posture: crate::posture::PostureConfig,
 }
 
 impl Settings {
@@ -134,7 +137,28 @@ impl Settings {
             },
         };
 
+        let posture = crate::posture::PostureConfig {
+            max_delivery_age: chrono::Duration::minutes(match get("TRAIL_DELIVERY_MAX_AGE_MINUTES") {
+                None => 30,
+                Some(v) => match v.parse::<i64>() {
+                    Ok(m) if (5..=1440).contains(&m) => m,
+                    _ => {
+                        return Err(SettingsError {
+                            name: "TRAIL_DELIVERY_MAX_AGE_MINUTES",
+                            message: format!("expected minutes from 5 to 1440, found {v:?}"),
+                        });
+                    }
+                },
+            }),
+            sensitive_buckets: get("SENSITIVE_BUCKETS")
+                .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            rule_prefix: get("RESPONDER_RULE_PREFIX"),
+            require_insights: flag(&get, "REQUIRE_INSIGHTS", true)?,
+        };
+
         Ok(Settings {
+            posture,
             notify_format,
             enrichment_window_minutes,
             notify_topic_arn,
@@ -250,6 +274,8 @@ mod tests {
             ("MEMBER_ROLE_NAME", "a/b"),
             ("NOTIFY_FORMAT", "slack"),
             ("ENRICHMENT_WINDOW_MINUTES", "0"),
+            ("TRAIL_DELIVERY_MAX_AGE_MINUTES", "2"),
+            ("REQUIRE_INSIGHTS", "maybe"),
         ] {
             let e = parse(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name);

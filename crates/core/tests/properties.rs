@@ -1,0 +1,165 @@
+//! Property tests over the parser and the planner: whatever the payload, the
+//! answer is a finding or an `InvalidEvent`, never a panic; whatever the
+//! finding, every function decides without panicking, and hostile values
+//! never become a plan that acts on them.
+//!
+//! `make test` runs the default number of cases; `make fuzz` runs many more
+//! (`PROPTEST_CASES`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use responder_core::{AccountId, Decision, Function, Plan, Policy, decide, parse_event};
+use serde_json::Value;
+
+fn fixtures() -> Vec<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut all: Vec<Value> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect();
+    all.sort_by_key(|v| v["detail"]["id"].to_string());
+    all
+}
+
+fn policy() -> Policy {
+    Policy {
+        home_account: AccountId::parse("123456789012").ok(),
+        allowed_accounts: responder_core::policy::AllowedAccounts::Any,
+        act_on_samples: true,
+        act_on_archived: true,
+        ..Policy::default()
+    }
+}
+
+/// Arbitrary JSON, including deep and large values.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<i64>().prop_map(|i| Value::Number(i.into())),
+        ".{0,40}".prop_map(Value::String),
+        Just(Value::String("i-0123456789abcdef0".into())),
+        Just(Value::String("../../etc/passwd".into())),
+        Just(Value::String("role/with/path".into())),
+        Just(Value::String("ロール".into())),
+        (0usize..3).prop_map(|n| Value::String("x".repeat(10_000 * n))),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,12}", inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Paths into a finding worth breaking.
+const PATHS: &[&[&str]] = &[
+    &["detail", "type"],
+    &["detail", "severity"],
+    &["detail", "accountId"],
+    &["detail", "region"],
+    &["detail", "id"],
+    &["detail", "resource"],
+    &["detail", "resource", "resourceType"],
+    &["detail", "resource", "instanceDetails"],
+    &["detail", "resource", "instanceDetails", "instanceId"],
+    &["detail", "resource", "instanceDetails", "networkInterfaces"],
+    &["detail", "resource", "instanceDetails", "tags"],
+    &["detail", "resource", "instanceDetails", "launchTime"],
+    &["detail", "resource", "accessKeyDetails"],
+    &["detail", "resource", "accessKeyDetails", "userName"],
+    &["detail", "resource", "accessKeyDetails", "userType"],
+    &["detail", "resource", "accessKeyDetails", "principalId"],
+    &["detail", "service"],
+    &["detail", "service", "archived"],
+    &["detail", "service", "resourceRole"],
+    &["detail", "service", "additionalInfo"],
+    &["detail", "service", "action"],
+    &["detail"],
+    &["source"],
+    &["detail-type"],
+];
+
+fn set(value: &mut Value, path: &[&str], new: Value) {
+    let mut at = value;
+    for (i, key) in path.iter().enumerate() {
+        if !at.is_object() {
+            *at = Value::Object(Default::default());
+        }
+        let Some(obj) = at.as_object_mut() else { return };
+        if i + 1 == path.len() {
+            obj.insert((*key).to_owned(), new);
+            return;
+        }
+        at = obj.entry((*key).to_owned()).or_insert(Value::Object(Default::default()));
+    }
+}
+
+fn decide_all(payload: &[u8]) {
+    match parse_event(payload) {
+        Ok(event) => {
+            for function in Function::ALL {
+                let decision = decide(function, &event.finding, &policy());
+                if let Decision::Act(plan) = decision {
+                    assert_acts_only_on_well_formed_names(&plan);
+                }
+            }
+        }
+        Err(e) => assert!(!e.message().is_empty() && e.message().chars().count() <= 601),
+    }
+}
+
+/// A plan never carries a name the responder should not act on.
+fn assert_acts_only_on_well_formed_names(plan: &Plan) {
+    let plain = |n: &str| responder_core::target::is_iam_name(n);
+    match plan {
+        Plan::RevokeRoleSessions { role_name, .. } => assert!(plain(role_name), "{role_name:?}"),
+        Plan::DisableIamUser { user_name, .. } => assert!(plain(user_name), "{user_name:?}"),
+        Plan::Quarantine { instance_id, .. } => {
+            assert!(responder_core::InstanceId::parse(instance_id.as_str()).is_ok())
+        }
+        Plan::RestoreTrail { .. } | Plan::Alert { .. } => {}
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        decide_all(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(value in json()) {
+        decide_all(&serde_json::to_vec(&value).unwrap());
+    }
+
+    #[test]
+    fn broken_fixtures_are_findings_or_invalid_events(
+        which in 0usize..64,
+        path in prop::sample::select(PATHS),
+        value in json(),
+        second in prop::option::of((prop::sample::select(PATHS), json())),
+    ) {
+        let all = fixtures();
+        let mut event = all[which % all.len()].clone();
+        set(&mut event, path, value);
+        if let Some((path, value)) = second {
+            set(&mut event, path, value);
+        }
+        decide_all(&serde_json::to_vec(&event).unwrap());
+    }
+
+    #[test]
+    fn truncations_are_invalid_events(which in 0usize..64, cut in 0.0f64..1.0) {
+        let all = fixtures();
+        let text = serde_json::to_vec(&all[which % all.len()]).unwrap();
+        let at = ((text.len() as f64) * cut) as usize;
+        prop_assume!(at < text.len());
+        prop_assert!(parse_event(&text[..at]).is_err());
+    }
+}

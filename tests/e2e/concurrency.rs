@@ -1,0 +1,143 @@
+//! Repeated and concurrent deliveries end in the same state as one.
+
+use responder_aws::cloud::Cloud;
+use responder_aws::release::{ReleaseOptions, release};
+use responder_core::revocation::POLICY_NAME;
+use responder_core::{Function, Outcome};
+use responder_e2e::seed::{self, InstanceOptions, Network};
+use responder_e2e::{fixture_for_instance, fixture_with};
+
+use crate::{cloud, responder};
+
+const CRYPTO: &str = "ec2-cryptocurrency-bitcointool-high.json";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_deliveries_end_like_one() {
+    let config = cloud().await;
+    let net = Network::create(&config).await;
+    let inst =
+        net.instance(&config, InstanceOptions { second_eni: true, profile: true, asg: false, exempt: false }).await;
+    let before_secondary = seed::eni_groups(&config, inst.secondary_eni.as_ref().unwrap()).await;
+    let r = responder(&config, &[]).await;
+    let event = fixture_for_instance(CRYPTO, &inst.id);
+    let reports =
+        futures::future::join_all((0..20).map(|_| r.handle(Function::QuarantineInstance, &event, None))).await;
+    for report in &reports {
+        // A delivery may see a twin's half-made group and fail a step; it is
+        // then retried. Every delivery must end contained or retryable, and
+        // none may claim success over a failure.
+        match report {
+            Ok(report) => assert_ne!(report.outcome, Outcome::Failed, "{report:#?}"),
+            Err(e) => assert_eq!(e.error_type, "RetryableAwsError", "{e:?}"),
+        }
+    }
+    // One more delivery (the retry) leaves it contained.
+    let last = r.handle(Function::QuarantineInstance, &event, None).await.unwrap();
+    assert_eq!(last.outcome, Outcome::Contained, "{last:#?}");
+
+    let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
+    assert_eq!(iso.len(), 1, "20 deliveries made {} isolation groups", iso.len());
+    assert!(iso[0].ip_permissions().is_empty() && iso[0].ip_permissions_egress().is_empty());
+    assert_eq!(seed::responder_groups(&config, &net.vpc, "untrack").await.len(), 1);
+    let iso = iso[0].group_id().unwrap().to_owned();
+    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![iso.clone()]);
+    assert_eq!(seed::eni_groups(&config, inst.secondary_eni.as_ref().unwrap()).await, vec![iso]);
+    assert!(!seed::snapshots_of(&config, &inst.volume).await.is_empty());
+
+    // The record is the original state, not a twin's view of a half-done quarantine.
+    let run = release(&Cloud::new(&config), &inst.id, ReleaseOptions::default()).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![net.web_group.clone()]);
+    assert_eq!(seed::eni_groups(&config, inst.secondary_eni.as_ref().unwrap()).await, before_secondary);
+    assert!(!seed::termination_protection(&config, &inst.id).await);
+    assert_eq!(seed::shutdown_behavior(&config, &inst.id).await, "terminate");
+    assert_eq!(seed::profile_of(&config, &inst.id).await, inst.profile_arn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_instances_in_one_vpc_share_one_isolation_group() {
+    let config = cloud().await;
+    let net = Network::create(&config).await;
+    let opts = InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false };
+    let instances = futures::future::join_all((0..50).map(|_| net.instance(&config, opts))).await;
+    let r = responder(&config, &[]).await;
+    let events: Vec<Vec<u8>> = instances.iter().map(|i| fixture_for_instance(CRYPTO, &i.id)).collect();
+    let reports =
+        futures::future::join_all(events.iter().map(|e| r.handle(Function::QuarantineInstance, e, None))).await;
+    // Retry what a twin's half-made group made fail, as Lambda would.
+    for (event, report) in events.iter().zip(reports) {
+        let contained = matches!(&report, Ok(r) if r.outcome == Outcome::Contained);
+        if !contained {
+            let again = r.handle(Function::QuarantineInstance, event, None).await.unwrap();
+            assert_eq!(again.outcome, Outcome::Contained, "{again:#?}");
+        }
+    }
+    let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
+    assert_eq!(iso.len(), 1, "50 quarantines made {} isolation groups", iso.len());
+    let iso = iso[0].group_id().unwrap().to_owned();
+    for i in &instances {
+        assert_eq!(seed::eni_groups(&config, &i.primary_eni).await, vec![iso.clone()], "{}", i.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliveries_racing_on_one_user_end_like_one() {
+    let config = cloud().await;
+    let (user, keys, _) = seed::iam_user(&config, 2, 0, true).await;
+    let r = responder(&config, &[]).await;
+    let event = fixture_with(
+        "iam-user-malicious-ip-caller.json",
+        &[("ci-deployer", &user), ("AKIA2EXAMPLEKEY7QXK3", &keys[0])],
+    );
+    let (a, b) = futures::join!(
+        r.handle(Function::DisableIamUser, &event, None),
+        r.handle(Function::DisableIamUser, &event, None)
+    );
+    for report in [a.unwrap(), b.unwrap()] {
+        assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    }
+    let states = seed::key_states(&config, &user).await;
+    assert!(keys.iter().all(|k| !states[k]), "{states:?}");
+    assert!(!seed::has_login_profile(&config, &user).await);
+    assert!(seed::user_policy(&config, &user, POLICY_NAME).await.is_some());
+    // Release restores both keys: the record holds every key either delivery deactivated.
+    let run = responder_aws::credentials::release_user(&Cloud::new(&config), &user).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    let states = seed::key_states(&config, &user).await;
+    assert!(keys.iter().all(|k| states[k]), "{states:?}");
+}
+
+/// A finding that names an instance of another account acts only in the
+/// finding's account, where no such instance exists.
+#[tokio::test]
+async fn an_instance_of_another_account_is_not_reached() {
+    let home = cloud().await;
+    let sts = aws_sdk_sts::Client::new(&home);
+    let c = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::333333333333:role/GuardDutyResponderMember")
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap();
+    let c = c.credentials().unwrap();
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "seed",
+    );
+    let other = home
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build();
+    let net = Network::create(&other).await;
+    let inst =
+        net.instance(&other, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
+    let r = responder(&home, &[]).await;
+    // The finding claims the home account.
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(seed::eni_groups(&other, &inst.primary_eni).await, vec![net.web_group.clone()]);
+}
