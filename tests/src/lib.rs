@@ -63,6 +63,11 @@ impl Emulator {
         Err(format!("the AWS emulator did not answer on port {port} within 60 s (log: {})", log.display()))
     }
 
+    /// Whether the process is still there.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Whether `/moto-api/` answers.
     pub fn healthy(&self) -> bool {
         use std::io::{Read, Write};
@@ -94,11 +99,14 @@ static EMULATOR: Mutex<Option<Emulator>> = Mutex::new(None);
 /// Panics with a clear message when it cannot start: tests never skip.
 pub fn emulator_endpoint() -> String {
     let mut guard = EMULATOR.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(e) = guard.as_ref() {
-        if e.healthy() {
+    if let Some(e) = guard.as_mut() {
+        // A busy emulator can be slow to answer the health check; only one
+        // that has exited is replaced (replacing a live one would pull it
+        // from under the tests using it).
+        if e.healthy() || e.running() {
             return e.endpoint();
         }
-        eprintln!("the AWS emulator stopped answering; starting a new one");
+        eprintln!("the AWS emulator exited; starting a new one");
     }
     match Emulator::start() {
         Ok(e) => {

@@ -44,7 +44,7 @@ use crate::autoscaling;
 use crate::cloud::Cloud;
 use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
 use crate::failure::AwsFailure;
-use crate::steps::{Held, StepLog, StepResult};
+use crate::steps::{DEADLINE, Held, StepLog, StepResult};
 
 /// Time a wave needs at least; with less left before the deadline, the run
 /// stops and reports what it did not start.
@@ -172,25 +172,14 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
             let (record, groups) = futures::join!(record_eni(cloud, live, eni), groups);
             let mut steps = vec![("record-eni-groups", eni.id.clone(), record.clone())];
             if record.is_err() {
-                let skipped = || {
-                    Ok(Held {
-                        status: StepStatus::Skipped,
-                        detail: "not run: the ENI's groups could not be recorded".into(),
-                    })
-                };
-                steps.push(("untrack-eni", eni.id.clone(), skipped()));
-                steps.push(("isolate-eni", eni.id.clone(), skipped()));
+                let skipped = Held::skipped("not run: the ENI's groups could not be recorded");
+                steps.push(("untrack-eni", eni.id.clone(), Ok(skipped.clone())));
+                steps.push(("isolate-eni", eni.id.clone(), Ok(skipped)));
                 return steps;
             }
             if deadline_near(job) {
-                let planned = || {
-                    Ok(Held {
-                        status: StepStatus::Planned,
-                        detail: "not started: the invocation deadline is too close".into(),
-                    })
-                };
-                steps.push(("untrack-eni", eni.id.clone(), planned()));
-                steps.push(("isolate-eni", eni.id.clone(), planned()));
+                steps.push(("untrack-eni", eni.id.clone(), Ok(Held::planned(DEADLINE))));
+                steps.push(("isolate-eni", eni.id.clone(), Ok(Held::planned(DEADLINE))));
                 return steps;
             }
             steps.extend(isolate_eni(cloud, eni, &group_ids(&groups)).await);
@@ -244,12 +233,7 @@ fn stop_for_deadline(mut run: Execution, live: &Live) -> Execution {
         run.log.records.iter().map(|r| (r.action.clone(), r.target.clone())).collect();
     for (action, target, _) in planned_steps(live) {
         if !done.contains(&(action.to_owned(), target.clone())) {
-            run.log.push_status(
-                action,
-                &target,
-                StepStatus::Planned,
-                "not started: the invocation deadline is too close",
-            );
+            run.log.push_status(action, &target, StepStatus::Planned, DEADLINE);
         }
     }
     run
@@ -396,44 +380,26 @@ async fn instance_chain(
         Ok::<_, AwsFailure>((Held::done(text), record))
     }
     .await;
-    let record = match record {
-        Ok((held, record)) => {
-            let step = ("record-instance-state", id.clone(), Ok(held));
-            (step, record)
-        }
+    let (step, record) = match record {
+        Ok((held, record)) => (("record-instance-state", id.clone(), Ok(held)), record),
         Err(failure) => {
-            let skipped = change_steps(live)
-                .into_iter()
-                .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
-                .map(|(action, target, _)| {
-                    let held = Held {
-                        status: StepStatus::Skipped,
-                        detail: "not run: the original state could not be recorded".into(),
-                    };
-                    (action, target, Ok(held))
-                })
-                .collect();
+            let skipped = instance_steps_as(live, Held::skipped("not run: the original state could not be recorded"));
             return (("record-instance-state", id, Err(failure)), skipped);
         }
     };
     if deadline_near(job) {
-        let planned = change_steps(live)
-            .into_iter()
-            .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
-            .map(|(action, target, _)| {
-                (
-                    action,
-                    target,
-                    Ok(Held {
-                        status: StepStatus::Planned,
-                        detail: "not started: the invocation deadline is too close".into(),
-                    }),
-                )
-            })
-            .collect();
-        return (record.0, planned);
+        return (step, instance_steps_as(live, Held::planned(DEADLINE)));
     }
-    (record.0, contain_instance(cloud, live, &record.1).await)
+    (step, contain_instance(cloud, live, &record).await)
+}
+
+/// The instance-level change steps, each reported as `held` (not run).
+fn instance_steps_as(live: &Live, held: Held) -> Steps {
+    change_steps(live)
+        .into_iter()
+        .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
+        .map(|(action, target, _)| (action, target, Ok(held.clone())))
+        .collect()
 }
 
 type GroupResult = ((String, GroupRole), Result<(String, Held), AwsFailure>);
@@ -511,13 +477,7 @@ async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -
             .instance
             .volumes
             .iter()
-            .map(|(volume, _)| {
-                let held = Held {
-                    status: StepStatus::Planned,
-                    detail: "not started: the invocation deadline is too close".into(),
-                };
-                ("snapshot-volume", volume.clone(), Ok(held))
-            })
+            .map(|(volume, _)| ("snapshot-volume", volume.clone(), Ok(Held::planned(DEADLINE))))
             .collect();
     }
     join_all(live.instance.volumes.iter().map(|(volume, _)| async move {

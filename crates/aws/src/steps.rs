@@ -18,7 +18,18 @@ impl Held {
     pub fn already(detail: impl Into<String>) -> Self {
         Held { status: StepStatus::AlreadyDone, detail: detail.into() }
     }
+    /// Not run on purpose: a prerequisite did not hold.
+    pub fn skipped(detail: impl Into<String>) -> Self {
+        Held { status: StepStatus::Skipped, detail: detail.into() }
+    }
+    /// Not started: a dry run, or too little time left.
+    pub fn planned(detail: impl Into<String>) -> Self {
+        Held { status: StepStatus::Planned, detail: detail.into() }
+    }
 }
+
+/// Why a step was left as planned when the invocation ran out of time.
+pub const DEADLINE: &str = "not started: the invocation deadline is too close";
 
 pub type StepResult = Result<Held, AwsFailure>;
 
