@@ -3,26 +3,29 @@
 //! Handles: instance findings [`decide`](responder_core::decide) turns into
 //! [`Plan::Quarantine`](responder_core::Plan::Quarantine).
 //!
-//! Waves (each a set of concurrent calls; a wave starts when the one before
-//! it has finished):
+//! One wave of reads, then independent chains that run concurrently:
 //! 1. **Describe** the instance, its ENIs (with their tags), termination
 //!    protection, shutdown behaviour, instance-profile association, Auto
 //!    Scaling membership, the responder's security groups and this finding's
 //!    snapshots. Any failure here stops the run before anything changes.
-//! 2. **Record** the original state as tags (groups per ENI; profile,
-//!    protection, shutdown behaviour and Auto Scaling group on the instance),
-//!    and create any missing untrack/isolation group per VPC. A record that
-//!    exists is never overwritten: a repeat delivery sees the quarantined
-//!    state, not the original. If recording fails, nothing is changed.
-//! 3. **Contain**: termination protection on, shutdown behaviour `stop`, an
-//!    EBS snapshot per volume, per ENI the allow-all (untrack) group then the
-//!    isolation group, instance profile disassociated, detached from its Auto
-//!    Scaling group without decrementing capacity.
-//! 4. **Tag** the instance with the finding id, time and resulting status.
+//! 2. **Per ENI**: record its groups (a tag), then the allow-all (untrack)
+//!    group, then the isolation group. The groups of each VPC are found or
+//!    created once, while the records are written.
+//! 3. **The instance**: re-read its record tag (a twin may have written one
+//!    since step 1), record profile, protection, shutdown behaviour and Auto
+//!    Scaling group, then termination protection on, shutdown behaviour
+//!    `stop`, profile disassociated, detached from its Auto Scaling group
+//!    without decrementing capacity.
+//! 4. **Snapshots** of every volume, at once: they change nothing.
+//! 5. **Tag** the instance with the finding id, time and resulting status.
+//!
+//! A record that exists is never overwritten: a repeat delivery sees the
+//! quarantined state, not the original. What cannot be recorded is not
+//! changed.
 //!
 //! IAM actions: ec2:DescribeInstances, DescribeNetworkInterfaces,
 //! DescribeInstanceAttribute, DescribeIamInstanceProfileAssociations,
-//! DescribeSecurityGroups, DescribeSnapshots, CreateTags,
+//! DescribeSecurityGroups, DescribeSnapshots, DescribeTags, CreateTags,
 //! CreateSecurityGroup, AuthorizeSecurityGroupIngress/Egress,
 //! RevokeSecurityGroupIngress/Egress, ModifyNetworkInterfaceAttribute,
 //! ModifyInstanceAttribute, CreateSnapshot, DisassociateIamInstanceProfile;
