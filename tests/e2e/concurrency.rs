@@ -112,26 +112,7 @@ async fn two_deliveries_racing_on_one_user_end_like_one() {
 #[tokio::test]
 async fn an_instance_of_another_account_is_not_reached() {
     let home = cloud().await;
-    let sts = aws_sdk_sts::Client::new(&home);
-    let c = sts
-        .assume_role()
-        .role_arn("arn:aws:iam::333333333333:role/GuardDutyResponderMember")
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap();
-    let c = c.credentials().unwrap();
-    let creds = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "seed",
-    );
-    let other = home
-        .to_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        .build();
+    let other = seed::as_account(&home, "333333333333").await;
     let net = Network::create(&other).await;
     let inst =
         net.instance(&other, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;

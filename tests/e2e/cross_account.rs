@@ -2,9 +2,6 @@
 //! multi-account support (AssumeRole into another account id gives
 //! credentials that act in that account's separate state).
 
-use aws_config::SdkConfig;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use responder_core::{Function, Outcome};
 use responder_e2e::fixture_with;
 use responder_e2e::seed::{self, InstanceOptions, Network};
@@ -13,22 +10,6 @@ use crate::{cloud, responder};
 
 const MEMBER: &str = "111111111111";
 const ROLE: &str = "GuardDutyResponderMember";
-
-/// SDK configuration acting in `account`, as the member role there.
-async fn as_member(home: &SdkConfig, account: &str) -> SdkConfig {
-    let sts = aws_sdk_sts::Client::new(home);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
-        .role_session_name("seed")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials().expect("credentials");
-    let creds =
-        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "seed");
-    home.to_builder().credentials_provider(SharedCredentialsProvider::new(creds)).build()
-}
 
 fn member_event(file: &str, account: &str, instance: &str) -> Vec<u8> {
     // The finding is about the member account; the envelope's receiving
@@ -42,7 +23,7 @@ fn member_event(file: &str, account: &str, instance: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_member_accounts_instance_is_quarantined_through_the_member_role() {
     let home = cloud().await;
-    let member = as_member(&home, MEMBER).await;
+    let member = seed::as_account(&home, MEMBER).await;
     let net = Network::create(&member).await;
     let inst =
         net.instance(&member, InstanceOptions { second_eni: true, profile: false, asg: false, exempt: false }).await;
@@ -72,7 +53,7 @@ async fn a_member_accounts_instance_is_quarantined_through_the_member_role() {
 async fn accounts_outside_the_list_or_without_a_member_role_are_refused() {
     let home = cloud().await;
     let other = "222222222222";
-    let member = as_member(&home, other).await;
+    let member = seed::as_account(&home, other).await;
     let net = Network::create(&member).await;
     let inst =
         net.instance(&member, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;

@@ -469,3 +469,28 @@ pub async fn notifications(config: &SdkConfig, queue: &str, at_least: usize, sec
         }
     }
 }
+
+/// SDK configuration acting in another `account` of the emulator: the
+/// member role there, assumed from `home` (the emulator gives each account
+/// id its own state).
+pub async fn as_account(home: &SdkConfig, account: &str) -> SdkConfig {
+    let sts = aws_sdk_sts::Client::new(home);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/GuardDutyResponderMember"))
+        .role_session_name("seed")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = out.credentials().expect("credentials");
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "seed",
+    );
+    home.to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}

@@ -77,18 +77,19 @@ fn missing(kind: &str, name: &str) -> AwsFailure {
     }
 }
 
+/// A read that must find its principal: `None` becomes a not-found failure.
+fn found<T>(kind: &str, name: &str, result: Result<Option<T>, AwsFailure>) -> Result<T, AwsFailure> {
+    result?.ok_or_else(|| missing(kind, name))
+}
+
 /// Puts `AWSRevokeOlderSessions` on a role.
 pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
     let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, POLICY_NAME));
-    let (role, existing) = match (role, existing) {
-        (Ok(Some(role)), Ok(existing)) => (role, existing),
-        (Ok(None), _) => {
-            run.log.push("describe-role", role_name, Err(missing("role", role_name)));
-            return run;
-        }
-        (Err(f), _) | (_, Err(f)) => {
+    let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
+        Ok(both) => both,
+        Err(f) => {
             run.log.push("describe-role", role_name, Err(f));
             return run;
         }
@@ -280,12 +281,8 @@ pub async fn disable_user(
 /// Removes a revocation the responder put on a role.
 pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
     let mut run = Execution::default();
-    let role = match iam::role(&cloud.iam, role_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            run.log.push("describe-role", role_name, Err(missing("role", role_name)));
-            return run;
-        }
+    let role = match found("role", role_name, iam::role(&cloud.iam, role_name).await) {
+        Ok(r) => r,
         Err(f) => {
             run.log.push("describe-role", role_name, Err(f));
             return run;
@@ -317,13 +314,9 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
 pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
     let mut run = Execution::default();
     let (user, keys) = futures::join!(iam::user(&cloud.iam, user_name), iam::access_keys(&cloud.iam, user_name));
-    let (user, keys) = match (user, keys) {
-        (Ok(Some(u)), Ok(k)) => (u, k),
-        (Ok(None), _) => {
-            run.log.push("describe-user", user_name, Err(missing("user", user_name)));
-            return run;
-        }
-        (Err(f), _) | (_, Err(f)) => {
+    let (user, keys) = match found("user", user_name, user).and_then(|u| Ok((u, keys?))) {
+        Ok(both) => both,
+        Err(f) => {
             run.log.push("describe-user", user_name, Err(f));
             return run;
         }
