@@ -51,6 +51,7 @@ invoke_port=$(free_port)
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" --env-var AWS_ACCESS_KEY_ID=testing \
   --env-var AWS_SECRET_ACCESS_KEY=testing --env-var AWS_REGION=us-east-1 \
+  --env-var AWS_LAMBDA_LOG_FORMAT=JSON \
   --env-var "NOTIFY_TOPIC_ARN=$topic" >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 150); do
@@ -66,6 +67,11 @@ invoke() {
   grep -q '"outcome": *"contained"' "$3" || { echo "$1 did not contain"; exit 1; }
 }
 invoke quarantine-instance "$work/event.json" "$work/report.json"
+
+section "What the function logged: a JSON line per step, and CloudWatch metrics (EMF)"
+grep -m2 '"step"' "$work/watch.log" || { echo "no JSON step log line:"; tail -20 "$work/watch.log"; exit 1; }
+grep -q '"duration_ms"' "$work/watch.log" || { echo "the step lines carry no duration"; exit 1; }
+grep -m1 '"_aws"' "$work/watch.log" || { echo "no Embedded Metric Format line"; tail -20 "$work/watch.log"; exit 1; }
 
 section "After quarantine"
 "$CARGO_TARGET_DIR/debug/demo-world" show "$instance"

@@ -44,7 +44,17 @@ impl Cloud {
 /// Loads the SDK configuration from the environment: the Lambda role's
 /// credentials in AWS, `AWS_ENDPOINT_URL` and dummy keys against the emulator.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
+}
+
+/// Bounds on every call, so a stalled endpoint costs a retry instead of the
+/// whole invocation: a playbook wave must fit the deadline budget.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(25))
+        .build()
 }
 
 /// Who this process runs as: its account, and its role name when it runs

@@ -25,7 +25,7 @@ use responder_core::{AccountId, StepStatus};
 use crate::cloud::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
 use crate::quarantine::Execution;
-use crate::steps::Held;
+use crate::steps::{Held, Timed};
 
 /// A trail as DescribeTrails reports it.
 #[derive(Debug, Clone)]
@@ -82,11 +82,14 @@ pub async fn restore_trail(cloud: &Cloud, account: &AccountId, named: Option<&st
     let mut run = Execution::default();
     let ct = &cloud.cloudtrail;
     let names: Vec<&str> = named.into_iter().collect();
-    let trails = match describe_trails(ct, &names, false).await {
+    let started = std::time::Instant::now();
+    let described = describe_trails(ct, &names, false).await;
+    let took = Some(started.elapsed());
+    let trails = match described {
         Ok(t) => t,
         Err(f) if f.kind == FailureKind::NotFound => Vec::new(),
         Err(f) => {
-            run.log.push("describe-trails", named.unwrap_or("*"), Err(f));
+            run.log.push("describe-trails", named.unwrap_or("*"), Timed { result: Err(f), took });
             return run;
         }
     };
@@ -122,24 +125,26 @@ pub async fn restore_trail(cloud: &Cloud, account: &AccountId, named: Option<&st
         );
         return run;
     }
-    run.log.push("describe-trails", named.unwrap_or("*"), Ok(Held::done(format!("{} trail(s)", mine.len()))));
+    let described = Ok(Held::done(format!("{} trail(s)", mine.len())));
+    run.log.push("describe-trails", named.unwrap_or("*"), Timed { result: described, took });
 
     // By name: these trails are this account's and have their home here.
     let results = futures::future::join_all(mine.iter().map(|t| async move {
+        let started = std::time::Instant::now();
         let result = match is_logging(ct, &t.name).await {
             Ok(true) => Ok(Some(Held::already("logging"))),
             Ok(false) if dry_run => Ok(None),
             Ok(false) => start_logging(ct, &t.name).await.map(|()| Some(Held::done("logging restarted"))),
             Err(f) => Err(f),
         };
-        (t.name.clone(), result)
+        (t.name.clone(), result, Some(started.elapsed()))
     }))
     .await;
-    for (name, result) in results {
+    for (name, result, took) in results {
         match result {
-            Ok(Some(held)) => run.log.push("start-logging", &name, Ok(held)),
+            Ok(Some(held)) => run.log.push("start-logging", &name, Timed { result: Ok(held), took }),
             Ok(None) => run.log.push_status("start-logging", &name, StepStatus::Planned, "StartLogging"),
-            Err(f) => run.log.push("start-logging", &name, Err(f)),
+            Err(f) => run.log.push("start-logging", &name, Timed { result: Err(f), took }),
         }
     }
     run

@@ -26,6 +26,8 @@
 //! inactive key, a missing login profile and an existing policy are
 //! `already_done`; a repeat delivery rewrites nothing it does not have to.
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::join_all;
 use responder_core::record::{chunk_keys, chunk_tag, join_tag};
@@ -37,7 +39,7 @@ use crate::cloud::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
 use crate::iam::{self, Principal};
 use crate::quarantine::Execution;
-use crate::steps::Held;
+use crate::steps::{DEADLINE, Held, Timed, timed};
 
 /// What a credential playbook is asked to do.
 #[derive(Debug, Clone)]
@@ -45,6 +47,38 @@ pub struct CredentialJob<'a> {
     pub finding_id: &'a str,
     pub policy: &'a Policy,
     pub now: DateTime<Utc>,
+    /// The invocation's deadline: no wave starts with less than
+    /// [`WAVE_BUDGET`] left.
+    pub deadline: Option<Instant>,
+}
+
+impl CredentialJob<'_> {
+    fn deadline_near(&self) -> bool {
+        self.deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < WAVE_BUDGET)
+    }
+}
+
+/// The time a wave of calls may need (retries included).
+const WAVE_BUDGET: Duration = Duration::from_secs(3);
+
+/// Marks every step in `steps` as not run, with why.
+fn not_run(run: &mut Execution, steps: &[(&str, &str)], held: &Held) {
+    for (action, target) in steps {
+        run.log.push(action, target, Ok(held.clone()));
+    }
+}
+
+/// The record tag for a revocation policy that was there before the
+/// responder first acted: its cutoff, so release can put it back.
+fn previous_revocation(
+    tags_now: &std::collections::BTreeMap<String, String>,
+    previous: Option<DateTime<Utc>>,
+) -> Option<(String, String)> {
+    if tags_now.contains_key(tags::REVOKED_AT) {
+        // Not the first run: whatever was there first is recorded already (or was nothing).
+        return None;
+    }
+    previous.map(|p| (tags::PREVIOUS_REVOCATION.to_owned(), stamp(p)))
 }
 
 fn stamp(t: DateTime<Utc>) -> String {
@@ -86,11 +120,13 @@ fn found<T>(kind: &str, name: &str, result: Result<Option<T>, AwsFailure>) -> Re
 pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
+    let started = Instant::now();
     let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, POLICY_NAME));
+    let took = Some(started.elapsed());
     let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
         Ok(both) => both,
         Err(f) => {
-            run.log.push("describe-role", role_name, Err(f));
+            run.log.push("describe-role", role_name, Timed { result: Err(f), took });
             return run;
         }
     };
@@ -98,33 +134,58 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
         run.skipped = Some(reason);
         return run;
     }
-    run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
+    run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
 
     let previous = existing.as_deref().and_then(cutoff_of);
     let cutoff = next_cutoff(job.now, previous);
     if job.policy.dry_run {
+        run.log.push_status("record-role-state", role_name, StepStatus::Planned, "tag finding id and cutoff");
         run.log.push_status(
             "revoke-older-sessions",
             role_name,
             StepStatus::Planned,
             format!("deny tokens issued before {}", stamp(cutoff)),
         );
-        run.log.push_status("tag-role", role_name, StepStatus::Planned, "tag finding id and time");
         return run;
     }
-    let put = async {
+    if job.deadline_near() {
+        not_run(
+            &mut run,
+            &[("record-role-state", role_name), ("revoke-older-sessions", role_name)],
+            &Held::planned(DEADLINE),
+        );
+        return run;
+    }
+    // Record first: release removes only a revocation the records say is
+    // the responder's, and puts back one that was there before.
+    let mut pairs =
+        vec![(tags::FINDING_ID.to_owned(), job.finding_id.to_owned()), (tags::REVOKED_AT.to_owned(), stamp(cutoff))];
+    pairs.extend(previous_revocation(&role.tags, previous));
+    let recorded = timed(async {
+        iam::tag_role(iam_c, role_name, &pairs).await.map(|()| Held::done("recorded finding id and cutoff"))
+    })
+    .await;
+    let ok = recorded.is_ok();
+    run.log.push("record-role-state", role_name, recorded);
+    if !ok {
+        not_run(
+            &mut run,
+            &[("revoke-older-sessions", role_name)],
+            &Held::skipped("not run: the role's state could not be recorded"),
+        );
+        return run;
+    }
+    if job.deadline_near() {
+        not_run(&mut run, &[("revoke-older-sessions", role_name)], &Held::planned(DEADLINE));
+        return run;
+    }
+    let put = timed(async {
         iam::put_role_policy(iam_c, role_name, POLICY_NAME, &policy_document(cutoff)).await?;
         let moved = previous.map(|p| format!(" (was {})", stamp(p))).unwrap_or_default();
         Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}{moved}", stamp(cutoff))))
-    };
-    let tag = async {
-        let pairs =
-            [(tags::FINDING_ID.to_owned(), job.finding_id.to_owned()), (tags::REVOKED_AT.to_owned(), stamp(cutoff))];
-        iam::tag_role(iam_c, role_name, &pairs).await.map(|()| Held::done("tagged finding id and time"))
-    };
-    let (put, tag) = futures::join!(put, tag);
+    })
+    .await;
     run.log.push("revoke-older-sessions", role_name, put);
-    run.log.push("tag-role", role_name, tag);
     run
 }
 
@@ -139,25 +200,24 @@ pub async fn disable_user(
 ) -> Execution {
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
+    let started = Instant::now();
     let described = futures::join!(
         iam::user(iam_c, user_name),
         iam::access_keys(iam_c, user_name),
         iam::has_login_profile(iam_c, user_name),
         iam::user_policy(iam_c, user_name, POLICY_NAME),
     );
+    let took = Some(started.elapsed());
     let (user, keys, login, existing) = match described {
         (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
         (Ok(None), ..) => {
-            run.log.push("describe-user", user_name, Err(missing("user", user_name)));
+            run.log.push("describe-user", user_name, Timed { result: Err(missing("user", user_name)), took });
             return run;
         }
         (u, k, l, e) => {
             let failure = [u.err(), k.err(), l.err(), e.err()].into_iter().flatten().next();
-            run.log.push(
-                "describe-user",
-                user_name,
-                Err(failure.unwrap_or_else(|| AwsFailure::rejected("describe failed"))),
-            );
+            let failure = failure.unwrap_or_else(|| AwsFailure::rejected("describe failed"));
+            run.log.push("describe-user", user_name, Timed { result: Err(failure), took });
             return run;
         }
     };
@@ -168,12 +228,15 @@ pub async fn disable_user(
     run.log.push(
         "describe-user",
         user_name,
-        Ok(Held::done(format!(
-            "{} access key(s), {} active; console password: {}",
-            keys.len(),
-            keys.iter().filter(|k| k.active).count(),
-            if login { "yes" } else { "no" }
-        ))),
+        Timed {
+            result: Ok(Held::done(format!(
+                "{} access key(s), {} active; console password: {}",
+                keys.len(),
+                keys.iter().filter(|k| k.active).count(),
+                if login { "yes" } else { "no" }
+            ))),
+            took,
+        },
     );
 
     // The finding's key first in the list, then the others the scope covers.
@@ -193,7 +256,36 @@ pub async fn disable_user(
     let must_revoke = existing.is_none() || !to_deactivate.is_empty() || login;
     let cutoff = next_cutoff(job.now, previous);
 
+    // The record: the keys this run deactivates (added to those an earlier
+    // delivery did), whether a console password existed, the finding, the
+    // cutoff, and a revocation policy that was there before.
+    let mut recorded: Vec<String> = join_tag(tags::DEACTIVATED_KEYS, &user.tags)
+        .map(|v| v.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    for key in &to_deactivate {
+        if !recorded.iter().any(|r| r == key) {
+            recorded.push(key.to_string());
+        }
+    }
+    let mut pairs = chunk_tag(tags::DEACTIVATED_KEYS, &recorded.join(","));
+    if login || user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
+        pairs.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "true".to_owned()));
+    }
+    pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
+    if must_revoke {
+        pairs.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
+        pairs.extend(previous_revocation(&user.tags, previous));
+    }
+
+    let mut changes: Vec<(&str, &str)> = targets.iter().map(|k| ("deactivate-access-key", *k)).collect();
+    changes.extend([("delete-login-profile", user_name), ("revoke-older-sessions", user_name)]);
     if job.policy.dry_run {
+        run.log.push_status(
+            "record-user-state",
+            user_name,
+            StepStatus::Planned,
+            "record deactivated keys, finding id, cutoff",
+        );
         for key in &targets {
             run.log.push_status("deactivate-access-key", key, StepStatus::Planned, "set Inactive");
         }
@@ -204,7 +296,35 @@ pub async fn disable_user(
             StepStatus::Planned,
             format!("deny tokens issued before {}", stamp(cutoff)),
         );
-        run.log.push_status("tag-user", user_name, StepStatus::Planned, "record deactivated keys, finding id, time");
+        return run;
+    }
+    if job.deadline_near() {
+        run.log.push("record-user-state", user_name, Ok(Held::planned(DEADLINE)));
+        not_run(&mut run, &changes, &Held::planned(DEADLINE));
+        return run;
+    }
+
+    // Record first: release reactivates exactly the keys recorded here, so
+    // no key is deactivated before it is in the record.
+    let unchanged = pairs.iter().all(|(k, v)| user.tags.get(k) == Some(v));
+    let record = if unchanged {
+        Ok(Held::already("records up to date")).into()
+    } else {
+        timed(async {
+            iam::tag_user(iam_c, user_name, &pairs)
+                .await
+                .map(|()| Held::done(format!("keys to deactivate: {}", recorded.join(","))))
+        })
+        .await
+    };
+    let ok = record.is_ok();
+    run.log.push("record-user-state", user_name, record);
+    if !ok {
+        not_run(&mut run, &changes, &Held::skipped("not run: the user's state could not be recorded"));
+        return run;
+    }
+    if job.deadline_near() {
+        not_run(&mut run, &changes, &Held::planned(DEADLINE));
         return run;
     }
 
@@ -219,12 +339,20 @@ pub async fn disable_user(
                     message: format!("{key} is not an access key of {user_name}"),
                 }),
                 Some(k) if !k.active => Ok(Held::already("already inactive")),
-                Some(_) => iam::set_access_key(iam_c, user_name, &key, false).await.map(|()| Held::done("deactivated")),
+                Some(_) => {
+                    return (
+                        key.clone(),
+                        timed(async {
+                            iam::set_access_key(iam_c, user_name, &key, false).await.map(|()| Held::done("deactivated"))
+                        })
+                        .await,
+                    );
+                }
             };
-            (key, result)
+            (key, Timed::from(result))
         }
     }));
-    let login_step = async {
+    let login_step = timed(async {
         if !login {
             return Ok(Held::already("no console password"));
         }
@@ -232,8 +360,8 @@ pub async fn disable_user(
             true => Ok(Held::done("console password deleted; a person must set a new one on release")),
             false => Ok(Held::already("no console password")),
         }
-    };
-    let revoke = async {
+    });
+    let revoke = timed(async {
         if !must_revoke {
             return Ok(Held::already(format!(
                 "{POLICY_NAME} in place since {}",
@@ -242,40 +370,24 @@ pub async fn disable_user(
         }
         iam::put_user_policy(iam_c, user_name, POLICY_NAME, &policy_document(cutoff)).await?;
         Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}", stamp(cutoff))))
-    };
-    let tag = async {
-        let mut recorded: Vec<String> = join_tag(tags::DEACTIVATED_KEYS, &user.tags)
-            .map(|v| v.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default();
-        for key in &to_deactivate {
-            if !recorded.iter().any(|r| r == key) {
-                recorded.push(key.to_string());
-            }
-        }
-        let mut pairs = chunk_tag(tags::DEACTIVATED_KEYS, &recorded.join(","));
-        if login || user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
-            pairs.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "true".to_owned()));
-        }
-        pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
-        if must_revoke {
-            pairs.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
-        }
-        let unchanged = pairs.iter().all(|(k, v)| user.tags.get(k) == Some(v));
-        if unchanged {
-            return Ok(Held::already("records up to date"));
-        }
-        iam::tag_user(iam_c, user_name, &pairs)
-            .await
-            .map(|()| Held::done(format!("deactivated keys: {}", recorded.join(","))))
-    };
-    let (deactivations, login_result, revoke, tag) = futures::join!(deactivations, login_step, revoke, tag);
+    });
+    let (deactivations, login_result, revoke) = futures::join!(deactivations, login_step, revoke);
     for (key, result) in deactivations {
         run.log.push("deactivate-access-key", &key, result);
     }
     run.log.push("delete-login-profile", user_name, login_result);
     run.log.push("revoke-older-sessions", user_name, revoke);
-    run.log.push("tag-user", user_name, tag);
     run
+}
+
+/// The cutoff of a revocation that was in place before the responder acted.
+fn earlier_revocation(tags_now: &std::collections::BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+    let text = tags_now.get(tags::PREVIOUS_REVOCATION)?;
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn put_back(cutoff: DateTime<Utc>) -> String {
+    format!("{POLICY_NAME} put back as it was before the responder: deny tokens issued before {}", stamp(cutoff))
 }
 
 /// Removes a revocation the responder put on a role.
@@ -293,15 +405,20 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
         return run;
     }
     run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
-    let result = match iam::delete_role_policy(&cloud.iam, role_name, POLICY_NAME).await {
-        Ok(true) => Ok(Held::done(format!("{POLICY_NAME} removed"))),
-        Ok(false) => Ok(Held::already(format!("no {POLICY_NAME} policy"))),
-        Err(f) => Err(f),
+    let result = match earlier_revocation(&role.tags) {
+        Some(cutoff) => iam::put_role_policy(&cloud.iam, role_name, POLICY_NAME, &policy_document(cutoff))
+            .await
+            .map(|()| Held::done(put_back(cutoff))),
+        None => match iam::delete_role_policy(&cloud.iam, role_name, POLICY_NAME).await {
+            Ok(true) => Ok(Held::done(format!("{POLICY_NAME} removed"))),
+            Ok(false) => Ok(Held::already(format!("no {POLICY_NAME} policy"))),
+            Err(f) => Err(f),
+        },
     };
     let removed = result.is_ok();
     run.log.push("remove-revocation", role_name, result);
     if removed {
-        let keys = vec![tags::REVOKED_AT.to_owned(), tags::FINDING_ID.to_owned()];
+        let keys = [tags::REVOKED_AT, tags::FINDING_ID, tags::PREVIOUS_REVOCATION].map(str::to_owned).to_vec();
         let untag = iam::untag_role(&cloud.iam, role_name, &keys).await.map(|()| Held::done("records removed"));
         run.log.push("untag-role", role_name, untag);
     }
@@ -344,6 +461,11 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
         }
     }));
     let policy = async {
+        if let Some(cutoff) = earlier_revocation(&user.tags) {
+            return iam::put_user_policy(&cloud.iam, user_name, POLICY_NAME, &policy_document(cutoff))
+                .await
+                .map(|()| Held::done(put_back(cutoff)));
+        }
         match iam::delete_user_policy(&cloud.iam, user_name, POLICY_NAME).await {
             Ok(true) => Ok(Held::done(format!("{POLICY_NAME} removed"))),
             Ok(false) => Ok(Held::already(format!("no {POLICY_NAME} policy"))),
@@ -362,7 +484,10 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
     }
     if run.log.all_held() {
         let mut keys: Vec<String> = chunk_keys(tags::DEACTIVATED_KEYS, &user.tags);
-        keys.extend([tags::LOGIN_PROFILE_DELETED, tags::REVOKED_AT, tags::FINDING_ID].map(str::to_owned));
+        keys.extend(
+            [tags::LOGIN_PROFILE_DELETED, tags::REVOKED_AT, tags::FINDING_ID, tags::PREVIOUS_REVOCATION]
+                .map(str::to_owned),
+        );
         let untag = iam::untag_user(&cloud.iam, user_name, &keys).await.map(|()| Held::done("records removed"));
         run.log.push("untag-user", user_name, untag);
     }

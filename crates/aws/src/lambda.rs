@@ -86,7 +86,14 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
         let responder = responder.clone();
         async move {
             let deadline = deadline_of(&event);
-            responder.handle(function, event.payload.as_bytes(), deadline).await
+            let started = Instant::now();
+            let result = responder.handle(function, event.payload.as_bytes(), deadline).await;
+            let (report, error) = match &result {
+                Ok(report) => (Some(report), None),
+                Err(e) => (e.report.as_deref(), Some(e.error_type)),
+            };
+            emit_metrics(function.name(), report, error, started);
+            result
         }
     });
     Runtime::new(handler).layer(RawPayloadLayer).run().await
@@ -108,16 +115,32 @@ pub async fn serve_posture() -> Result<(), lambda_runtime::Error> {
         let shared = shared.clone();
         async move {
             let (settings, config, topic, account) = &*shared;
-            crate::posture::run(config, account, topic, &settings.posture, settings.notify_format).await.map_err(|f| {
-                HandlerError {
+            let started = Instant::now();
+            let result = crate::posture::run(config, account, topic, &settings.posture, settings.notify_format)
+                .await
+                .map_err(|f| HandlerError {
                     error_type: if f.retryable() { HandlerError::RETRYABLE } else { "PostureCheckFailed" },
                     message: f.to_string(),
                     report: None,
-                }
-            })
+                });
+            let (report, error) = match &result {
+                Ok(report) => (Some(report), None),
+                Err(e) => (None, Some(e.error_type)),
+            };
+            emit_metrics("check-posture", report, error, started);
+            result
         }
     });
     Runtime::new(handler).layer(RawPayloadLayer).run().await
+}
+
+/// Prints the invocation's CloudWatch Embedded Metric Format lines to
+/// stdout, where CloudWatch Logs extracts them.
+fn emit_metrics(function: &str, report: Option<&Report>, error: Option<&str>, started: Instant) {
+    let now = chrono::Utc::now().timestamp_millis();
+    for line in responder_core::metrics::emf_lines(function, report, error, started.elapsed(), now) {
+        println!("{line}");
+    }
 }
 
 /// The report type functions answer with.

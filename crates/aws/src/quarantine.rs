@@ -47,7 +47,7 @@ use crate::autoscaling;
 use crate::cloud::Cloud;
 use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
 use crate::failure::AwsFailure;
-use crate::steps::{DEADLINE, Held, StepLog, StepResult};
+use crate::steps::{DEADLINE, Held, StepLog, StepResult, Timed, timed};
 
 /// Time a wave needs at least; with less left before the deadline, the run
 /// stops and reports what it did not start.
@@ -113,25 +113,31 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     let id = job.instance_id;
 
     // Wave 1: describe.
-    let live = match describe(cloud, id, job.finding_id).await {
+    let started = Instant::now();
+    let described = describe(cloud, id, job.finding_id).await;
+    let took = Some(started.elapsed());
+    let live = match described {
         Ok(Some(live)) => live,
         Ok(None) => {
             run.log.push(
                 "describe-instance",
                 id,
-                Err(AwsFailure {
-                    kind: crate::failure::FailureKind::NotFound,
-                    code: Some("InvalidInstanceID.NotFound".into()),
-                    message: format!(
-                        "instance {id} does not exist in {} (terminated long ago, or the finding is stale)",
-                        cloud.region
-                    ),
-                }),
+                Timed {
+                    result: Err(AwsFailure {
+                        kind: crate::failure::FailureKind::NotFound,
+                        code: Some("InvalidInstanceID.NotFound".into()),
+                        message: format!(
+                            "instance {id} does not exist in {} (terminated long ago, or the finding is stale)",
+                            cloud.region
+                        ),
+                    }),
+                    took,
+                },
             );
             return run;
         }
         Err(failure) => {
-            run.log.push("describe-instance", id, Err(failure));
+            run.log.push("describe-instance", id, Timed { result: Err(failure), took });
             return run;
         }
     };
@@ -146,12 +152,15 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     run.log.push(
         "describe-instance",
         id,
-        Ok(Held::done(format!(
-            "{} ENI(s), {} volume(s), state {}",
-            live.enis.len(),
-            live.instance.volumes.len(),
-            live.instance.state
-        ))),
+        Timed {
+            result: Ok(Held::done(format!(
+                "{} ENI(s), {} volume(s), state {}",
+                live.enis.len(),
+                live.instance.volumes.len(),
+                live.instance.state
+            ))),
+            took,
+        },
     );
 
     if job.policy.dry_run {
@@ -172,17 +181,17 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     let eni_chains = join_all(live.enis.iter().map(|eni| {
         let groups = groups.clone();
         async move {
-            let (record, groups) = futures::join!(record_eni(cloud, live, eni), groups);
-            let mut steps = vec![("record-eni-groups", eni.id.clone(), record.clone())];
-            if record.is_err() {
+            let (record, groups) = futures::join!(timed(record_eni(cloud, live, eni)), groups);
+            let mut steps: Steps = vec![("record-eni-groups", eni.id.clone(), record.clone())];
+            if !record.is_ok() {
                 let skipped = Held::skipped("not run: the ENI's groups could not be recorded");
-                steps.push(("untrack-eni", eni.id.clone(), Ok(skipped.clone())));
-                steps.push(("isolate-eni", eni.id.clone(), Ok(skipped)));
+                steps.push(("untrack-eni", eni.id.clone(), Ok(skipped.clone()).into()));
+                steps.push(("isolate-eni", eni.id.clone(), Ok(skipped).into()));
                 return steps;
             }
             if deadline_near(job) {
-                steps.push(("untrack-eni", eni.id.clone(), Ok(Held::planned(DEADLINE))));
-                steps.push(("isolate-eni", eni.id.clone(), Ok(Held::planned(DEADLINE))));
+                steps.push(("untrack-eni", eni.id.clone(), Ok(Held::planned(DEADLINE)).into()));
+                steps.push(("isolate-eni", eni.id.clone(), Ok(Held::planned(DEADLINE)).into()));
                 return steps;
             }
             steps.extend(isolate_eni(cloud, eni, &group_ids(&groups)).await);
@@ -202,12 +211,12 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         run.log.push(action, target, result.clone());
     }
     eni_steps.retain(|s| s.0 != "record-eni-groups");
-    for ((vpc, role), result) in groups {
+    for ((vpc, role), result, took) in groups {
         let action = match role {
             GroupRole::Untrack => "ensure-untrack-group",
             GroupRole::Isolation => "ensure-isolation-group",
         };
-        run.log.push(action, &vpc, result.map(|(_, held)| held));
+        run.log.push(action, &vpc, Timed { result: result.map(|(_, held)| held), took: Some(took) });
     }
     let changes = instance_changes.into_iter().chain(snapshot_steps).chain(eni_steps);
     for (action, target, result) in changes {
@@ -221,8 +230,10 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     if !live.instance.tags.contains_key(tags::QUARANTINED_AT) {
         pairs.push((tags::QUARANTINED_AT.to_owned(), job.now.clone()));
     }
-    let tagged =
-        ec2::create_tags(&cloud.ec2, id, &pairs).await.map(|()| Held::done(format!("{}={status}", tags::STATUS)));
+    let tagged = timed(async {
+        ec2::create_tags(&cloud.ec2, id, &pairs).await.map(|()| Held::done(format!("{}={status}", tags::STATUS)))
+    })
+    .await;
     run.log.push("tag-instance", id, tagged);
     run
 }
@@ -345,7 +356,7 @@ async fn record_eni(cloud: &Cloud, live: &Live, eni: &EniView) -> StepResult {
     ec2::create_tags(&cloud.ec2, &eni.id, &chunk_tag(tags::ORIGINAL_GROUPS, &value)).await.map(|()| Held::done(value))
 }
 
-type Steps = Vec<(&'static str, String, StepResult)>;
+type Steps = Vec<(&'static str, String, Timed)>;
 
 /// Records the instance-level state, then changes it: termination
 /// protection, shutdown behaviour, instance profile, Auto Scaling group.
@@ -355,12 +366,9 @@ type Steps = Vec<(&'static str, String, StepResult)>;
 /// attributes after this run's changes. The record tag is therefore read
 /// again, after every attribute was read, right before it is written: a
 /// record that appeared in between is kept, never overwritten.
-async fn instance_chain(
-    cloud: &Cloud,
-    live: &Live,
-    job: &QuarantineJob<'_>,
-) -> ((&'static str, String, StepResult), Steps) {
+async fn instance_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> ((&'static str, String, Timed), Steps) {
     let id = live.instance.id.clone();
+    let started = Instant::now();
     let record = async {
         let existing = match live.record() {
             Some(record) => Some(record),
@@ -383,11 +391,12 @@ async fn instance_chain(
         Ok::<_, AwsFailure>((Held::done(text), record))
     }
     .await;
+    let took = Some(started.elapsed());
     let (step, record) = match record {
-        Ok((held, record)) => (("record-instance-state", id.clone(), Ok(held)), record),
+        Ok((held, record)) => (("record-instance-state", id.clone(), Timed { result: Ok(held), took }), record),
         Err(failure) => {
             let skipped = instance_steps_as(live, Held::skipped("not run: the original state could not be recorded"));
-            return (("record-instance-state", id, Err(failure)), skipped);
+            return (("record-instance-state", id, Timed { result: Err(failure), took }), skipped);
         }
     };
     if deadline_near(job) {
@@ -401,11 +410,11 @@ fn instance_steps_as(live: &Live, held: Held) -> Steps {
     change_steps(live)
         .into_iter()
         .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
-        .map(|(action, target, _)| (action, target, Ok(held.clone())))
+        .map(|(action, target, _)| (action, target, Ok(held.clone()).into()))
         .collect()
 }
 
-type GroupResult = ((String, GroupRole), Result<(String, Held), AwsFailure>);
+type GroupResult = ((String, GroupRole), Result<(String, Held), AwsFailure>, Duration);
 
 async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
     let wanted: Vec<(String, GroupRole)> = live
@@ -414,8 +423,9 @@ async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
         .flat_map(|vpc| [(vpc.to_owned(), GroupRole::Untrack), (vpc.to_owned(), GroupRole::Isolation)])
         .collect();
     join_all(wanted.into_iter().map(|(vpc, role)| async move {
+        let started = Instant::now();
         let result = ec2::ensure_group(&cloud.ec2, &vpc, role, live.group(&vpc, role)).await;
-        ((vpc, role), result)
+        ((vpc, role), result, started.elapsed())
     }))
     .await
 }
@@ -425,32 +435,41 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
     let id = live.instance.id.as_str();
     let protect = async {
         let result = if live.termination_protection {
-            Ok(Held::already("termination protection already on"))
+            Ok(Held::already("termination protection already on")).into()
         } else {
-            ec2::set_termination_protection(ec2c, id, true).await.map(|()| Held::done("termination protection on"))
+            timed(async {
+                ec2::set_termination_protection(ec2c, id, true).await.map(|()| Held::done("termination protection on"))
+            })
+            .await
         };
         vec![("enable-termination-protection", id.to_owned(), result)]
     };
     let shutdown = async {
         let result = if live.shutdown_behavior == "stop" {
-            Ok(Held::already("shutdown behaviour already stop"))
+            Ok(Held::already("shutdown behaviour already stop")).into()
         } else {
-            ec2::set_shutdown_behavior(ec2c, id, "stop")
-                .await
-                .map(|()| Held::done(format!("shutdown behaviour {} → stop", live.shutdown_behavior)))
+            timed(async {
+                ec2::set_shutdown_behavior(ec2c, id, "stop")
+                    .await
+                    .map(|()| Held::done(format!("shutdown behaviour {} → stop", live.shutdown_behavior)))
+            })
+            .await
         };
         vec![("set-shutdown-behavior", id.to_owned(), result)]
     };
     let profile = async {
         match (&live.association, &record.profile) {
             (Some(a), _) => {
-                let result = ec2::disassociate_profile(ec2c, &a.id)
-                    .await
-                    .map(|()| Held::done(format!("disassociated ({})", a.id)));
+                let result = timed(async {
+                    ec2::disassociate_profile(ec2c, &a.id)
+                        .await
+                        .map(|()| Held::done(format!("disassociated ({})", a.id)))
+                })
+                .await;
                 vec![("detach-instance-profile", a.arn.clone(), result)]
             }
             (None, Some(profile)) => {
-                vec![("detach-instance-profile", profile.clone(), Ok(Held::already("no profile associated")))]
+                vec![("detach-instance-profile", profile.clone(), Ok(Held::already("no profile associated")).into())]
             }
             (None, None) => Vec::new(),
         }
@@ -458,13 +477,16 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
     let asg = async {
         match (&live.asg, &record.auto_scaling_group) {
             (Some(group), _) => {
-                let result = autoscaling::detach(&cloud.autoscaling, id, group)
-                    .await
-                    .map(|()| Held::done("detached; desired capacity unchanged"));
+                let result = timed(async {
+                    autoscaling::detach(&cloud.autoscaling, id, group)
+                        .await
+                        .map(|()| Held::done("detached; desired capacity unchanged"))
+                })
+                .await;
                 vec![("detach-from-asg", group.clone(), result)]
             }
             (None, Some(group)) => {
-                vec![("detach-from-asg", group.clone(), Ok(Held::already("no longer in the group")))]
+                vec![("detach-from-asg", group.clone(), Ok(Held::already("no longer in the group")).into())]
             }
             (None, None) => Vec::new(),
         }
@@ -480,13 +502,18 @@ async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -
             .instance
             .volumes
             .iter()
-            .map(|(volume, _)| ("snapshot-volume", volume.clone(), Ok(Held::planned(DEADLINE))))
+            .map(|(volume, _)| ("snapshot-volume", volume.clone(), Ok(Held::planned(DEADLINE)).into()))
             .collect();
     }
     join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
         let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
-            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))),
-            None => ec2::create_snapshot(&cloud.ec2, volume, &live.instance.id, job.finding_id).await.map(Held::done),
+            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))).into(),
+            None => {
+                timed(async {
+                    ec2::create_snapshot(&cloud.ec2, volume, &live.instance.id, job.finding_id).await.map(Held::done)
+                })
+                .await
+            }
         };
         ("snapshot-volume", volume.clone(), result)
     }))
@@ -496,7 +523,7 @@ async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -
 fn group_ids(groups: &[GroupResult]) -> BTreeMap<(String, GroupRole), String> {
     groups
         .iter()
-        .filter_map(|((vpc, role), result)| Some(((vpc.clone(), *role), result.as_ref().ok()?.0.clone())))
+        .filter_map(|((vpc, role), result, _)| Some(((vpc.clone(), *role), result.as_ref().ok()?.0.clone())))
         .collect()
 }
 
@@ -504,32 +531,28 @@ fn group_ids(groups: &[GroupResult]) -> BTreeMap<(String, GroupRole), String> {
 /// connections become untracked), then the isolation group (untracked flows
 /// stop at once). If the first step fails the second is still attempted:
 /// new connections are cut either way.
-async fn isolate_eni(
-    cloud: &Cloud,
-    eni: &EniView,
-    group_ids: &BTreeMap<(String, GroupRole), String>,
-) -> Vec<(&'static str, String, StepResult)> {
+async fn isolate_eni(cloud: &Cloud, eni: &EniView, group_ids: &BTreeMap<(String, GroupRole), String>) -> Steps {
     let untrack = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Untrack));
     let isolation = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Isolation));
     let Some(isolation) = isolation else {
-        let missing = || Err(AwsFailure::rejected(format!("no isolation group in {}", eni.vpc_id)));
+        let missing = || Err(AwsFailure::rejected(format!("no isolation group in {}", eni.vpc_id))).into();
         return vec![("untrack-eni", eni.id.clone(), missing()), ("isolate-eni", eni.id.clone(), missing())];
     };
     let isolation = vec![isolation.clone()];
     if eni.groups == isolation {
         return vec![
-            ("untrack-eni", eni.id.clone(), Ok(Held::already("already isolated"))),
-            ("isolate-eni", eni.id.clone(), Ok(Held::already(format!("already on {}", isolation[0])))),
+            ("untrack-eni", eni.id.clone(), Ok(Held::already("already isolated")).into()),
+            ("isolate-eni", eni.id.clone(), Ok(Held::already(format!("already on {}", isolation[0]))).into()),
         ];
     }
     let first = match untrack {
-        Some(untrack) => ec2::move_eni(&cloud.ec2, eni, std::slice::from_ref(untrack), "allow-all group").await,
-        None => Err(AwsFailure::rejected(format!("no allow-all group in {}", eni.vpc_id))),
+        Some(untrack) => timed(ec2::move_eni(&cloud.ec2, eni, std::slice::from_ref(untrack), "allow-all group")).await,
+        None => Err(AwsFailure::rejected(format!("no allow-all group in {}", eni.vpc_id))).into(),
     };
     let mut moved = eni.clone();
     if let Some(untrack) = untrack.filter(|_| first.is_ok()) {
         moved.groups = vec![untrack.clone()];
     }
-    let second = ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group").await;
+    let second = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
     vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second)]
 }

@@ -82,8 +82,26 @@ impl Responder {
         Ok(Responder { clouds: Clouds::with_member_role(config, Some(identity.account), member_role), settings })
     }
 
-    /// Handles one raw payload for `function`.
+    /// Handles one raw payload for `function`, and logs one line per step
+    /// it reports (finding id, step, target, status, duration).
     pub async fn handle(
+        &self,
+        function: Function,
+        payload: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
+        let result = self.respond(function, payload, deadline).await;
+        let report = match &result {
+            Ok(report) => Some(report),
+            Err(e) => e.report.as_deref(),
+        };
+        if let Some(report) = report {
+            log_steps(report);
+        }
+        result
+    }
+
+    async fn respond(
         &self,
         function: Function,
         payload: &[u8],
@@ -119,14 +137,17 @@ impl Responder {
             }
         };
 
-        let (notification, _) = self.publish(&report).await;
+        let (notification, publish_transient) = self.publish(&report).await;
         report.notification = Some(notification);
         tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
-        if transient {
+        // A report the team did not get is worth a retry too: the steps are
+        // idempotent, so the retry only publishes again.
+        if transient || publish_transient {
+            let what = if transient { "transient AWS failure" } else { "the report could not be published" };
             return Err(HandlerError {
                 error_type: HandlerError::RETRYABLE,
                 message: format!(
-                    "transient AWS failure, outcome {} so far; the retry repeats only what did not hold: {}",
+                    "{what}, outcome {} so far; the retry repeats only what did not hold: {}",
                     report.outcome,
                     serde_json::to_string(&report).unwrap_or_default()
                 ),
@@ -163,6 +184,7 @@ impl Responder {
                     finding_id: &event.finding.id,
                     policy: &self.settings.policy,
                     now: chrono::Utc::now(),
+                    deadline,
                 };
                 let mut run = revoke_role_sessions(&cloud, &job, role_name).await;
                 if let Some(instance) = source_instance {
@@ -196,6 +218,7 @@ impl Responder {
                     finding_id: &event.finding.id,
                     policy: &self.settings.policy,
                     now: chrono::Utc::now(),
+                    deadline,
                 };
                 disable_user(&cloud, &job, user_name, access_key_id.as_deref(), self.settings.key_scope).await
             }
@@ -272,6 +295,23 @@ impl Responder {
             });
         }
         Ok(report)
+    }
+}
+
+/// One structured log line per step, as CloudWatch Logs Insights queries them.
+fn log_steps(report: &Report) {
+    for step in &report.steps {
+        tracing::info!(
+            finding_id = %report.finding_id,
+            function = %report.function,
+            step = %step.action,
+            target = %step.target,
+            status = %step.status,
+            duration_ms = step.duration_ms,
+            error_code = step.error_code.as_deref(),
+            detail = %step.detail,
+            "step"
+        );
     }
 }
 

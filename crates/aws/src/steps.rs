@@ -1,5 +1,8 @@
 //! Recording what each step did, in the report's terms.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use responder_core::{StepRecord, StepStatus};
 
 use crate::failure::{AwsFailure, FailureKind};
@@ -33,6 +36,32 @@ pub const DEADLINE: &str = "not started: the invocation deadline is too close";
 
 pub type StepResult = Result<Held, AwsFailure>;
 
+/// A step's result with the time its AWS calls took (`None`: it made none).
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub result: StepResult,
+    pub took: Option<Duration>,
+}
+
+impl From<StepResult> for Timed {
+    fn from(result: StepResult) -> Self {
+        Timed { result, took: None }
+    }
+}
+
+impl Timed {
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// Runs a step, measuring it.
+pub async fn timed(step: impl Future<Output = StepResult>) -> Timed {
+    let started = Instant::now();
+    let result = step.await;
+    Timed { result, took: Some(started.elapsed()) }
+}
+
 /// The steps of one run, in the order they were planned, and whether any
 /// failure was one a retry could fix.
 #[derive(Debug, Default)]
@@ -42,8 +71,9 @@ pub struct StepLog {
 }
 
 impl StepLog {
-    pub fn push(&mut self, action: &str, target: &str, result: StepResult) {
-        let record = match result {
+    pub fn push(&mut self, action: &str, target: &str, step: impl Into<Timed>) {
+        let Timed { result, took } = step.into();
+        let mut record = match result {
             Ok(held) => StepRecord::new(action, target, held.status, held.detail),
             Err(failure) => {
                 if failure.kind == FailureKind::Transient {
@@ -59,13 +89,7 @@ impl StepLog {
                 r
             }
         };
-        tracing::info!(
-            step = %record.action,
-            target = %record.target,
-            status = %record.status,
-            detail = %record.detail,
-            "step"
-        );
+        record.duration_ms = took.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
         self.records.push(record);
     }
 

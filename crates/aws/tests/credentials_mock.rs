@@ -106,7 +106,7 @@ fn user_changes(calls: &Calls) -> Vec<Rule> {
 }
 
 fn job(policy: &Policy) -> CredentialJob<'_> {
-    CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now() }
+    CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now(), deadline: None }
 }
 
 async fn run_user(failing: Option<Rule>) -> (responder_aws::quarantine::Execution, Vec<String>) {
@@ -134,6 +134,24 @@ async fn a_user_is_disabled_in_one_wave_of_changes() {
     // The finding's key is the first step reported.
     let first = run.log.records.iter().find(|r| r.action == "deactivate-access-key").unwrap();
     assert_eq!(first.target, "AKIAFINDINGKEY000001");
+    // The record is written before any change.
+    let at = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap();
+    for change in ["UpdateAccessKey", "DeleteLoginProfile", "PutUserPolicy"] {
+        assert!(at("TagUser") < at(change), "{change} before the record: {calls:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_record_changes_nothing() {
+    let rule = mock!(aws_sdk_iam::Client::tag_user).then_error(|| TagUserError::generic(err_meta("AccessDenied")));
+    let (run, calls) = run_user(Some(rule)).await;
+    assert!(calls.iter().all(|c| c == "TagUser"), "changed without a record: {calls:?}");
+    let record = run.log.records.iter().find(|r| r.action == "record-user-state").unwrap();
+    assert_eq!(record.status, StepStatus::Failed);
+    let changes: Vec<_> =
+        run.log.records.iter().filter(|r| r.action != "record-user-state" && r.action != "describe-user").collect();
+    assert!(!changes.is_empty() && changes.iter().all(|r| r.status == StepStatus::Skipped), "{changes:#?}");
+    assert_ne!(Outcome::of_steps(&run.log.records, false), Outcome::Contained);
 }
 
 #[tokio::test]
@@ -157,11 +175,6 @@ async fn each_user_step_failing_is_named_and_not_retried() {
             "ci-deployer",
             mock!(aws_sdk_iam::Client::put_user_policy)
                 .then_error(|| PutUserPolicyError::generic(err_meta("AccessDenied"))),
-        ),
-        (
-            "tag-user",
-            "ci-deployer",
-            mock!(aws_sdk_iam::Client::tag_user).then_error(|| TagUserError::generic(err_meta("AccessDenied"))),
         ),
     ];
     for (action, target, rule) in cases {
@@ -247,4 +260,32 @@ async fn live_paths_and_protected_arns_stop_the_revocation() {
         assert!(reason.contains(want), "{path}: {reason}");
         assert_eq!(put.num_calls(), 0, "{path}: the policy was put");
     }
+}
+
+#[tokio::test]
+async fn a_close_deadline_starts_no_credential_change() {
+    let policy = Policy::default();
+    let soon = || Some(std::time::Instant::now() + std::time::Duration::from_millis(500));
+
+    let calls = Calls::default();
+    let mut iam = user_reads("/");
+    iam.extend(user_changes(&calls));
+    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+    let user_job = CredentialJob { deadline: soon(), ..job(&policy) };
+    let run = disable_user(&cloud, &user_job, "ci-deployer", Some("AKIAFINDINGKEY000001"), KeyScope::AllKeys).await;
+    assert!(calls.lock().unwrap().is_empty(), "{:?}", calls.lock().unwrap());
+    let key = run.log.records.iter().find(|r| r.action == "deactivate-access-key").unwrap();
+    assert_eq!(key.status, StepStatus::Planned);
+    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Partial);
+
+    let put = mock!(aws_sdk_iam::Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
+    let mut iam = vec![put.clone()];
+    iam.extend(role_reads("/"));
+    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+    let role_job = CredentialJob { deadline: soon(), ..job(&policy) };
+    let run = revoke_role_sessions(&cloud, &role_job, "data-pipeline").await;
+    assert_eq!(put.num_calls(), 0);
+    let revoke = run.log.records.iter().find(|r| r.action == "revoke-older-sessions").unwrap();
+    assert_eq!(revoke.status, StepStatus::Planned);
+    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Partial);
 }

@@ -24,6 +24,7 @@
 
 pub mod event;
 pub mod finding;
+pub mod metrics;
 pub mod pattern;
 pub mod plan;
 pub mod policy;
@@ -73,4 +74,8 @@ pub mod tags {
     pub const DEACTIVATED_KEYS: &str = "guardduty-responder:deactivated-keys";
     /// On users: `true` when the responder deleted the console login profile.
     pub const LOGIN_PROFILE_DELETED: &str = "guardduty-responder:login-profile-deleted";
+    /// On users and roles: the cutoff of an `AWSRevokeOlderSessions` policy
+    /// that was there before the responder first acted, so release puts it
+    /// back instead of deleting it.
+    pub const PREVIOUS_REVOCATION: &str = "guardduty-responder:previous-revocation";
 }

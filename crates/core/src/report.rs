@@ -51,6 +51,9 @@ pub struct StepRecord {
     /// The AWS error code when the step failed on an AWS call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// How long the step's AWS calls took; absent when it made none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl StepRecord {
@@ -60,7 +63,14 @@ impl StepRecord {
         status: StepStatus,
         detail: impl Into<String>,
     ) -> Self {
-        StepRecord { action: action.into(), target: target.into(), status, detail: detail.into(), error_code: None }
+        StepRecord {
+            action: action.into(),
+            target: target.into(),
+            status,
+            detail: detail.into(),
+            error_code: None,
+            duration_ms: None,
+        }
     }
 }
 
