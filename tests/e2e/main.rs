@@ -9,11 +9,7 @@ mod notify;
 mod posture;
 mod quarantine;
 
-use std::collections::HashMap;
-
 use aws_config::SdkConfig;
-use responder_aws::Responder;
-use responder_core::Settings;
 use responder_e2e::{emulator_endpoint, sdk_config};
 
 /// The emulator's SDK configuration.
@@ -21,9 +17,4 @@ pub async fn cloud() -> SdkConfig {
     sdk_config(&emulator_endpoint()).await
 }
 
-/// A responder with default settings plus `vars`.
-pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> Responder {
-    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let settings = Settings::from_lookup(|k| map.get(k).cloned()).expect("settings");
-    Responder::new(settings, config.clone()).await.expect("responder")
-}
+pub use responder_e2e::responder;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
+pub mod faults;
 pub mod seed;
 
 /// A running emulator process.
@@ -123,12 +124,68 @@ pub fn emulator_endpoint() -> String {
 /// SDK configuration for the emulator, as the functions would build it from
 /// `AWS_ENDPOINT_URL` and dummy credentials.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_as(endpoint, "testing", "testing").await
+}
+
+/// SDK configuration for the emulator that calls with this access key (an
+/// IAM user's, when the emulator enforces IAM).
+pub async fn sdk_config_as(endpoint: &str, access_key: &str, secret: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "emulator"))
         .load()
         .await
+}
+
+/// SDK configuration like [`sdk_config`] whose calls pass through
+/// `injector`; the SDK makes two attempts with short back-offs, so fault
+/// cases stay quick. Attempts time out after `attempt_timeout`: a bound for
+/// a stuck emulator, far above any answer's time.
+pub async fn faulty_sdk_config(
+    endpoint: &str,
+    injector: &faults::FaultInjector,
+    attempt_timeout: Duration,
+) -> SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    let inner = aws_smithy_http_client::Builder::new().build_http();
+    sdk_config(endpoint)
+        .await
+        .into_builder()
+        .http_client(injector.client(inner))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(attempt_timeout).build())
+        .build()
+}
+
+/// A responder with default settings plus `vars`.
+pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> responder_aws::Responder {
+    let map: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings = responder_core::Settings::from_lookup(|k| map.get(k).cloned()).expect("settings");
+    responder_aws::Responder::new(settings, config.clone()).await.expect("responder")
+}
+
+/// Empties the emulator (every account and region): for a test binary that
+/// owns its emulator and works in batches, so the emulator's state, and with
+/// it the time of each call, stays small.
+pub fn reset_emulator() {
+    use std::io::{Read, Write};
+    let endpoint = emulator_endpoint();
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    let request =
+        format!("POST /moto-api/reset HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("reset the emulator");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200"), "reset: {response}");
 }
 
 /// The repository root.

@@ -391,10 +391,15 @@ pub fn bucket(endpoint: &str, name: &str) {
 
 /// A trail named `name` writing to a new bucket, logging.
 pub async fn trail(config: &SdkConfig, endpoint: &str, name: &str) -> String {
-    let ct = aws_sdk_cloudtrail::Client::new(config);
     let bucket_name = unique("trail-logs").to_lowercase();
     bucket(endpoint, &bucket_name);
-    let out = ct.create_trail().name(name).s3_bucket_name(&bucket_name).send().await.expect("CreateTrail");
+    trail_to(config, name, &bucket_name).await
+}
+
+/// A trail named `name` writing to the existing bucket `bucket_name`, logging.
+pub async fn trail_to(config: &SdkConfig, name: &str, bucket_name: &str) -> String {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    let out = ct.create_trail().name(name).s3_bucket_name(bucket_name).send().await.expect("CreateTrail");
     ct.start_logging().name(name).send().await.expect("StartLogging");
     out.trail_arn().unwrap_or_default().to_owned()
 }

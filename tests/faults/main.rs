@@ -1,0 +1,387 @@
+//! The fault matrix: every AWS call every playbook makes, failed in each way
+//! AWS fails, against the emulator's real state.
+//!
+//! Its own test binary with its own emulator, emptied after every batch of
+//! cases: with a few hundred worlds in it, the emulator's calls slow down
+//! severalfold.
+//!
+//! For each playbook a healthy run is recorded first; its calls (action and
+//! occurrence) are the matrix's rows, the [`Fault`] kinds its columns. Each
+//! case seeds fresh resources, runs the handler with that one call failing
+//! (and its retries), and asserts:
+//! - the report names a failed step (or, for the publish, a failed
+//!   notification), and the outcome is never `contained` unless the SDK's own
+//!   retry carried the call through;
+//! - a transient failure fails the invocation with the retryable error type,
+//!   a denied one does not;
+//! - every change to a resource came after that resource's original state was
+//!   recorded;
+//! - a redelivery after a transient failure contains the resource;
+//! - a release afterwards restores the state from before the run exactly.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use futures::StreamExt;
+use responder_aws::HandlerError;
+use responder_aws::cloud::Cloud;
+use responder_aws::credentials::{release_role, release_user};
+use responder_aws::release::{ReleaseOptions, release};
+use responder_core::revocation::POLICY_NAME;
+use responder_core::{Function, Outcome, Report, StepStatus};
+use responder_e2e::faults::{Call, Fault, FaultInjector};
+use responder_e2e::seed::{self, InstanceOptions, Network};
+use responder_e2e::{
+    emulator_endpoint, faulty_sdk_config, fixture_for_instance, fixture_with, reset_emulator, responder, sdk_config,
+};
+
+async fn cloud() -> SdkConfig {
+    sdk_config(&emulator_endpoint()).await
+}
+
+/// A bound for a stuck emulator; injected timeouts are the connection's own.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Cases run at once (each on its own resources; more only queue at the emulator).
+const PARALLEL: usize = 4;
+/// Cases between two resets of the emulator.
+const BATCH: usize = 12;
+/// The matrix's columns. Throttling that outlasts the SDK's retries takes the
+/// same path as a persistent 5xx (a transient failure: retryable); the mock
+/// tests cover it per step.
+const MATRIX: [Fault; 4] = [Fault::ThrottleOnce, Fault::ServerError, Fault::AccessDenied, Fault::Timeout];
+
+fn is_read(action: &str) -> bool {
+    ["Describe", "Get", "List", "Lookup"].iter().any(|p| action.starts_with(p))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Playbook {
+    Quarantine,
+    DisableUser,
+    RevokeRole,
+    RestoreTrail,
+    Alert,
+}
+
+impl Playbook {
+    fn function(self) -> Function {
+        match self {
+            Playbook::Quarantine => Function::QuarantineInstance,
+            Playbook::DisableUser => Function::DisableIamUser,
+            Playbook::RevokeRole => Function::RevokeRoleSessions,
+            Playbook::RestoreTrail => Function::RestoreCloudtrail,
+            Playbook::Alert => Function::NotifyFinding,
+        }
+    }
+
+    /// What a healthy run ends in on the emulator (its CloudTrail has no
+    /// LookupEvents, so an alert always lacks the activity listing).
+    fn healthy_outcome(self) -> Outcome {
+        match self {
+            Playbook::Alert => Outcome::Partial,
+            _ => Outcome::Contained,
+        }
+    }
+}
+
+/// The resources one case runs on.
+struct World {
+    playbook: Playbook,
+    topic: String,
+    event: Vec<u8>,
+    instance: Option<seed::Instance>,
+    user: Option<String>,
+    role: Option<String>,
+    trail: Option<String>,
+}
+
+async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
+    let sns = aws_sdk_sns::Client::new(config);
+    let topic = sns.create_topic().name(seed::unique("fault-alerts")).send().await.expect("CreateTopic");
+    let topic = topic.topic_arn().unwrap_or_default().to_owned();
+    let mut world = World { playbook, topic, event: Vec::new(), instance: None, user: None, role: None, trail: None };
+    match playbook {
+        Playbook::Quarantine => {
+            // A fresh VPC: the responder's groups are created in the run.
+            let net = Network::create(config).await;
+            let inst = net.instance(config, InstanceOptions::default()).await;
+            world.event = fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id);
+            world.instance = Some(inst);
+        }
+        Playbook::DisableUser => {
+            let (user, keys, _) = seed::iam_user(config, 2, 0, true).await;
+            world.event = fixture_with(
+                "iam-user-malicious-ip-caller.json",
+                &[("ci-deployer", &user), ("AKIA2EXAMPLEKEY7QXK3", &keys[0])],
+            );
+            world.user = Some(user);
+        }
+        Playbook::RevokeRole => {
+            let role = seed::iam_role(config, "data-pipeline", "/").await;
+            world.event = fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]);
+            world.role = Some(role);
+        }
+        Playbook::RestoreTrail => {
+            let name = seed::unique("fault-trail");
+            seed::trail(config, &emulator_endpoint(), &name).await;
+            seed::stop_trail(config, &name).await;
+            world.event =
+                fixture_with("cloudtrail-logging-disabled.json", &[("\"management-events\"", &format!("\"{name}\""))]);
+            world.trail = Some(name);
+        }
+        Playbook::Alert => {
+            world.event = responder_e2e::fixture_with("ec2-recon-port-probe-medium.json", &[]);
+        }
+    }
+    world
+}
+
+/// The state a release must bring back, as text. A deleted console password
+/// cannot be restored (a person sets a new one), so it is not part of it.
+async fn state(config: &SdkConfig, world: &World) -> String {
+    if let Some(inst) = &world.instance {
+        let secondary = match &inst.secondary_eni {
+            Some(eni) => seed::eni_groups(config, eni).await,
+            None => Vec::new(),
+        };
+        return format!(
+            "primary {:?} secondary {:?} protection {} shutdown {} profile {:?} asg {:?}",
+            seed::eni_groups(config, &inst.primary_eni).await,
+            secondary,
+            seed::termination_protection(config, &inst.id).await,
+            seed::shutdown_behavior(config, &inst.id).await,
+            seed::profile_of(config, &inst.id).await,
+            seed::asg_of(config, &inst.id).await,
+        );
+    }
+    if let Some(user) = &world.user {
+        return format!(
+            "keys {:?} deny {:?}",
+            seed::key_states(config, user).await,
+            seed::user_policy(config, user, POLICY_NAME).await.is_some()
+        );
+    }
+    if let Some(role) = &world.role {
+        return format!("deny {:?}", seed::role_policy(config, role, POLICY_NAME).await.is_some());
+    }
+    if let Some(trail) = &world.trail {
+        return format!("logging {}", seed::trail_logging(config, trail).await);
+    }
+    String::new()
+}
+
+/// Releases whatever the responder did; says what did not hold.
+async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> {
+    let cloud = Cloud::new(config);
+    let run = if let Some(inst) = &world.instance {
+        release(&cloud, &inst.id, ReleaseOptions { reattach_asg: true }).await
+    } else if let Some(user) = &world.user {
+        release_user(&cloud, user).await
+    } else if let Some(role) = &world.role {
+        release_role(&cloud, role).await
+    } else {
+        return Ok(());
+    };
+    if run.log.all_held() { Ok(()) } else { Err(format!("release failed: {:#?}", run.log.records)) }
+}
+
+/// Every successful change came after its resource's record was written.
+fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> {
+    let recorded_before =
+        |call: &Call, what: &dyn Fn(&Call) -> bool| calls.iter().any(|r| r.ok() && r.ended <= call.started && what(r));
+    for call in calls.iter().filter(|c| c.ok()) {
+        let ok = match (world.playbook, call.action.as_str()) {
+            (Playbook::Quarantine, "ModifyNetworkInterfaceAttribute") => {
+                let eni = call
+                    .body
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("NetworkInterfaceId="))
+                    .unwrap_or_default()
+                    .to_owned();
+                recorded_before(call, &|r| {
+                    r.action == "CreateTags" && r.mentions(&eni) && r.mentions("original-groups")
+                })
+            }
+            (
+                Playbook::Quarantine,
+                "ModifyInstanceAttribute" | "DisassociateIamInstanceProfile" | "DetachInstances",
+            ) => {
+                let id = world.instance.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+                recorded_before(call, &|r| r.action == "CreateTags" && r.mentions(&id) && r.mentions("original-state"))
+            }
+            (Playbook::DisableUser, "UpdateAccessKey" | "DeleteLoginProfile" | "PutUserPolicy") => {
+                recorded_before(call, &|r| r.action == "TagUser")
+            }
+            (Playbook::RevokeRole, "PutRolePolicy") => recorded_before(call, &|r| r.action == "TagRole"),
+            _ => true,
+        };
+        if !ok {
+            return Err(format!(
+                "{} #{} changed a resource before its record was written",
+                call.action, call.occurrence
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The report of a handler result, whichever way it ended.
+fn report_of(result: &Result<Report, HandlerError>) -> Option<&Report> {
+    match result {
+        Ok(report) => Some(report),
+        Err(e) => e.report.as_deref(),
+    }
+}
+
+/// Runs `world`'s event through a responder whose SDK calls go through `injector`.
+async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, HandlerError> {
+    let faulty = faulty_sdk_config(&emulator_endpoint(), injector, ATTEMPT_TIMEOUT).await;
+    let r = responder(&faulty, &[("NOTIFY_TOPIC_ARN", &world.topic)]).await;
+    injector.reset();
+    r.handle(world.playbook.function(), &world.event, None).await
+}
+
+/// The calls of a healthy run: the matrix's rows.
+async fn healthy_calls(playbook: Playbook) -> Vec<(String, usize)> {
+    let config = cloud().await;
+    let world = seed_world(playbook, &config).await;
+    let injector = FaultInjector::new();
+    let result = run_with(&world, &injector).await;
+    let report = report_of(&result).expect("a report");
+    assert_eq!(report.outcome, playbook.healthy_outcome(), "{playbook:?} healthy run: {report:#?}");
+    let rows: BTreeSet<(String, usize)> = injector.calls().into_iter().map(|c| (c.action, c.occurrence)).collect();
+    rows.into_iter()
+        .filter(|(action, _)| match playbook {
+            // The look-up fails on the emulator in every run; only the publish is the alert's own.
+            Playbook::Alert => action == "Publish",
+            _ => true,
+        })
+        .collect()
+}
+
+/// One cell of the matrix; `Err` says what was wrong.
+async fn case(playbook: Playbook, action: String, occurrence: usize, fault: Fault) -> Result<(), String> {
+    let config = cloud().await;
+    let world = seed_world(playbook, &config).await;
+    let before = state(&config, &world).await;
+    let injector = FaultInjector::new();
+    injector.arm(&action, occurrence, fault);
+    let result = run_with(&world, &injector).await;
+    injector.disarm();
+    let calls = injector.calls();
+    if !calls.iter().any(|c| c.fault.is_some()) {
+        return Err("the armed call was never made".into());
+    }
+    let report = report_of(&result).ok_or_else(|| format!("no report: {result:?}"))?;
+    let publish = action == "Publish";
+
+    // The outcome and the error type.
+    if fault.clears() {
+        if result.is_err() || report.outcome != playbook.healthy_outcome() {
+            return Err(format!("a throttle the SDK retried past was not carried through: {report:#?}"));
+        }
+    } else {
+        if publish {
+            let status = report.notification.as_ref().map(|n| n.status.as_str());
+            if status == Some("published") {
+                return Err("the failed publish was reported as published".into());
+            }
+            // The resource's outcome stays what the steps did.
+            if report.outcome != playbook.healthy_outcome() && playbook != Playbook::Alert {
+                return Err(format!("a failed publish changed the outcome: {report:#?}"));
+            }
+        } else {
+            if report.outcome == Outcome::Contained {
+                return Err(format!("contained despite the failure: {report:#?}"));
+            }
+            let failed: Vec<_> = report.steps.iter().filter(|s| s.status == StepStatus::Failed).collect();
+            if failed.is_empty() {
+                return Err(format!("no failed step in the report: {report:#?}"));
+            }
+            if fault != Fault::Timeout && !failed.iter().any(|s| s.error_code.as_deref().is_some_and(|c| !c.is_empty()))
+            {
+                return Err(format!("the failed step does not carry the error code: {failed:#?}"));
+            }
+        }
+        match (&result, fault.transient()) {
+            (Err(e), true) if e.error_type == HandlerError::RETRYABLE => {}
+            (Ok(_), false) => {}
+            (other, transient) => {
+                return Err(format!(
+                    "transient={transient} but the invocation ended {:?}",
+                    other.as_ref().map(|r| &r.outcome)
+                ));
+            }
+        }
+    }
+    recorded_before_changed(&world, &calls)?;
+
+    // A redelivery after a transient failure finishes the job (the 5xx
+    // cases); the others are released from where the failure left them.
+    if fault == Fault::ServerError {
+        let injector = FaultInjector::new();
+        let again = run_with(&world, &injector).await;
+        let report = report_of(&again).ok_or("no report on redelivery")?;
+        if again.is_err() || report.outcome != playbook.healthy_outcome() {
+            return Err(format!("the redelivery did not finish the job: {report:#?}"));
+        }
+    }
+    if playbook == Playbook::RestoreTrail {
+        return Ok(());
+    }
+    if calls.iter().all(|c| is_read(&c.action)) && fault != Fault::ServerError {
+        // Nothing was asked to change: nothing to release.
+        return Ok(());
+    }
+    release_world(&config, &world).await?;
+    let after = state(&config, &world).await;
+    if after != before {
+        return Err(format!("release did not restore the state:\n before {before}\n after  {after}"));
+    }
+    Ok(())
+}
+
+async fn matrix(playbook: Playbook) -> usize {
+    let rows = tokio::spawn(healthy_calls(playbook)).await.expect("healthy run");
+    assert!(!rows.is_empty());
+    reset_emulator();
+    let cases: Vec<(String, usize, Fault)> =
+        rows.iter().flat_map(|(a, o)| MATRIX.map(|f| (a.clone(), *o, f))).collect();
+    let count = cases.len();
+    let mut failures = Vec::new();
+    for batch in cases.chunks(BATCH) {
+        let found: Vec<String> = futures::stream::iter(batch.to_vec())
+            .map(|(action, occurrence, fault)| async move {
+                let label = format!("{playbook:?} {action} #{occurrence} {fault:?}");
+                // Spawned: the playbooks' futures are large, and the heap holds them.
+                match tokio::spawn(case(playbook, action, occurrence, fault)).await {
+                    Ok(outcome) => outcome.err().map(|e| format!("{label}: {e}")),
+                    Err(panic) => Some(format!("{label}: panicked: {panic}")),
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .filter_map(|f| async move { f })
+            .collect()
+            .await;
+        failures.extend(found);
+        reset_emulator();
+    }
+    assert!(failures.is_empty(), "{} of {count} fault cases failed:\n{}", failures.len(), failures.join("\n\n"));
+    eprintln!("{playbook:?}: {count} fault cases passed ({} calls × {} faults)", rows.len(), MATRIX.len());
+    count
+}
+
+/// One test: the emulator is emptied between batches, so nothing else may use it meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_playbook_under_every_fault() {
+    let mut total = 0;
+    for playbook in
+        [Playbook::Quarantine, Playbook::DisableUser, Playbook::RevokeRole, Playbook::RestoreTrail, Playbook::Alert]
+    {
+        total += matrix(playbook).await;
+    }
+    eprintln!("fault matrix: {total} cases passed");
+}

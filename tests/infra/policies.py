@@ -1,0 +1,64 @@
+"""Prints each function's IAM policy from infra/template.yaml as JSON.
+
+For the least-privilege end-to-end test: {function name: [actions]}, the
+actions of every Allow statement of the function's role (inline policies;
+the managed logging policy is the Lambda service's, not the code's). The
+function name is the role's Description, which the template sets to it.
+
+The emulator authorizes on actions only (it passes no resource and no
+condition context), so resources and conditions are left out here; they
+are checked by cfn-lint and checkov instead.
+
+Usage: python tests/infra/policies.py [TEMPLATE]
+"""
+
+import json
+import os
+import sys
+
+import yaml
+
+
+class TemplateLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Sub, !Ref, !GetAtt...) as plain values."""
+
+
+def _any_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+TemplateLoader.add_multi_constructor("!", _any_tag)
+
+
+def policies(template_path):
+    with open(template_path, encoding="utf-8") as f:
+        template = yaml.load(f, Loader=TemplateLoader)
+    out = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        props = resource["Properties"]
+        function = props.get("Description")
+        actions = []
+        for policy in props.get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if statement.get("Effect") != "Allow":
+                    continue
+                listed = statement["Action"]
+                for action in [listed] if isinstance(listed, str) else listed:
+                    if action not in actions:
+                        actions.append(action)
+        if function:
+            out[function] = actions
+    return out
+
+
+if __name__ == "__main__":
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "infra", "template.yaml")
+    json.dump(policies(path), sys.stdout, indent=2)
+    print()
