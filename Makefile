@@ -7,6 +7,7 @@
 #   make package the functions' Lambda zips, with their sizes
 #   make infra-check  cfn-lint, checkov and the routing check on infra/
 #   make fuzz    a long run of the parser and planner property tests
+#   make bench   side-by-side benchmark with Cloud Custodian; writes BENCHMARKS.md
 #   make invoke-<function> EVENT=events/<file>.json   (with `cargo lambda watch` running)
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
 FUNCTIONS := $(notdir $(wildcard crates/functions/*))
 FUNCTION_PKGS := $(addprefix -p ,$(FUNCTIONS))
 
-.PHONY: setup demo test lint fmt build package infra-check fuzz invoke-% clean-tools
+.PHONY: setup demo test lint fmt build package infra-check fuzz bench invoke-% clean-tools
 
 # Python-distributed tools (the AWS emulator, cargo-lambda) in a project-local venv.
 $(STAMP): tools/requirements.txt
@@ -89,6 +90,29 @@ invoke-%: setup
 FUZZ_CASES ?= 200000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p responder-core --test properties
+
+# The benchmark against Cloud Custodian's guard-duty Lambda (bench/run.py):
+# release binaries for this machine (what is timed), arm64 zips for the size
+# column (best effort), c7n in a venv holding only its own requirements.
+C7N_VENV := .tools/c7n
+C7N_STAMP := $(C7N_VENV)/.installed
+HOST_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+BENCH_RUNS ?= 5
+BENCH_LATENCY_MS ?= 25
+
+$(C7N_STAMP): tools/requirements-c7n.txt
+	python3 -m venv $(C7N_VENV)
+	$(C7N_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-c7n.txt
+	touch $(C7N_STAMP)
+
+bench: setup $(C7N_STAMP)
+	cargo build --release --locked --target $(HOST_TRIPLE) $(FUNCTION_PKGS)
+	-rustup target add aarch64-unknown-linux-gnu
+	-PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip \
+	  --lambda-dir $(CARGO_TARGET_DIR)/lambda-arm64 $(FUNCTION_PKGS)
+	$(PY) bench/run.py --bin-dir $(CARGO_TARGET_DIR)/$(HOST_TRIPLE)/release \
+	  --zip-dir $(CARGO_TARGET_DIR)/lambda-arm64 --peer-python $(C7N_VENV)/bin/python \
+	  --runs $(BENCH_RUNS) --latency-ms $(BENCH_LATENCY_MS) --write BENCHMARKS.md
 
 clean-tools:
 	rm -rf .tools

@@ -1,0 +1,717 @@
+"""The side-by-side benchmark: guardduty-responder and Cloud Custodian's guard-duty mode.
+
+Both run against one AWS emulator, through one recording proxy, on resources
+seeded the same way, with the same findings, in one run:
+
+* ours: each function's release binary started as a Lambda sandbox by the
+  Runtime API in lambda_probe.py (cold init, first and warm invocation, peak RSS);
+* the peer: c7n's packaged policy Lambda, imported and called in a fresh
+  Python process by peer_lambda.py.
+
+Every scenario runs RUNS times without added latency and RUNS times with a
+fixed latency per request (the proxy sleeps before forwarding), so parallel
+requests show in the time to contain. After each run the emulator's state is
+read to say whether the resource was actually contained. Medians are printed
+as Markdown tables and, with --write, written to BENCHMARKS.md.
+
+Usage (make bench builds the binaries and packages first):
+  python bench/run.py --bin-dir DIR --peer-python PY [--zip-dir DIR] [--runs 5]
+                      [--latency-ms 25] [--write BENCHMARKS.md]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lambda_probe import run_function  # noqa: E402
+from proxy import Proxy, serial_depths  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ACCOUNT = "123456789012"
+# This machine's single CA bundle (the template points SSL_CERT_FILE at the
+# runtime image's own).
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION}
+FUNCTIONS = [
+    "quarantine-instance",
+    "disable-iam-user",
+    "revoke-role-sessions",
+    "restore-cloudtrail",
+    "notify-finding",
+    "check-posture",
+]
+# The requests that contain each kind of resource: the last of them to finish
+# is the moment of containment.
+CONTAINING = {
+    "ec2": {"ModifyNetworkInterfaceAttribute"},
+    "user": {"UpdateAccessKey", "DeleteLoginProfile", "PutUserPolicy", "AttachUserPolicy"},
+    "role": {"PutRolePolicy"},
+    "trail": {"StartLogging"},
+}
+
+
+def fixture(name):
+    with open(os.path.join(ROOT, "events", name), encoding="utf-8") as f:
+        return f.read()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(work):
+    port = free_port()
+    log = open(os.path.join(work, "emulator.log"), "wb")
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "emulator", "moto_emulator.py"), str(port)],
+        env=dict(os.environ, EMULATOR_PARENT_PID=str(os.getpid())),
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    raise SystemExit(f"the AWS emulator did not start; its log is {log.name}")
+
+
+class World:
+    """Seeds and inspects resources directly on the emulator (not through the proxy)."""
+
+    def __init__(self, endpoint):
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+        self.ec2 = session.client("ec2", endpoint_url=endpoint)
+        self.iam = session.client("iam", endpoint_url=endpoint)
+        self.sns = session.client("sns", endpoint_url=endpoint)
+        self.s3 = session.client("s3", endpoint_url=endpoint)
+        self.cloudtrail = session.client("cloudtrail", endpoint_url=endpoint)
+        self.serial = 0
+
+    def name(self, prefix):
+        self.serial += 1
+        return f"{prefix}-{self.serial}"
+
+    def network(self):
+        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        web = self.ec2.create_security_group(GroupName=self.name("web"), Description="web", VpcId=vpc)["GroupId"]
+        app = self.ec2.create_security_group(GroupName=self.name("app"), Description="app", VpcId=vpc)["GroupId"]
+        return {"vpc": vpc, "subnet": subnet, "groups": [web, app]}
+
+    def deny_all_group(self, net):
+        group = self.ec2.create_security_group(GroupName=self.name("isolation"), Description="deny all", VpcId=net["vpc"])["GroupId"]
+        self.ec2.revoke_security_group_egress(
+            GroupId=group, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        )
+        return group
+
+    def instance(self, net):
+        """An instance whose primary ENI has two groups, with a second ENI and a volume."""
+        instance = self.ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            SubnetId=net["subnet"],
+            SecurityGroupIds=net["groups"],
+        )["Instances"][0]["InstanceId"]
+        eni = self.ec2.create_network_interface(SubnetId=net["subnet"], Groups=net["groups"][:1])["NetworkInterface"]
+        self.ec2.attach_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instance, DeviceIndex=1)
+        return instance
+
+    def enis(self, instance):
+        found = self.ec2.describe_network_interfaces(Filters=[{"Name": "attachment.instance-id", "Values": [instance]}])
+        return {e["NetworkInterfaceId"]: sorted(g["GroupId"] for g in e["Groups"]) for e in found["NetworkInterfaces"]}
+
+    def isolated(self, instance, isolation_groups):
+        enis = self.enis(instance)
+        wrong = {eni: groups for eni, groups in enis.items() if len(groups) != 1 or groups[0] not in isolation_groups}
+        if not enis:
+            return False, "no network interface found"
+        if wrong:
+            return False, f"{len(wrong)} of {len(enis)} ENIs not on the isolation group ({json.dumps(wrong)})"
+        return True, f"{len(enis)} of {len(enis)} ENIs on the isolation group only"
+
+    def our_isolation_groups(self):
+        found = self.ec2.describe_security_groups(Filters=[{"Name": "tag:guardduty-responder:group", "Values": ["isolation"]}])
+        return {g["GroupId"] for g in found["SecurityGroups"]}
+
+    def user(self):
+        user = self.name("bench-user")
+        self.iam.create_user(UserName=user)
+        keys = [self.iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"] for _ in range(2)]
+        self.iam.create_login_profile(UserName=user, Password="Correct-Horse-9-Battery")
+        return user, keys
+
+    def user_contained(self, user, key):
+        keys = {k["AccessKeyId"]: k["Status"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+        problems = []
+        if keys.get(key) != "Inactive":
+            problems.append(f"finding's key {keys.get(key)}")
+        try:
+            self.iam.get_login_profile(UserName=user)
+            problems.append("console login remains")
+        except self.iam.exceptions.NoSuchEntityException:
+            pass
+        inline = self.iam.list_user_policies(UserName=user)["PolicyNames"]
+        attached = self.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]
+        if not inline and not attached:
+            problems.append("no deny policy")
+        other = sum(1 for k, s in keys.items() if k != key and s == "Active")
+        detail = f"other keys active: {other}"
+        return (False, "; ".join(problems) + f"; {detail}") if problems else (True, f"key inactive, no console login, deny policy; {detail}")
+
+    def role(self):
+        role = self.name("bench-role")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+        self.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+        return role
+
+    def role_contained(self, role):
+        names = self.iam.list_role_policies(RoleName=role)["PolicyNames"]
+        ok = "AWSRevokeOlderSessions" in names
+        return ok, "older sessions denied" if ok else "no revocation policy"
+
+    def trail(self):
+        name = self.name("bench-trail")
+        self.s3.create_bucket(Bucket=name)
+        self.cloudtrail.create_trail(Name=name, S3BucketName=name)
+        self.cloudtrail.start_logging(Name=name)
+        self.cloudtrail.stop_logging(Name=name)
+        return name
+
+    def trail_contained(self, name):
+        ok = self.cloudtrail.get_trail_status(Name=name)["IsLogging"]
+        return ok, "logging" if ok else "still off"
+
+
+def ms(a, b):
+    return None if a is None or b is None else (b - a) * 1000
+
+
+def window(records, start, end):
+    return [r for r in records if r["start"] >= start and r["end"] <= end + 0.001]
+
+
+def busy_time(records, start, end):
+    """How long, between start and end, at least one request was in flight."""
+    spans = sorted((max(r["start"], start), min(r["end"], end)) for r in records if r["end"] > start and r["start"] < end)
+    total, cur_start, cur_end = 0.0, None, None
+    for a, b in spans:
+        if cur_end is None or a > cur_end:
+            if cur_end is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = a, b
+        else:
+            cur_end = max(cur_end, b)
+    if cur_end is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def analyse(records, spawn, kind, first_key=None, invoked=None, init_ms=None, latency_ms=25):
+    """Requests, serial round trips, spawn to contained, and the depth of the finding's own key/role.
+
+    `modeled_ms` is spawn to contained on an endpoint that answers every
+    request in `latency_ms`, in parallel: cold init, plus the tool's own
+    time on the way (the time no request was in flight), plus one latency
+    per serial round trip. It takes out the emulator, which serves one
+    request at a time and so queues parallel requests.
+    """
+    ordered = serial_depths(records)
+    containing = [r for r in ordered if r["action"] in CONTAINING.get(kind, ())]
+    contained_at = max((r["end"] for r in containing), default=None)
+    depth = max((r["depth"] for r in containing), default=None)
+    modeled = None
+    if contained_at is not None and invoked is not None and init_ms is not None and depth:
+        own = (contained_at - invoked) - busy_time(ordered, invoked, contained_at)
+        modeled = init_ms + own * 1000 + depth * latency_ms
+    first = None
+    if kind == "user":
+        first = min((r["depth"] for r in containing if r["action"] == "UpdateAccessKey" and r["params"].get("AccessKeyId") == first_key), default=None)
+    elif kind == "role":
+        first = min((r["depth"] for r in containing), default=None)
+    served = [r["end"] - r["forwarded"] for r in ordered]
+    return {
+        "requests": len(ordered),
+        # The emulator's own time per request (it serves one at a time).
+        "emulator_ms": statistics.median(served) * 1000 if served else None,
+        "round_trips": max((r["depth"] for r in ordered), default=0),
+        "contain_depth": depth,
+        "contained_ms": ms(spawn, contained_at),
+        "modeled_ms": modeled,
+        "first_action_depth": first,
+        "actions": [f'{r["depth"]}:{r["service"]}:{r["action"]}' for r in ordered],
+    }
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.emulator, self.port = start_emulator(work)
+        self.proxy = Proxy(self.port)
+        self.world = World(f"http://127.0.0.1:{self.port}")
+        self.results = []
+        self.peer_group = None
+        self.seed_shared()
+
+    def seed_shared(self):
+        """What every run shares: the topic, a VPC with both sides' isolation groups, the deny policy."""
+        self.topic = self.world.sns.create_topic(Name="security-alerts")["TopicArn"]
+        self.net = self.world.network()
+        old_group, self.peer_group = self.peer_group, self.world.deny_all_group(self.net)
+        deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+        self.deny_arn = self.world.iam.create_policy(PolicyName="custodian-deny-all", PolicyDocument=json.dumps(deny))["Policy"]["Arn"]
+        if old_group:
+            # The peer's policy names its isolation group: point it at this run's.
+            config = os.path.join(self.work, "peer", "ec2-quarantine", "config.json")
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace(old_group, self.peer_group))
+
+    def fresh_world(self):
+        """Empties the emulator and seeds the shared part again, so every run
+        meets the same, small emulator (its calls slow down as state piles up)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/moto-api/reset", data=b"", method="POST")
+        urllib.request.urlopen(request, timeout=30).read()
+        self.seed_shared()
+        self.warm_up()
+
+    # --- ours -------------------------------------------------------------
+
+    def ours(self, function, events, latency, kind=None, check=None, first_key=None, label=None):
+        env = dict(CREDENTIALS, AWS_ENDPOINT_URL=self.proxy.url, NOTIFY_TOPIC_ARN=self.topic, AWS_EC2_METADATA_DISABLED="true")
+        # As the template sets it on Lambda: the one CA bundle, no directory scan.
+        if os.path.exists(CA_BUNDLE):
+            env["SSL_CERT_FILE"] = CA_BUNDLE
+        self.proxy.recording.clear(latency / 1000)
+        log = os.path.join(self.work, f"{function}.log")
+        out = run_function(os.path.join(self.args.bin_dir, function), [e.encode() for e in events], env, log_path=log)
+        records = self.proxy.recording.snapshot()
+        invocations = out["invocations"]
+        if out["init_error"]:
+            raise SystemExit(f"{function} failed its init: {out['init_error']} (log: {log})")
+        first = invocations[0]
+        bodies = [json.loads(i["body"]) if i.get("kind") == "response" else {"error": i.get("body")} for i in invocations]
+        row = {
+            "side": "ours",
+            "scenario": label or function,
+            "latency": latency,
+            "init_ms": ms(out["spawn"], out["first_poll"]),
+            "first_ms": ms(first["handed"], first["answered"]),
+            "warm_ms": ms(invocations[1]["handed"], invocations[1]["answered"]) if len(invocations) > 1 else None,
+            "done_ms": ms(out["spawn"], first["answered"]),
+            "rss_kb": out["rss_kb"],
+            "outcome": bodies[0].get("outcome") or bodies[0].get("error", "?")[:200],
+            # The playbook's own requests: those of the invocation (init's
+            # identity call happens before the event arrives).
+            **analyse(
+                window(records, first["handed"], first["answered"]),
+                out["spawn"],
+                kind,
+                first_key,
+                first["handed"],
+                ms(out["spawn"], out["first_poll"]),
+                self.args.latency_ms,
+            ),
+            "init_requests": len(window(records, out["spawn"], out["first_poll"])),
+        }
+        if check:
+            row["contained"], row["state"] = check()
+        self.results.append(row)
+        return row
+
+    # --- the peer ---------------------------------------------------------
+
+    def peer(self, policy, events, latency, kind, check, first_key=None, label=None):
+        env = dict(os.environ, **CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=self.proxy.url, AWS_EC2_METADATA_DISABLED="true")
+        paths = []
+        for n, event in enumerate(events):
+            path = os.path.join(self.work, f"peer-event-{n}.json")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(event)
+            paths.append(path)
+        self.proxy.recording.clear(latency / 1000)
+        log = open(os.path.join(self.work, f"peer-{policy}.log"), "ab")
+        spawn = time.monotonic()
+        done = subprocess.run(
+            [self.args.peer_python, os.path.join(ROOT, "bench", "peer_lambda.py"), "invoke", os.path.join(self.work, "peer", policy), *paths],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the peer's Lambda process failed (log: {log.name})")
+        out = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        records = self.proxy.recording.snapshot()
+        first = out["invocations"][0]
+        warm = out["invocations"][1] if len(out["invocations"]) > 1 else None
+        row = {
+            "side": "peer",
+            "scenario": label or policy,
+            "latency": latency,
+            "init_ms": ms(spawn, out["marks"]["ready"]),
+            "first_ms": ms(first["start"], first["end"]),
+            "warm_ms": ms(warm["start"], warm["end"]) if warm else None,
+            "done_ms": ms(spawn, first["end"]),
+            "rss_kb": out["rss_kb"],
+            "outcome": first["error"] or "returned",
+            **analyse(
+                window(records, first["start"], first["end"]),
+                spawn,
+                kind,
+                first_key,
+                first["start"],
+                ms(spawn, out["marks"]["ready"]),
+                self.args.latency_ms,
+            ),
+            "init_requests": len(window(records, spawn, first["start"])),
+        }
+        row["contained"], row["state"] = check()
+        self.results.append(row)
+        return row
+
+    def package_peer(self):
+        net_group = self.peer_group
+        notify = {"type": "notify", "to": ["security-team@example.com"], "subject": "GuardDuty finding", "transport": {"type": "sns", "topic": self.topic}}
+        mode = {"type": "guard-duty", "role": f"arn:aws:iam::{ACCOUNT}:role/custodian-guard-duty"}
+        policies = {
+            "policies": [
+                {
+                    "name": "ec2-quarantine",
+                    "resource": "ec2",
+                    "mode": mode,
+                    "actions": [
+                        {"type": "modify-security-groups", "isolation-group": net_group, "remove": "all"},
+                        {"type": "snapshot"},
+                        {"type": "tag", "key": "quarantine", "value": "guardduty"},
+                        notify,
+                    ],
+                },
+                {
+                    "name": "iam-user-disable",
+                    "resource": "iam-user",
+                    "mode": mode,
+                    "actions": [
+                        {"type": "remove-keys", "disable": True},
+                        {"type": "delete", "options": ["console-access"]},
+                        {"type": "set-policy", "state": "attached", "arn": self.deny_arn},
+                        notify,
+                    ],
+                },
+            ]
+        }
+        folder = os.path.join(self.work, "peer")
+        os.makedirs(folder)
+        policy_file = os.path.join(folder, "policies.json")
+        with open(policy_file, "w") as f:
+            json.dump(policies, f, indent=2)
+        done = subprocess.run([self.args.peer_python, os.path.join(ROOT, "bench", "peer_lambda.py"), "package", policy_file, folder], stdout=subprocess.PIPE, check=True)
+        self.peer_zips = json.loads(done.stdout)
+        self.peer_policies = policies
+
+    # --- scenarios --------------------------------------------------------
+
+    def ec2_events(self, net, count=2):
+        instances = [self.world.instance(net) for _ in range(count)]
+        events = [fixture("ec2-cryptocurrency-bitcointool-high.json").replace("i-0a1b2c3d4e5f67890", i) for i in instances]
+        return instances, events
+
+    def user_events(self, count=2):
+        users = [self.world.user() for _ in range(count)]
+        text = fixture("iam-user-malicious-ip-caller.json")
+        return users, [text.replace("ci-deployer", u).replace("AKIA2EXAMPLEKEY7QXK3", keys[0]) for u, keys in users]
+
+    def run_once(self, latency):
+        w = self.world
+        # Containment of an instance when the isolation group exists already.
+        (a, _), events = self.ec2_events(self.net)
+        self.ours("quarantine-instance", events, latency, "ec2", lambda: w.isolated(a, w.our_isolation_groups()), label="ec2")
+        # ... and when this VPC has none yet (ours creates it; the peer cannot).
+        net = w.network()
+        (b,), events = self.ec2_events(net, 1)
+        self.ours("quarantine-instance", events, latency, "ec2", lambda: w.isolated(b, w.our_isolation_groups()), label="ec2-new-vpc")
+        (c, _), events = self.ec2_events(self.net)
+        self.peer("ec2-quarantine", events, latency, "ec2", lambda: w.isolated(c, {self.peer_group}), label="ec2")
+
+        users, events = self.user_events()
+        (user, keys) = users[0]
+        self.ours("disable-iam-user", events, latency, "user", lambda: w.user_contained(user, keys[0]), keys[0], label="iam-user")
+        for policy, label in (("iam-user-disable", "iam-user"), ("iam-user-disable-fixed", "iam-user (c7n with a one-line fix)")):
+            peer_users, events = self.user_events()
+            (p_user, p_keys) = peer_users[0]
+            self.peer(policy, events, latency, "user", lambda: w.user_contained(p_user, p_keys[0]), p_keys[0], label=label)
+
+        roles = [w.role() for _ in range(2)]
+        text = fixture("iam-role-malicious-ip-caller.json")
+        self.ours("revoke-role-sessions", [text.replace("data-pipeline", r) for r in roles], latency, "role", lambda: w.role_contained(roles[0]), label="iam-role")
+
+        trails = [w.trail() for _ in range(2)]
+        text = fixture("cloudtrail-logging-disabled.json")
+        self.ours("restore-cloudtrail", [text.replace('"management-events"', f'"{t}"') for t in trails], latency, "trail", lambda: w.trail_contained(trails[0]), label="cloudtrail")
+
+        medium = fixture("ec2-recon-port-probe-medium.json")
+        self.ours("notify-finding", [medium, medium], latency, label="notify")
+        schedule = json.dumps({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT, "time": "2026-11-29T00:00:00Z", "region": REGION, "resources": [], "detail": {}})
+        self.ours("check-posture", [schedule, schedule], latency, label="posture")
+
+    def warm_up(self):
+        """One unmeasured quarantine creates this VPC's isolation groups, as any earlier response would have."""
+        _, events = self.ec2_events(self.net, 1)
+        self.ours("quarantine-instance", events, 0, "ec2", label="warm-up")
+        self.results = [r for r in self.results if r["scenario"] != "warm-up"]
+
+    def close(self):
+        self.proxy.close()
+        self.emulator.kill()
+
+
+# --- report ----------------------------------------------------------------
+
+
+def med(rows, key):
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, unit="", digits=0):
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def ratio(ours, peer):
+    if ours in (None, 0) or peer is None:
+        return "n/a"
+    return f"{peer / ours:.1f}×"
+
+
+def tables(results, args, zips, peer_zips):
+    lines = []
+    pick = lambda side, scenario, latency: [r for r in results if r["side"] == side and r["scenario"] == scenario and r["latency"] == latency]
+    lat = args.latency_ms
+
+    lines.append(f"### Side by side (median of {args.runs} runs; +{lat} ms = that latency added to every request)\n")
+    lines.append("| measure | guardduty-responder | Cloud Custodian | peer ÷ ours | target |")
+    lines.append("|---|---|---|---|---|")
+    checks = []
+    for scenario, peer_scenario, zip_ours, zip_peer in (
+        ("ec2", "ec2", "quarantine-instance", "ec2-quarantine"),
+        ("iam-user", "iam-user", "disable-iam-user", "iam-user-disable"),
+    ):
+        o0, p0 = pick("ours", scenario, 0), pick("peer", peer_scenario, 0)
+        ol, pl = pick("ours", scenario, lat), pick("peer", peer_scenario, lat)
+        fixed = pick("peer", "iam-user (c7n with a one-line fix)", 0) if scenario == "iam-user" else []
+        fixed_l = pick("peer", "iam-user (c7n with a one-line fix)", lat) if scenario == "iam-user" else []
+        timed0 = fixed or p0
+        timedl = fixed_l or pl
+        note = " (c7n fixed)" if fixed else ""
+        oc, pc = all(r["contained"] for r in o0 + ol), all(r["contained"] for r in p0 + pl)
+        lines.append(f"| **{scenario}**: contained in every run | {'yes' if oc else 'NO'} | {'yes' if pc else 'NO: ' + (p0 or pl)[0]['state'][:120] + ' / ' + (p0 or pl)[0]['outcome'][:80]} | | contained |")
+        if fixed:
+            fc = all(r["contained"] for r in fixed + fixed_l)
+            lines.append(f"| {scenario}: contained, c7n with the one-line fix | | {'yes' if fc else 'NO: ' + fixed[0]['state'][:120]} | | |")
+        rows = [
+            ("cold init (spawn → ready)", "init_ms", o0, timed0, " ms", 1, "≥ 25×"),
+            ("first invocation", "first_ms", o0, timed0, " ms", 1, ""),
+            ("warm invocation", "warm_ms", o0, timed0, " ms", 1, ""),
+            ("spawn → contained", "contained_ms", o0, timed0, " ms", 1, "≥ 15×"),
+            (f"spawn → contained, +{lat} ms", "contained_ms", ol, timedl, " ms", 1, "≥ 15×"),
+            (f"spawn → done, +{lat} ms", "done_ms", ol, timedl, " ms", 1, ""),
+            (f"spawn → contained, modeled: every request {lat} ms, in parallel", "modeled_ms", o0, timed0, " ms", 1, "≥ 15×"),
+            ("API requests (first invocation)", "requests", ol, timedl, "", 0, ""),
+            ("emulator time per request (median)", "emulator_ms", o0, timed0, " ms", 1, ""),
+            ("serial round trips (all)", "round_trips", ol, timedl, "", 0, ""),
+            ("serial round trips to contained", "contain_depth", ol, timedl, "", 0, "≤ 3 (group exists)" if scenario == "ec2" else ""),
+        ]
+        for title, key, ours_rows, peer_rows, unit, digits, target in rows:
+            a, b = med(ours_rows, key), med(peer_rows, key)
+            lines.append(f"| {scenario}: {title}{note if peer_rows is not p0 and peer_rows is not pl else ''} | {fmt(a, unit, digits)} | {fmt(b, unit, digits)} | {ratio(a, b)} | {target} |")
+            if target.startswith("≥") and a and b:
+                checks.append((f"{scenario} {title}", b / a >= float(target.split()[1].rstrip("×")), f"{b / a:.1f}× (target {target})"))
+        a, b = med(o0, "rss_kb"), med(timed0, "rss_kb")
+        lines.append(f"| {scenario}: peak RSS | {fmt(a and a / 1024, ' MB', 1)} | {fmt(b and b / 1024, ' MB', 1)} | {ratio(a, b)} | ≤ ⅙ of peer, ≤ 15 MB |")
+        if a and b:
+            checks.append((f"{scenario} peak RSS", a * 6 <= b and a <= 15 * 1024, f"{a / 1024:.1f} MB vs {b / 1024:.1f} MB"))
+        zo, zp = zips.get(zip_ours), peer_zips.get(zip_peer)
+        lines.append(f"| {scenario}: zip (ours arm64) | {fmt(zo and zo / 1e6, ' MB', 2)} | {fmt(zp and zp / 1e6, ' MB', 2)} | {ratio(zo, zp)} | ≤ 5 MB |")
+        if scenario == "ec2":
+            created = pick("ours", "ec2-new-vpc", lat)
+            depth = med(created, "contain_depth")
+            lines.append(f"| ec2: serial round trips to contained, isolation group created | {fmt(depth)} | cannot (group must exist) | | ≤ 5 |")
+            checks.append(("ec2 round trips, group exists", (med(ol, "contain_depth") or 99) <= 3, fmt(med(ol, "contain_depth"))))
+            checks.append(("ec2 round trips, group created", (depth or 99) <= 5, fmt(depth)))
+        else:
+            first = med(ol, "first_action_depth")
+            lines.append(f"| iam-user: round trip that disables the finding's key | {fmt(first)} | {fmt(med(timedl, 'first_action_depth'))} | | 1 |")
+            checks.append(("finding's key disabled in round trip 1", first == 1, fmt(first)))
+    lines.append("")
+
+    lines.append(f"### Every function of ours (median of {args.runs} runs)\n")
+    lines.append(f"| function | scenario | cold init | first invocation | warm invocation | peak RSS | requests | serial round trips (+{lat} ms) | spawn → done, +{lat} ms | arm64 zip | outcome | resource state |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    scenarios = [("quarantine-instance", "ec2"), ("quarantine-instance", "ec2-new-vpc"), ("disable-iam-user", "iam-user"), ("revoke-role-sessions", "iam-role"), ("restore-cloudtrail", "cloudtrail"), ("notify-finding", "notify"), ("check-posture", "posture")]
+    for function, scenario in scenarios:
+        r0, rl = pick("ours", scenario, 0), pick("ours", scenario, lat)
+        if not r0:
+            continue
+        outcomes = sorted({r["outcome"] for r in r0 + rl})
+        states = sorted({r.get("state", "") for r in r0 + rl} - {""})
+        contained = [r["contained"] for r in r0 + rl if "contained" in r]
+        zip_size = zips.get(function)
+        lines.append(
+            f"| {function} | {scenario} | {fmt(med(r0, 'init_ms'), ' ms', 1)} | {fmt(med(r0, 'first_ms'), ' ms', 1)} | {fmt(med(r0, 'warm_ms'), ' ms', 1)} "
+            f"| {fmt(med(r0, 'rss_kb') and med(r0, 'rss_kb') / 1024, ' MB', 1)} | {fmt(med(rl, 'requests'))} | {fmt(med(rl, 'round_trips'))} | {fmt(med(rl, 'done_ms'), ' ms', 0)} "
+            f"| {fmt(zip_size and zip_size / 1e6, ' MB', 2)} | {', '.join(outcomes)} | {('contained in every run; ' if contained and all(contained) else 'NOT contained in some runs; ' if contained else '') + '; '.join(states)[:160]} |"
+        )
+        if zip_size:
+            checks.append((f"{function} zip ≤ 5 MB", zip_size <= 5e6, f"{zip_size / 1e6:.2f} MB"))
+    lines.append("")
+    lines.append("### Targets\n")
+    lines.append("| target | met | figure |")
+    lines.append("|---|---|---|")
+    for name, ok, figure in checks:
+        lines.append(f"| {name} | {'yes' if ok else 'NO'} | {figure} |")
+    lines.append("")
+    lines.append(f"### Critical paths (+{lat} ms, first run; `round trip:service:action`)\n")
+    for side, scenario in (("ours", "ec2"), ("ours", "ec2-new-vpc"), ("peer", "ec2"), ("ours", "iam-user"), ("peer", "iam-user (c7n with a one-line fix)"), ("ours", "iam-role"), ("ours", "cloudtrail")):
+        rows = pick(side, scenario, lat)
+        if rows:
+            lines.append(f"- {side} {scenario}: " + ", ".join(rows[0]["actions"]))
+    lines.append("")
+    return "\n".join(lines), checks
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.release()} ({platform.machine()})"
+
+
+def versions(args):
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        except OSError:
+            return "?"
+
+    import moto
+
+    c7n = out([args.peer_python, "-c", "import importlib.metadata as m; print(m.version('c7n'))"])
+    peer_py = out([args.peer_python, "--version"])
+    return f"{out(['rustc', '--version'])}; moto {moto.__version__}; c7n {c7n} on {peer_py}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir", required=True, help="folder with the functions' release binaries")
+    parser.add_argument("--peer-python", required=True, help="interpreter with c7n and its requirements only")
+    parser.add_argument("--zip-dir", help="cargo-lambda's output folder (<function>/bootstrap.zip)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--latency-ms", type=int, default=25)
+    parser.add_argument("--write", help="write the report to this Markdown file")
+    parser.add_argument("--command", default="make bench", help="the command named in the report")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, raw results)")
+    args = parser.parse_args()
+    missing = [f for f in FUNCTIONS if not os.path.exists(os.path.join(args.bin_dir, f))]
+    if missing:
+        raise SystemExit(f"release binaries missing in {args.bin_dir}: {', '.join(missing)}")
+    zips = {}
+    if args.zip_dir:
+        for f in FUNCTIONS:
+            path = os.path.join(args.zip_dir, f, "bootstrap.zip")
+            if os.path.exists(path):
+                zips[f] = os.path.getsize(path)
+
+    work = tempfile.mkdtemp(prefix="gdr-bench-")
+    bench = Bench(args, work)
+    started = time.monotonic()
+    try:
+        bench.package_peer()
+        for n in range(args.runs):
+            for latency in (0, args.latency_ms):
+                bench.fresh_world()
+                bench.run_once(latency)
+            print(f"run {n + 1}/{args.runs} done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+    finally:
+        bench.close()
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(bench.results, f, indent=1)
+    body, checks = tables(bench.results, args, zips, bench.peer_zips)
+    header = (
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.\n"
+        f"Tools: {versions(args)}.\n"
+        f"Command: `{args.command}` ({args.runs} runs, +{args.latency_ms} ms per request in the latency runs; "
+        f"took {time.monotonic() - started:.0f} s).\n"
+    )
+    print(header)
+    print(body)
+    if args.write:
+        write_report(args.write, header, body)
+    if args.keep:
+        print(f"raw results and logs: {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = [name for name, ok, _ in checks if not ok]
+    if failed:
+        print("targets missed: " + "; ".join(failed), file=sys.stderr)
+
+
+MARK_BEGIN = "<!-- bench:begin -->"
+MARK_END = "<!-- bench:end -->"
+
+
+def write_report(path, header, body):
+    """Replaces the generated part of the file, between its markers, keeping the prose around it."""
+    generated = f"{MARK_BEGIN}\n{header}\n{body}\n{MARK_END}"
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else f"# Benchmarks\n\n{MARK_BEGIN}\n{MARK_END}\n"
+    if MARK_BEGIN not in text or MARK_END not in text:
+        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
+    before, rest = text.split(MARK_BEGIN, 1)
+    _, after = rest.split(MARK_END, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(before + generated + after)
+
+
+if __name__ == "__main__":
+    main()
