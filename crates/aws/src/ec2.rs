@@ -343,10 +343,13 @@ pub async fn ensure_group(
         Some(g) => (g.clone(), false),
         None => (create_group(ec2, vpc_id, role).await?, true),
     };
+    // The ingress and egress rules are fixed at once: one round trip.
     let fixed = match role {
         GroupRole::Isolation => {
-            let mut fixed = false;
-            if !group.ingress.is_empty() {
+            let ingress = async {
+                if group.ingress.is_empty() {
+                    return Ok(false);
+                }
                 tolerate(
                     ec2.revoke_security_group_ingress()
                         .group_id(&group.id)
@@ -355,10 +358,13 @@ pub async fn ensure_group(
                         .await
                         .map(drop),
                     "InvalidPermission.NotFound",
-                )?;
-                fixed = true;
-            }
-            if !group.egress.is_empty() {
+                )
+                .map(|()| true)
+            };
+            let egress = async {
+                if group.egress.is_empty() {
+                    return Ok(false);
+                }
                 tolerate(
                     ec2.revoke_security_group_egress()
                         .group_id(&group.id)
@@ -367,16 +373,19 @@ pub async fn ensure_group(
                         .await
                         .map(drop),
                     "InvalidPermission.NotFound",
-                )?;
-                fixed = true;
-            }
-            fixed
+                )
+                .map(|()| true)
+            };
+            let (ingress, egress) = futures::join!(ingress, egress);
+            ingress? | egress?
         }
         GroupRole::Untrack => {
             let (in4, in6) = allows_all(&group.ingress);
             let (out4, out6) = allows_all(&group.egress);
-            let mut fixed = false;
-            if !(in4 && in6) {
+            let ingress = async {
+                if in4 && in6 {
+                    return Ok(false);
+                }
                 tolerate(
                     ec2.authorize_security_group_ingress()
                         .group_id(&group.id)
@@ -385,10 +394,13 @@ pub async fn ensure_group(
                         .await
                         .map(drop),
                     "InvalidPermission.Duplicate",
-                )?;
-                fixed = true;
-            }
-            if !(out4 && out6) {
+                )
+                .map(|()| true)
+            };
+            let egress = async {
+                if out4 && out6 {
+                    return Ok(false);
+                }
                 tolerate(
                     ec2.authorize_security_group_egress()
                         .group_id(&group.id)
@@ -397,10 +409,11 @@ pub async fn ensure_group(
                         .await
                         .map(drop),
                     "InvalidPermission.Duplicate",
-                )?;
-                fixed = true;
-            }
-            fixed
+                )
+                .map(|()| true)
+            };
+            let (ingress, egress) = futures::join!(ingress, egress);
+            ingress? | egress?
         }
     };
     let held = match (created, fixed) {
