@@ -153,9 +153,18 @@ class Proxy:
 
 
 def serial_depths(records):
-    """Each record with its `depth` on the critical path (1 = first round trip)."""
+    """Each record with its `depth` on the critical path (1 = first round trip).
+
+    A request was released by the last request that finished before it
+    started: its depth is one more than that one's. (Taking the deepest of
+    all earlier-finished requests instead would over-count behind an
+    emulator that serves one request at a time: a request that waited in
+    its queue finishes late, and the next request of its chain would look
+    as if it had waited for everything else that finished meanwhile.)
+    Requests sent together share a depth.
+    """
     ordered = sorted(records, key=lambda r: r["start"])
     for i, record in enumerate(ordered):
-        before = [r["depth"] for r in ordered[:i] if r["end"] <= record["start"]]
-        record["depth"] = 1 + max(before, default=0)
+        before = [r for r in ordered[:i] if r["end"] <= record["start"]]
+        record["depth"] = 1 + (max(before, key=lambda r: r["end"])["depth"] if before else 0)
     return ordered

@@ -517,6 +517,7 @@ def tables(results, args, zips, peer_zips):
     lines = []
     pick = lambda side, scenario, latency: [r for r in results if r["side"] == side and r["scenario"] == scenario and r["latency"] == latency]
     lat = args.latency_ms
+    deep = args.depth_latency_ms
 
     lines.append(f"### Side by side (median of {args.runs} runs; +{lat} ms = that latency added to every request)\n")
     lines.append("| measure | guardduty-responder | Cloud Custodian | peer ÷ ours | target |")
@@ -528,8 +529,11 @@ def tables(results, args, zips, peer_zips):
     ):
         o0, p0 = pick("ours", scenario, 0), pick("peer", peer_scenario, 0)
         ol, pl = pick("ours", scenario, lat), pick("peer", peer_scenario, lat)
+        od = pick("ours", scenario, deep)
         fixed = pick("peer", "iam-user (c7n with a one-line fix)", 0) if scenario == "iam-user" else []
         fixed_l = pick("peer", "iam-user (c7n with a one-line fix)", lat) if scenario == "iam-user" else []
+        fixed_d = pick("peer", "iam-user (c7n with a one-line fix)", deep) if scenario == "iam-user" else []
+        timedd = fixed_d or pick("peer", peer_scenario, deep)
         timed0 = fixed or p0
         timedl = fixed_l or pl
         note = " (c7n fixed)" if fixed else ""
@@ -546,14 +550,15 @@ def tables(results, args, zips, peer_zips):
             (f"spawn → contained, +{lat} ms", "contained_ms", ol, timedl, " ms", 1, "≥ 15×"),
             (f"spawn → done, +{lat} ms", "done_ms", ol, timedl, " ms", 1, ""),
             (f"spawn → contained, modeled: every request {lat} ms, in parallel", "modeled_ms", o0, timed0, " ms", 1, "≥ 15×"),
-            ("API requests (first invocation)", "requests", ol, timedl, "", 0, ""),
+            ("API requests (first invocation)", "requests", od, timedd, "", 0, ""),
             ("emulator time per request (median)", "emulator_ms", o0, timed0, " ms", 1, ""),
-            ("serial round trips (all)", "round_trips", ol, timedl, "", 0, ""),
-            ("serial round trips to contained", "contain_depth", ol, timedl, "", 0, "≤ 3 (group exists)" if scenario == "ec2" else ""),
+            ("serial round trips (all)", "round_trips", od, timedd, "", 0, ""),
+            ("serial round trips to contained", "contain_depth", od, timedd, "", 0, "≤ 3 (group exists)" if scenario == "ec2" else ""),
         ]
         for title, key, ours_rows, peer_rows, unit, digits, target in rows:
             a, b = med(ours_rows, key), med(peer_rows, key)
-            lines.append(f"| {scenario}: {title}{note if peer_rows is not p0 and peer_rows is not pl else ''} | {fmt(a, unit, digits)} | {fmt(b, unit, digits)} | {ratio(a, b)} | {target} |")
+            peer_note = note if peer_rows is not p0 and peer_rows is not pl else ""
+            lines.append(f"| {scenario}: {title}{peer_note} | {fmt(a, unit, digits)} | {fmt(b, unit, digits)} | {ratio(a, b)} | {target} |")
             if target.startswith("≥") and a and b:
                 checks.append((f"{scenario} {title}", b / a >= float(target.split()[1].rstrip("×")), f"{b / a:.1f}× (target {target})"))
         a, b = med(o0, "rss_kb"), med(timed0, "rss_kb")
@@ -563,23 +568,23 @@ def tables(results, args, zips, peer_zips):
         zo, zp = zips.get(zip_ours), peer_zips.get(zip_peer)
         lines.append(f"| {scenario}: zip (ours arm64) | {fmt(zo and zo / 1e6, ' MB', 2)} | {fmt(zp and zp / 1e6, ' MB', 2)} | {ratio(zo, zp)} | ≤ 5 MB |")
         if scenario == "ec2":
-            created = pick("ours", "ec2-new-vpc", lat)
+            created = pick("ours", "ec2-new-vpc", deep)
             depth = med(created, "contain_depth")
             lines.append(f"| ec2: serial round trips to contained, isolation group created | {fmt(depth)} | cannot (group must exist) | | ≤ 5 |")
-            checks.append(("ec2 round trips, group exists", (med(ol, "contain_depth") or 99) <= 3, fmt(med(ol, "contain_depth"))))
+            checks.append(("ec2 round trips, group exists", (med(od, "contain_depth") or 99) <= 3, fmt(med(od, "contain_depth"))))
             checks.append(("ec2 round trips, group created", (depth or 99) <= 5, fmt(depth)))
         else:
-            first = med(ol, "first_action_depth")
-            lines.append(f"| iam-user: round trip that disables the finding's key | {fmt(first)} | {fmt(med(timedl, 'first_action_depth'))} | | 1 |")
+            first = med(od, "first_action_depth")
+            lines.append(f"| iam-user: round trip that disables the finding's key | {fmt(first)} | {fmt(med(timedd, 'first_action_depth'))} | | 1 |")
             checks.append(("finding's key disabled in round trip 1", first == 1, fmt(first)))
     lines.append("")
 
     lines.append(f"### Every function of ours (median of {args.runs} runs)\n")
-    lines.append(f"| function | scenario | cold init | first invocation | warm invocation | peak RSS | requests | serial round trips (+{lat} ms) | spawn → done, +{lat} ms | arm64 zip | outcome | resource state |")
+    lines.append(f"| function | scenario | cold init | first invocation | warm invocation | peak RSS | requests | serial round trips | spawn → done, +{lat} ms | arm64 zip | outcome | resource state |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     scenarios = [("quarantine-instance", "ec2"), ("quarantine-instance", "ec2-new-vpc"), ("disable-iam-user", "iam-user"), ("revoke-role-sessions", "iam-role"), ("restore-cloudtrail", "cloudtrail"), ("notify-finding", "notify"), ("check-posture", "posture")]
     for function, scenario in scenarios:
-        r0, rl = pick("ours", scenario, 0), pick("ours", scenario, lat)
+        r0, rl, rd = pick("ours", scenario, 0), pick("ours", scenario, lat), pick("ours", scenario, deep)
         if not r0:
             continue
         outcomes = sorted({r["outcome"] for r in r0 + rl})
@@ -588,10 +593,10 @@ def tables(results, args, zips, peer_zips):
         zip_size = zips.get(function)
         lines.append(
             f"| {function} | {scenario} | {fmt(med(r0, 'init_ms'), ' ms', 1)} | {fmt(med(r0, 'first_ms'), ' ms', 1)} | {fmt(med(r0, 'warm_ms'), ' ms', 1)} "
-            f"| {fmt(med(r0, 'rss_kb') and med(r0, 'rss_kb') / 1024, ' MB', 1)} | {fmt(med(rl, 'requests'))} | {fmt(med(rl, 'round_trips'))} | {fmt(med(rl, 'done_ms'), ' ms', 0)} "
+            f"| {fmt(med(r0, 'rss_kb') and med(r0, 'rss_kb') / 1024, ' MB', 1)} | {fmt(med(rd, 'requests'))} | {fmt(med(rd, 'round_trips'))} | {fmt(med(rl, 'done_ms'), ' ms', 0)} "
             f"| {fmt(zip_size and zip_size / 1e6, ' MB', 2)} | {', '.join(outcomes)} | {('contained in every run; ' if contained and all(contained) else 'NOT contained in some runs; ' if contained else '') + '; '.join(states)[:160]} |"
         )
-        if zip_size:
+        if zip_size and not any(name == f"{function} zip ≤ 5 MB" for name, _, _ in checks):
             checks.append((f"{function} zip ≤ 5 MB", zip_size <= 5e6, f"{zip_size / 1e6:.2f} MB"))
     lines.append("")
     lines.append("### Targets\n")
@@ -600,9 +605,9 @@ def tables(results, args, zips, peer_zips):
     for name, ok, figure in checks:
         lines.append(f"| {name} | {'yes' if ok else 'NO'} | {figure} |")
     lines.append("")
-    lines.append(f"### Critical paths (+{lat} ms, first run; `round trip:service:action`)\n")
+    lines.append(f"### Critical paths (the +{deep} ms pass; `round trip:service:action`)\n")
     for side, scenario in (("ours", "ec2"), ("ours", "ec2-new-vpc"), ("peer", "ec2"), ("ours", "iam-user"), ("peer", "iam-user (c7n with a one-line fix)"), ("ours", "iam-role"), ("ours", "cloudtrail")):
-        rows = pick(side, scenario, lat)
+        rows = pick(side, scenario, deep)
         if rows:
             lines.append(f"- {side} {scenario}: " + ", ".join(rows[0]["actions"]))
     lines.append("")
@@ -643,12 +648,21 @@ def versions(args):
 
 
 def main():
+    # The proxy and the Runtime API are threads of this process: switch
+    # between them often, so a request is taken in as soon as it is sent.
+    sys.setswitchinterval(0.0002)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", required=True, help="folder with the functions' release binaries")
     parser.add_argument("--peer-python", required=True, help="interpreter with c7n and its requirements only")
     parser.add_argument("--zip-dir", help="cargo-lambda's output folder (<function>/bootstrap.zip)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=25)
+    parser.add_argument(
+        "--depth-latency-ms",
+        type=int,
+        default=250,
+        help="latency of the one pass that counts round trips: wider than the emulator's queue, so it cannot reorder them",
+    )
     parser.add_argument("--write", help="write the report to this Markdown file")
     parser.add_argument("--command", default="make bench", help="the command named in the report")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, raw results)")
@@ -673,6 +687,11 @@ def main():
                 bench.fresh_world()
                 bench.run_once(latency)
             print(f"run {n + 1}/{args.runs} done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+        # The round trips: the emulator serves one request at a time, so a
+        # request of a parallel wave can finish late and look like a later
+        # one. With a latency wider than that queue, waves stay apart.
+        bench.fresh_world()
+        bench.run_once(args.depth_latency_ms)
     finally:
         bench.close()
     with open(os.path.join(work, "results.json"), "w") as f:
@@ -681,7 +700,8 @@ def main():
     header = (
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.\n"
         f"Tools: {versions(args)}.\n"
-        f"Command: `{args.command}` ({args.runs} runs, +{args.latency_ms} ms per request in the latency runs; "
+        f"Command: `{args.command}` ({args.runs} runs, +{args.latency_ms} ms per request in the latency runs, "
+        f"round trips counted in one pass at +{args.depth_latency_ms} ms; "
         f"took {time.monotonic() - started:.0f} s).\n"
     )
     print(header)
