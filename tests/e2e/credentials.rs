@@ -189,3 +189,48 @@ async fn credential_exfiltration_revokes_the_role_and_quarantines_the_source() {
     let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
     assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![iso[0].group_id().unwrap().to_owned()]);
 }
+
+/// A revocation a person put earlier (the console's "Revoke active sessions"
+/// writes the same policy name) survives a containment and its release.
+#[tokio::test]
+async fn a_revocation_that_was_there_before_is_put_back_on_release() {
+    use responder_core::revocation::policy_document;
+    let config = cloud().await;
+    let earlier = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+    let iam = aws_sdk_iam::Client::new(&config);
+
+    let role = seed::iam_role(&config, "data-pipeline", "/").await;
+    iam.put_role_policy()
+        .role_name(&role)
+        .policy_name(POLICY_NAME)
+        .policy_document(policy_document(earlier))
+        .send()
+        .await
+        .unwrap();
+    let (user, keys, _) = seed::iam_user(&config, 1, 0, false).await;
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name(POLICY_NAME)
+        .policy_document(policy_document(earlier))
+        .send()
+        .await
+        .unwrap();
+
+    let r = responder(&config, &[]).await;
+    let report = r.handle(Function::RevokeRoleSessions, &role_event(ROLE_FINDING, &role), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let report = r.handle(Function::DisableIamUser, &user_event(USER_FINDING, &user, &keys[0]), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let moved = |doc: Option<String>| cutoff_of(&doc.expect("policy")).expect("cutoff");
+    assert!(moved(seed::role_policy(&config, &role, POLICY_NAME).await) > earlier);
+    assert!(moved(seed::user_policy(&config, &user, POLICY_NAME).await) > earlier);
+
+    let cloud = Cloud::new(&config);
+    let run = release_role(&cloud, &role).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(moved(seed::role_policy(&config, &role, POLICY_NAME).await), earlier, "the earlier cutoff is back");
+    let run = release_user(&cloud, &user).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(moved(seed::user_policy(&config, &user, POLICY_NAME).await), earlier, "the earlier cutoff is back");
+    assert!(seed::key_states(&config, &user).await[&keys[0]], "the key is active again");
+}
