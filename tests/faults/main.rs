@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use futures::StreamExt;
-use responder_aws::HandlerError;
 use responder_aws::cloud::Cloud;
 use responder_aws::credentials::{release_role, release_user};
 use responder_aws::release::{ReleaseOptions, release};
+use responder_aws::{HandlerError, report_of};
 use responder_core::revocation::POLICY_NAME;
 use responder_core::{Function, Outcome, Report, StepStatus};
 use responder_e2e::faults::{Call, Fault, FaultInjector};
@@ -228,14 +228,6 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
     Ok(())
 }
 
-/// The report of a handler result, whichever way it ended.
-fn report_of(result: &Result<Report, HandlerError>) -> Option<&Report> {
-    match result {
-        Ok(report) => Some(report),
-        Err(e) => e.report.as_deref(),
-    }
-}
-
 /// Runs `world`'s event through a responder whose SDK calls go through `injector`.
 async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, HandlerError> {
     let faulty = faulty_sdk_config(&emulator_endpoint(), injector, ATTEMPT_TIMEOUT).await;
@@ -250,7 +242,7 @@ async fn healthy_calls(playbook: Playbook) -> Vec<(String, usize)> {
     let world = seed_world(playbook, &config).await;
     let injector = FaultInjector::new();
     let result = run_with(&world, &injector).await;
-    let report = report_of(&result).expect("a report");
+    let report = report_of(&result).0.expect("a report");
     assert_eq!(report.outcome, playbook.healthy_outcome(), "{playbook:?} healthy run: {report:#?}");
     let rows: BTreeSet<(String, usize)> = injector.calls().into_iter().map(|c| (c.action, c.occurrence)).collect();
     rows.into_iter()
@@ -275,7 +267,7 @@ async fn case(playbook: Playbook, action: String, occurrence: usize, fault: Faul
     if !calls.iter().any(|c| c.fault.is_some()) {
         return Err("the armed call was never made".into());
     }
-    let report = report_of(&result).ok_or_else(|| format!("no report: {result:?}"))?;
+    let report = report_of(&result).0.ok_or_else(|| format!("no report: {result:?}"))?;
     let publish = action == "Publish";
 
     // The outcome and the error type.
@@ -324,7 +316,7 @@ async fn case(playbook: Playbook, action: String, occurrence: usize, fault: Faul
     if fault == Fault::ServerError {
         let injector = FaultInjector::new();
         let again = run_with(&world, &injector).await;
-        let report = report_of(&again).ok_or("no report on redelivery")?;
+        let report = report_of(&again).0.ok_or("no report on redelivery")?;
         if again.is_err() || report.outcome != playbook.healthy_outcome() {
             return Err(format!("the redelivery did not finish the job: {report:#?}"));
         }

@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use futures::StreamExt;
-use responder_aws::{HandlerError, Responder};
+use responder_aws::{HandlerError, Responder, report_of};
 use responder_core::{Function, Report, Settings};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 use responder_e2e::{emulator_endpoint, fixture_for_instance, fixture_with, root, sdk_config_as};
@@ -59,10 +59,7 @@ struct Signature {
 }
 
 fn signature(result: &Result<Report, HandlerError>) -> Signature {
-    let (report, error) = match result {
-        Ok(r) => (Some(r), None),
-        Err(e) => (e.report.as_deref(), Some(e.error_type.to_owned())),
-    };
+    let (report, error) = report_of(result);
     let mut steps: Vec<_> = report
         .map(|r| r.steps.iter().map(|s| (s.action.clone(), s.status.to_string(), s.error_code.clone())).collect())
         .unwrap_or_default();
@@ -72,7 +69,7 @@ fn signature(result: &Result<Report, HandlerError>) -> Signature {
         outcome: report.map(|r| r.outcome.to_string()).unwrap_or_default(),
         steps,
         notification: report.and_then(|r| r.notification.as_ref().map(|n| n.status.clone())),
-        error,
+        error: error.map(str::to_owned),
     }
 }
 
@@ -114,16 +111,7 @@ async fn principal(admin: &SdkConfig, name: &str, actions: &[String]) -> SdkConf
 
 /// Turns enforcement on: every later request is authorized.
 fn enforce(endpoint: &str) {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
-    let request = format!(
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0"
-    );
-    stream.write_all(request.as_bytes()).expect("reset-auth");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    assert!(response.starts_with("HTTP/1.1 200"), "reset-auth: {response}");
+    responder_e2e::bare_request(endpoint, "POST", "/moto-api/reset-auth", "0");
 }
 
 /// What one run needs: the event, and the setting the run reads.

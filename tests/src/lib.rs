@@ -176,16 +176,23 @@ pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> responder_a
 /// owns its emulator and works in batches, so the emulator's state, and with
 /// it the time of each call, stays small.
 pub fn reset_emulator() {
+    bare_request(&emulator_endpoint(), "POST", "/moto-api/reset", "");
+}
+
+/// An unsigned request to the emulator (its own API, or a call the tests
+/// make without an SDK client); panics unless it answers 200.
+pub fn bare_request(endpoint: &str, method: &str, path: &str, body: &str) {
     use std::io::{Read, Write};
-    let endpoint = emulator_endpoint();
     let host = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
-    let request =
-        format!("POST /moto-api/reset HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("reset the emulator");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    assert!(response.starts_with("HTTP/1.1 200"), "reset: {response}");
+    assert!(response.starts_with("HTTP/1.1 200"), "{method} {path}: {response}");
 }
 
 /// The repository root.

@@ -379,14 +379,7 @@ pub async fn role_policy(config: &SdkConfig, role: &str, policy: &str) -> Option
 /// tests need one only as a trail's destination; the emulator does not check
 /// signatures, and this spares the build an S3 client).
 pub fn bucket(endpoint: &str, name: &str) {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
-    let request = format!("PUT /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("send CreateBucket");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    assert!(response.starts_with("HTTP/1.1 200"), "CreateBucket: {response}");
+    crate::bare_request(endpoint, "PUT", &format!("/{name}"), "");
 }
 
 /// A trail named `name` writing to a new bucket, logging.

@@ -259,9 +259,7 @@ pub async fn disable_user(
     // The record: the keys this run deactivates (added to those an earlier
     // delivery did), whether a console password existed, the finding, the
     // cutoff, and a revocation policy that was there before.
-    let mut recorded: Vec<String> = join_tag(tags::DEACTIVATED_KEYS, &user.tags)
-        .map(|v| v.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let mut recorded = recorded_keys(&user.tags);
     for key in &to_deactivate {
         if !recorded.iter().any(|r| r == key) {
             recorded.push(key.to_string());
@@ -380,6 +378,13 @@ pub async fn disable_user(
     run
 }
 
+/// The access keys the responder's record says it deactivated.
+fn recorded_keys(tags_now: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    join_tag(tags::DEACTIVATED_KEYS, tags_now)
+        .map(|v| v.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// The cutoff of a revocation that was in place before the responder acted.
 fn earlier_revocation(tags_now: &std::collections::BTreeMap<String, String>) -> Option<DateTime<Utc>> {
     let text = tags_now.get(tags::PREVIOUS_REVOCATION)?;
@@ -438,9 +443,7 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
             return run;
         }
     };
-    let recorded: Vec<String> = join_tag(tags::DEACTIVATED_KEYS, &user.tags)
-        .map(|v| v.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let recorded = recorded_keys(&user.tags);
     if recorded.is_empty() && !user.tags.contains_key(tags::REVOKED_AT) {
         run.skipped = Some(format!("{user_name} has no containment by the responder to release"));
         return run;

@@ -14,7 +14,7 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation, Runtime, service_fn};
 use responder_core::{Function, Report};
 
-use crate::responder::{HandlerError, Responder};
+use crate::responder::{HandlerError, Responder, report_of};
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
@@ -88,10 +88,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
             let deadline = deadline_of(&event);
             let started = Instant::now();
             let result = responder.handle(function, event.payload.as_bytes(), deadline).await;
-            let (report, error) = match &result {
-                Ok(report) => (Some(report), None),
-                Err(e) => (e.report.as_deref(), Some(e.error_type)),
-            };
+            let (report, error) = report_of(&result);
             emit_metrics(function.name(), report, error, started);
             result
         }
@@ -123,10 +120,7 @@ pub async fn serve_posture() -> Result<(), lambda_runtime::Error> {
                     message: f.to_string(),
                     report: None,
                 });
-            let (report, error) = match &result {
-                Ok(report) => (Some(report), None),
-                Err(e) => (None, Some(e.error_type)),
-            };
+            let (report, error) = report_of(&result);
             emit_metrics("check-posture", report, error, started);
             result
         }

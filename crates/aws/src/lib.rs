@@ -34,4 +34,4 @@ pub mod release;
 pub mod responder;
 pub mod steps;
 
-pub use responder::{HandlerError, Responder};
+pub use responder::{HandlerError, Responder, report_of};

@@ -39,6 +39,15 @@ impl fmt::Display for HandlerError {
 
 impl std::error::Error for HandlerError {}
 
+/// The report an invocation ended with, whether it succeeded or failed, and
+/// the error type when it failed.
+pub fn report_of(result: &Result<Report, HandlerError>) -> (Option<&Report>, Option<&'static str>) {
+    match result {
+        Ok(report) => (Some(report), None),
+        Err(e) => (e.report.as_deref(), Some(e.error_type)),
+    }
+}
+
 /// Start-up failed: bad settings, or the function cannot learn who it is.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -91,11 +100,7 @@ impl Responder {
         deadline: Option<Instant>,
     ) -> Result<Report, HandlerError> {
         let result = self.respond(function, payload, deadline).await;
-        let report = match &result {
-            Ok(report) => Some(report),
-            Err(e) => e.report.as_deref(),
-        };
-        if let Some(report) = report {
+        if let (Some(report), _) = report_of(&result) {
             log_steps(report);
         }
         result

@@ -110,22 +110,7 @@ mod tests {
         let mut isolate2 = StepRecord::new("isolate-eni", "eni-2", StepStatus::Failed, "denied");
         isolate2.duration_ms = Some(7);
         let planned = StepRecord::new("tag-instance", "i-1", StepStatus::Planned, "");
-        Report {
-            finding_id: "f-1".into(),
-            finding_type: "t".into(),
-            function: "quarantine-instance".into(),
-            outcome: Outcome::Partial,
-            reason: None,
-            steps: vec![isolate, isolate2, planned],
-            account: None,
-            region: None,
-            severity: None,
-            title: None,
-            resource: None,
-            activity: Vec::new(),
-            notes: Vec::new(),
-            notification: None,
-        }
+        Report { finding_id: "f-1".into(), ..Report::for_test(Outcome::Partial, vec![isolate, isolate2, planned]) }
     }
 
     #[test]

@@ -166,6 +166,30 @@ impl fmt::Display for StepStatus {
 }
 
 #[cfg(test)]
+impl Report {
+    /// A quarantine-instance report of a Backdoor:EC2/Spambot finding `f`,
+    /// with nothing but `outcome` and `steps`.
+    pub(crate) fn for_test(outcome: Outcome, steps: Vec<StepRecord>) -> Report {
+        Report {
+            finding_id: "f".into(),
+            finding_type: "Backdoor:EC2/Spambot".into(),
+            function: "quarantine-instance".into(),
+            outcome,
+            reason: None,
+            steps,
+            account: None,
+            region: None,
+            severity: None,
+            title: None,
+            resource: None,
+            activity: Vec::new(),
+            notes: Vec::new(),
+            notification: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -187,22 +211,10 @@ mod tests {
 
     #[test]
     fn report_json_has_the_contract_shape() {
-        let r = Report {
-            finding_id: "f".into(),
-            finding_type: "Backdoor:EC2/Spambot".into(),
-            function: "quarantine-instance".into(),
-            outcome: Outcome::DryRun,
-            reason: None,
-            steps: vec![StepRecord::new("isolate-eni", "eni-1", StepStatus::AlreadyDone, "x")],
-            account: None,
-            region: None,
-            severity: None,
-            title: None,
-            resource: None,
-            activity: Vec::new(),
-            notes: Vec::new(),
-            notification: None,
-        };
+        let r = Report::for_test(
+            Outcome::DryRun,
+            vec![StepRecord::new("isolate-eni", "eni-1", StepStatus::AlreadyDone, "x")],
+        );
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["outcome"], "dry_run");
         assert_eq!(v["steps"][0]["status"], "already_done");
