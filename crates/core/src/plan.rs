@@ -131,6 +131,8 @@ pub enum Skip {
         principal: String,
         pattern: String,
     },
+    /// The finding names its resource in a form no AWS resource has.
+    Malformed(String),
 }
 
 impl Skip {
@@ -150,6 +152,7 @@ impl Skip {
             Skip::IdentityCenterRole(_) => "identity_center_role",
             Skip::ServiceLinkedRole(_) => "service_linked_role",
             Skip::Protected { .. } => "protected",
+            Skip::Malformed(_) => "malformed",
         }
     }
 }
@@ -182,6 +185,7 @@ impl fmt::Display for Skip {
             Skip::Protected { principal, pattern } => {
                 write!(f, "{principal} is protected (matches PROTECTED_PRINCIPALS entry {pattern})")
             }
+            Skip::Malformed(what) => write!(f, "the finding names {what}: not acted on"),
         }
     }
 }
@@ -309,6 +313,12 @@ fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Resul
                 .and_then(|a| a.affected_resources.get("AWS::CloudTrail::Trail"))
                 .filter(|t| !t.trim().is_empty())
                 .cloned();
+            if let Some(bad) = trail.as_deref().filter(|t| !crate::target::is_trail_name_or_arn(t)) {
+                return Err(Skip::Malformed(format!(
+                    "trail {:?}, which is neither a trail name nor a trail ARN",
+                    crate::finding::truncate(bad, 80)
+                )));
+            }
             Ok(Plan::RestoreTrail { scope, trail })
         }
         Function::NotifyFinding => {

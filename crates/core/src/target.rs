@@ -37,6 +37,45 @@ pub fn is_iam_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
+/// An access key id as IAM's API defines it: 16–128 word characters
+/// (`AKIA…`, `ASIA…`, and the placeholders of sample findings).
+pub fn is_access_key_id(id: &str) -> bool {
+    (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A CloudTrail trail name (3–128 of letters, digits, `.`, `_`, `-`; a
+/// letter or digit first and last; no two of `._-` side by side; not an IP
+/// address), or a trail's ARN whose last part is such a name.
+pub fn is_trail_name_or_arn(text: &str) -> bool {
+    match text.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let [partition, service, region, account, resource] = parts[..] else { return false };
+            partition.starts_with("aws")
+                && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                && service == "cloudtrail"
+                && !region.is_empty()
+                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("trail/").is_some_and(is_trail_name)
+        }
+        None => is_trail_name(text),
+    }
+}
+
+fn is_trail_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let punct = |b: u8| b"._-".contains(&b);
+    let is_ip = name.split('.').count() == 4 && name.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (3..=128).contains(&bytes.len())
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || punct(b))
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !bytes.windows(2).any(|w| punct(w[0]) && punct(w[1]))
+        && !is_ip
+}
+
 pub fn classify(finding: &Finding) -> Target {
     let resource = &finding.resource;
     match resource.resource_type.as_str() {
@@ -55,6 +94,11 @@ pub fn classify(finding: &Finding) -> Target {
                 return Target::Unsupported { reason: "the finding has no accessKeyDetails".into() };
             };
             let name = key.user_name.clone().unwrap_or_default();
+            if let Some(id) = key.access_key_id.as_deref().filter(|id| !is_access_key_id(id)) {
+                return Target::Unsupported {
+                    reason: format!("accessKeyId {:?} is not an access key id", crate::finding::truncate(id, 80)),
+                };
+            }
             match key.user_type.as_deref() {
                 Some("IAMUser") if is_iam_name(&name) => {
                     Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
@@ -102,5 +146,29 @@ mod tests {
         assert!(!is_iam_name("path/role"));
         assert!(!is_iam_name("rôle"));
         assert!(!is_iam_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn trail_names_and_arns() {
+        use super::is_trail_name_or_arn as ok;
+        for good in ["management-events", "abc", "a.b_c-d", "arn:aws:cloudtrail:us-east-1:123456789012:trail/org.trail"] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a_-b",
+            "10.0.0.1",
+            "trail/../x",
+            "name with space",
+            "arn:aws:s3:us-east-1:123456789012:trail/x1y",
+            "arn:aws:cloudtrail:us-east-1:12345678901:trail/abc",
+            "arn:aws:cloudtrail:us-east-1:123456789012:bucket/abc",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+        assert!(!ok(&"a".repeat(129)));
     }
 }

@@ -114,18 +114,106 @@ fn decide_all(payload: &[u8]) {
     }
 }
 
+/// The shapes AWS gives these names, written from the API references and
+/// independently of the production predicates they check.
+struct Shapes {
+    iam_name: regex_lite::Regex,
+    instance_id: regex_lite::Regex,
+    access_key_id: regex_lite::Regex,
+    trail_name: regex_lite::Regex,
+    trail_arn: regex_lite::Regex,
+}
+
+fn shapes() -> &'static Shapes {
+    static SHAPES: std::sync::OnceLock<Shapes> = std::sync::OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let re = |p: &str| regex_lite::Regex::new(p).unwrap();
+        Shapes {
+            // IAM: RoleName / UserName, `[\w+=,.@-]+`, 1–64 (ASCII word characters).
+            iam_name: re(r"^[A-Za-z0-9_+=,.@-]{1,64}$"),
+            // EC2: `i-` and 8 (older) or 17 lowercase hex digits.
+            instance_id: re(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
+            // IAM: AccessKeyId, `[\w]+`, 16–128.
+            access_key_id: re(r"^[A-Za-z0-9_]{16,128}$"),
+            // CloudTrail: 3–128, letters, digits, `._-`, alphanumeric at both ends.
+            trail_name: re(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,126})[A-Za-z0-9]$"),
+            trail_arn: re(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/(.+)$"),
+        }
+    })
+}
+
+fn trail_name_ok(name: &str) -> bool {
+    let s = shapes();
+    let adjacent = ["..", "._", ".-", "_.", "__", "_-", "-.", "-_", "--"].iter().any(|p| name.contains(p));
+    let ip = name.split('.').filter(|p| p.parse::<u8>().is_ok()).count() == 4 && name.split('.').count() == 4;
+    s.trail_name.is_match(name) && !adjacent && !ip
+}
+
 /// A plan never carries a name the responder should not act on.
 fn assert_acts_only_on_well_formed_names(plan: &Plan) {
-    let plain = |n: &str| responder_core::target::is_iam_name(n);
+    let s = shapes();
+    let key_ok = |k: &Option<String>| k.as_deref().is_none_or(|k| s.access_key_id.is_match(k));
     match plan {
-        Plan::RevokeRoleSessions { role_name, .. } => assert!(plain(role_name), "{role_name:?}"),
-        Plan::DisableIamUser { user_name, .. } => assert!(plain(user_name), "{user_name:?}"),
-        Plan::Quarantine { instance_id, .. } => {
-            assert!(responder_core::InstanceId::parse(instance_id.as_str()).is_ok())
+        Plan::RevokeRoleSessions { role_name, access_key_id, source_instance, .. } => {
+            assert!(s.iam_name.is_match(role_name), "{role_name:?}");
+            assert!(key_ok(access_key_id), "{access_key_id:?}");
+            if let Some(i) = source_instance {
+                assert!(s.instance_id.is_match(i.as_str()), "{i:?}");
+            }
         }
-        Plan::RestoreTrail { .. } | Plan::Alert { .. } => {}
+        Plan::DisableIamUser { user_name, access_key_id, .. } => {
+            assert!(s.iam_name.is_match(user_name), "{user_name:?}");
+            assert!(key_ok(access_key_id), "{access_key_id:?}");
+        }
+        Plan::Quarantine { instance_id, .. } => {
+            assert!(s.instance_id.is_match(instance_id.as_str()), "{instance_id:?}")
+        }
+        Plan::RestoreTrail { trail: Some(trail), .. } => {
+            let name = s.trail_arn.captures(trail).and_then(|c| c.get(1)).map_or(trail.as_str(), |m| m.as_str());
+            assert!(trail_name_ok(name), "{trail:?}");
+        }
+        Plan::RestoreTrail { trail: None, .. } | Plan::Alert { .. } => {}
     }
 }
+
+#[test]
+fn the_shapes_reject_what_they_should() {
+    let s = shapes();
+    assert!(s.iam_name.is_match("app-role_1+=,.@") && !s.iam_name.is_match("path/role"));
+    assert!(s.instance_id.is_match("i-0123456789abcdef0") && !s.instance_id.is_match("i-0123456789ABCDEF0"));
+    assert!(s.access_key_id.is_match("AKIA2EXAMPLEKEY7QXK3") && !s.access_key_id.is_match("AKIA/../KEY7QXK3abc"));
+    assert!(trail_name_ok("management-events") && !trail_name_ok("a--b") && !trail_name_ok("10.0.0.1"));
+}
+
+/// Names that look like the real thing but are not: the fields a plan
+/// copies from the finding get these as well as arbitrary JSON.
+fn near_names() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just("i-0123456789ABCDEF0"),
+        Just("i-0123456789abcdef"),
+        Just("i-0123456789abcdef0 "),
+        Just("AKIA2EXAMPLE/KEY7QXK3"),
+        Just("AKIA2EXAMPLE"),
+        Just("trail--name"),
+        Just("-trail"),
+        Just("10.1.2.3"),
+        Just("arn:aws:cloudtrail:us-east-1:123456789012:trail/../x"),
+        Just("arn:aws:cloudtrail:us-east-1:123456789012:trail/ok-trail"),
+        Just("ok-trail"),
+        Just("role name"),
+        Just("role/with/path"),
+    ]
+    .prop_map(|s| Value::String(s.to_owned()))
+}
+
+/// Fields whose value a plan carries.
+const NAME_PATHS: &[&[&str]] = &[
+    &["detail", "resource", "instanceDetails", "instanceId"],
+    &["detail", "resource", "accessKeyDetails", "userName"],
+    &["detail", "resource", "accessKeyDetails", "accessKeyId"],
+    &["detail", "resource", "accessKeyDetails", "principalId"],
+    &["detail", "service", "action", "awsApiCallAction", "affectedResources", "AWS::CloudTrail::Trail"],
+];
 
 proptest! {
     #[test]
@@ -151,6 +239,18 @@ proptest! {
         if let Some((path, value)) = second {
             set(&mut event, path, value);
         }
+        decide_all(&serde_json::to_vec(&event).unwrap());
+    }
+
+    #[test]
+    fn names_near_the_real_shape_never_reach_a_plan(
+        which in 0usize..64,
+        path in prop::sample::select(NAME_PATHS),
+        value in near_names(),
+    ) {
+        let all = fixtures();
+        let mut event = all[which % all.len()].clone();
+        set(&mut event, path, value);
         decide_all(&serde_json::to_vec(&event).unwrap());
     }
 
