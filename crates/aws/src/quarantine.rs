@@ -461,9 +461,26 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
         match (&live.association, &record.profile) {
             (Some(a), _) => {
                 let result = timed(async {
-                    ec2::disassociate_profile(ec2c, &a.id)
-                        .await
-                        .map(|()| Held::done(format!("disassociated ({})", a.id)))
+                    match ec2::disassociate_profile(ec2c, &a.id).await {
+                        Ok(()) => Ok(Held::done(format!("disassociated ({})", a.id))),
+                        // Gone since the describe: a concurrent delivery
+                        // disassociated it. Done only if no profile came back.
+                        Err(f) if f.is_code("InvalidAssociationID.NotFound") => {
+                            match ec2::profile_association(ec2c, id).await? {
+                                None => Ok(Held::already(format!("{} was disassociated meanwhile", a.id))),
+                                // A retry sees the new association and detaches it.
+                                Some(now) => Err(AwsFailure {
+                                    kind: crate::failure::FailureKind::Transient,
+                                    message: format!(
+                                        "{} was replaced by {} ({}) while the quarantine ran",
+                                        a.id, now.id, now.arn
+                                    ),
+                                    ..f
+                                }),
+                            }
+                        }
+                        Err(f) => Err(f),
+                    }
                 })
                 .await;
                 vec![("detach-instance-profile", a.arn.clone(), result)]
