@@ -5,7 +5,7 @@ use responder_aws::cloud::Cloud;
 use responder_aws::credentials::{release_role, release_user};
 use responder_core::revocation::{POLICY_NAME, cutoff_of};
 use responder_core::{Function, Outcome, StepStatus};
-use responder_e2e::fixture_with;
+use responder_e2e::{fixture_naming_principal, fixture_with};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 
 use crate::{cloud, responder};
@@ -13,12 +13,14 @@ use crate::{cloud, responder};
 const USER_FINDING: &str = "iam-user-malicious-ip-caller.json";
 const ROLE_FINDING: &str = "iam-role-malicious-ip-caller.json";
 
+/// The fixture, naming the seeded user and its key whatever it named.
 fn user_event(file: &str, user: &str, key: &str) -> Vec<u8> {
-    fixture_with(file, &[("ci-deployer", user), ("AKIA2EXAMPLEKEY7QXK3", key)])
+    fixture_naming_principal(file, user, Some(key))
 }
 
+/// The fixture, naming the seeded role whatever it named.
 fn role_event(file: &str, role: &str) -> Vec<u8> {
-    fixture_with(file, &[("data-pipeline", role)])
+    fixture_naming_principal(file, role, None)
 }
 
 #[tokio::test]
@@ -114,7 +116,7 @@ async fn roles_and_identities_that_must_not_be_touched_are_not() {
     let protected = responder(&config, &[("PROTECTED_PRINCIPALS", &format!("BreakGlass, {plain}"))]).await;
     let dry = responder(&config, &[("DRY_RUN", "true")]).await;
     let cases = [
-        (&r, role_event("iam-role-sso-reserved.json", "unused"), "AWSReservedSSO_AdministratorAccess_0f1e2d3c4b5a6978"),
+        (&r, fixture_with("iam-role-sso-reserved.json", &[]), "AWSReservedSSO_AdministratorAccess_0f1e2d3c4b5a6978"),
         (&r, role_event(ROLE_FINDING, &slr), slr.as_str()),
         (&protected, role_event(ROLE_FINDING, &plain), plain.as_str()),
         (&r, role_event("iam-federated-malicious-ip-caller.json", &plain), plain.as_str()),
@@ -233,4 +235,15 @@ async fn a_revocation_that_was_there_before_is_put_back_on_release() {
     assert!(run.log.all_held(), "{:#?}", run.log.records);
     assert_eq!(moved(seed::user_policy(&config, &user, POLICY_NAME).await), earlier, "the earlier cutoff is back");
     assert!(seed::key_states(&config, &user).await[&keys[0]], "the key is active again");
+}
+
+/// The state helpers treat only `NoSuchEntity` as "absent": a read that
+/// fails for any other reason (here, nothing listens) fails the test instead
+/// of passing an absence check.
+#[tokio::test]
+#[should_panic(expected = "GetLoginProfile")]
+async fn a_state_read_that_fails_is_not_an_absence() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = responder_e2e::sdk_config(&format!("http://127.0.0.1:{port}")).await;
+    seed::has_login_profile(&nowhere, "anyone").await;
 }

@@ -82,6 +82,7 @@ async fn medium_findings_alert_and_low_ones_do_not() {
     assert_eq!(got.len(), 1, "only the Medium finding alerts: {got:#?}");
     assert_eq!(attribute(&got[0], "function"), "notify-finding");
     assert_eq!(attribute(&got[0], "severity_label"), "MEDIUM");
+    assert!(got[0]["Message"].as_str().unwrap().contains(&medium.finding_id), "{got:#?}");
     let subject = got[0]["Subject"].as_str().unwrap();
     assert!(subject.starts_with("[MEDIUM] alert i-0a1b2c3d4e5f67890 Backdoor:EC2/Spambot"), "{subject}");
 }

@@ -193,16 +193,19 @@ async fn release_restores_the_recorded_state_exactly() {
 #[tokio::test]
 async fn reports_are_published_to_the_topic() {
     let config = cloud().await;
-    let sns = aws_sdk_sns::Client::new(&config);
-    let topic = sns.create_topic().name(responder_e2e::seed::unique("alerts")).send().await.unwrap();
-    let topic = topic.topic_arn().unwrap().to_owned();
+    let (topic, queue) = seed::topic_with_queue(&config).await;
     let net = Network::create(&config).await;
     let inst =
         net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
     let r = responder(&config, &[("NOTIFY_TOPIC_ARN", &topic)]).await;
     let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
-    let n = report.notification.unwrap();
+    let n = report.notification.clone().unwrap();
     assert_eq!(n.status, "published", "{n:?}");
+    // "published" is what the topic received, not only what the call said.
+    let arrived = seed::notifications(&config, &queue, 1, 10).await;
+    assert_eq!(arrived.len(), 1, "{arrived:#?}");
+    let body = arrived[0]["Message"].as_str().unwrap();
+    assert!(body.contains(&inst.id) && body.contains(&report.finding_id), "{body}");
 
     // A topic that does not exist: containment still holds, the failure shows.
     let missing = format!("{topic}-missing");

@@ -149,11 +149,8 @@ pub async fn faulty_sdk_config(
 ) -> SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    let inner = aws_smithy_http_client::Builder::new().build_http();
-    sdk_config(endpoint)
-        .await
+    recorded_by(&sdk_config(endpoint).await, injector)
         .into_builder()
-        .http_client(injector.client(inner))
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)
@@ -162,6 +159,13 @@ pub async fn faulty_sdk_config(
         )
         .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(attempt_timeout).build())
         .build()
+}
+
+/// `config`, with every call passing through `injector` (which records it,
+/// and fails it when armed).
+pub fn recorded_by(config: &SdkConfig, injector: &faults::FaultInjector) -> SdkConfig {
+    let inner = aws_smithy_http_client::Builder::new().build_http();
+    config.to_builder().http_client(injector.client(inner)).build()
 }
 
 /// A responder with default settings plus `vars`.
@@ -227,15 +231,45 @@ pub fn fixture(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The fixture's bytes with every occurrence of its instance id replaced.
+/// The fixture's bytes with every occurrence of the instance id it names
+/// (`detail.resource.instanceDetails.instanceId`, whatever it is) replaced.
 pub fn fixture_for_instance(name: &str, instance_id: &str) -> Vec<u8> {
-    fixture_with(name, &[("i-0a1b2c3d4e5f67890", instance_id)])
+    let event = fixture(name);
+    let named = event["detail"]["resource"]["instanceDetails"]["instanceId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} names no instance"))
+        .to_owned();
+    fixture_with(name, &[(named.as_str(), instance_id)])
 }
 
-/// The fixture's bytes with each `(from, to)` text replaced.
+/// The fixture's bytes with its credentials (`accessKeyDetails`) naming
+/// `user_name`, and `key` when given, whatever the fixture named: so that a
+/// test that expects nothing to change acts on a principal that exists.
+pub fn fixture_naming_principal(name: &str, user_name: &str, key: Option<&str>) -> Vec<u8> {
+    let mut event = fixture(name);
+    let details = event["detail"]["resource"]["accessKeyDetails"]
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("{name} has no accessKeyDetails"));
+    let old = details.get("userName").and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{name} names no user"));
+    let old = old.to_owned();
+    details.insert("userName".into(), user_name.into());
+    if let Some(principal) = details.get("principalId").and_then(|p| p.as_str()).map(|p| p.replace(&old, user_name)) {
+        details.insert("principalId".into(), principal.into());
+    }
+    if let Some(key) = key {
+        assert!(details.contains_key("accessKeyId"), "{name} names no access key");
+        details.insert("accessKeyId".into(), key.into());
+    }
+    serde_json::to_vec(&event).expect("an event serializes")
+}
+
+/// The fixture's bytes with each `(from, to)` text replaced. A `from` the
+/// fixture does not contain fails the test: an event still naming the
+/// fixture's own resources would make every "left untouched" check vacuous.
 pub fn fixture_with(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
-    let mut text = serde_json::to_string(&fixture(name)).unwrap_or_default();
+    let mut text = serde_json::to_string(&fixture(name)).expect("a fixture serializes");
     for (from, to) in replacements {
+        assert!(text.contains(from), "{name} does not contain {from:?}: the seeded resource would not be named");
         text = text.replace(from, to);
     }
     text.into_bytes()

@@ -241,7 +241,7 @@ pub async fn termination_protection(config: &SdkConfig, id: &str) -> bool {
         .send()
         .await
         .expect("DescribeInstanceAttribute");
-    out.disable_api_termination().and_then(|v| v.value()).unwrap_or(false)
+    out.disable_api_termination().and_then(|v| v.value()).expect("the attribute's value")
 }
 
 pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {
@@ -253,7 +253,7 @@ pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {
         .send()
         .await
         .expect("DescribeInstanceAttribute");
-    out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).unwrap_or_default().to_owned()
+    out.instance_initiated_shutdown_behavior().and_then(|v| v.value()).expect("the attribute's value").to_owned()
 }
 
 pub async fn profile_of(config: &SdkConfig, id: &str) -> Option<String> {
@@ -358,20 +358,35 @@ pub async fn key_states(config: &SdkConfig, user: &str) -> std::collections::BTr
         .collect()
 }
 
+/// What an IAM read found: `NoSuchEntity` is the one answer that means
+/// "absent"; any other error (denied, throttled, an emulator fault) fails the
+/// test, so an absence assertion cannot pass on a call that never worked.
+fn present<T, E>(what: &str, result: Result<T, aws_sdk_iam::error::SdkError<E>>) -> Option<T>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_iam::error::ProvideErrorMetadata;
+    match result {
+        Ok(out) => Some(out),
+        Err(e) if e.code() == Some("NoSuchEntity") => None,
+        Err(e) => panic!("{what}: {:?} {:?} ({e:?})", e.code(), e.message()),
+    }
+}
+
 pub async fn has_login_profile(config: &SdkConfig, user: &str) -> bool {
     let iam = aws_sdk_iam::Client::new(config);
-    iam.get_login_profile().user_name(user).send().await.is_ok()
+    present("GetLoginProfile", iam.get_login_profile().user_name(user).send().await).is_some()
 }
 
 pub async fn user_policy(config: &SdkConfig, user: &str, policy: &str) -> Option<String> {
     let iam = aws_sdk_iam::Client::new(config);
-    let out = iam.get_user_policy().user_name(user).policy_name(policy).send().await.ok()?;
+    let out = present("GetUserPolicy", iam.get_user_policy().user_name(user).policy_name(policy).send().await)?;
     Some(out.policy_document().to_owned())
 }
 
 pub async fn role_policy(config: &SdkConfig, role: &str, policy: &str) -> Option<String> {
     let iam = aws_sdk_iam::Client::new(config);
-    let out = iam.get_role_policy().role_name(role).policy_name(policy).send().await.ok()?;
+    let out = present("GetRolePolicy", iam.get_role_policy().role_name(role).policy_name(policy).send().await)?;
     Some(out.policy_document().to_owned())
 }
 
@@ -459,7 +474,7 @@ pub async fn notifications(config: &SdkConfig, queue: &str, at_least: usize, sec
                 all.push(serde_json::from_str(body).expect("SNS envelope"));
             }
             if let Some(handle) = m.receipt_handle() {
-                let _ = sqs.delete_message().queue_url(queue).receipt_handle(handle).send().await;
+                sqs.delete_message().queue_url(queue).receipt_handle(handle).send().await.expect("DeleteMessage");
             }
         }
         if all.len() >= at_least && out.messages().is_empty() || std::time::Instant::now() > deadline {
@@ -468,14 +483,15 @@ pub async fn notifications(config: &SdkConfig, queue: &str, at_least: usize, sec
     }
 }
 
-/// SDK configuration acting in another `account` of the emulator: the
-/// member role there, assumed from `home` (the emulator gives each account
-/// id its own state).
+/// SDK configuration acting in another `account` of the emulator, as its
+/// administrator: `OrganizationAccountAccessRole` there (which AWS
+/// Organizations creates in the accounts it makes), assumed from `home`. The
+/// emulator gives each account id its own state.
 pub async fn as_account(home: &SdkConfig, account: &str) -> SdkConfig {
     let sts = aws_sdk_sts::Client::new(home);
     let out = sts
         .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/GuardDutyResponderMember"))
+        .role_arn(format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"))
         .role_session_name("seed")
         .send()
         .await
@@ -491,4 +507,28 @@ pub async fn as_account(home: &SdkConfig, account: &str) -> SdkConfig {
     home.to_builder()
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
         .build()
+}
+
+/// The member role of `infra/member-role.yaml` in the account `member`
+/// acts in: trusted by the security account `home_account`, only with
+/// `external_id`.
+pub async fn member_role(member: &SdkConfig, home_account: &str, name: &str, external_id: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(member);
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{home_account}:root") },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "sts:ExternalId": external_id } }
+        }]
+    });
+    let out = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole (member role)");
+    out.role().map(|r| r.arn().to_owned()).expect("role arn")
 }
