@@ -15,6 +15,25 @@ AuthFailure although the SDK signed it correctly. The third patch skips that
 comparison only; the access key is still looked up and every request is
 still authorized against its caller's policies. Nothing else is changed.
 
+moto's AssumeRole succeeds for any role ARN, in any account, with any
+external id: a test could never show that the responder assumes the right
+role with the right secret. The fourth patch makes it answer as STS does for
+what the tests rely on: the role must exist in its account, and when its
+trust policy requires an `sts:ExternalId` (StringEquals), the request must
+carry that value; otherwise AccessDenied. The trust policy's principals are
+not evaluated (the emulator's callers are not the functions' roles). One
+role is let through without existing, `OrganizationAccountAccessRole`, which
+AWS Organizations creates in every account it creates: it is how the tests
+get into a fresh member account to seed it.
+
+With IAM enforcement on, moto writes its AccessDenied answer in one XML
+shape for every service (`ErrorResponse/Errors/Error`), which the SDK cannot
+read for query services (IAM, SNS, STS, Auto Scaling: `ErrorResponse/Error`)
+or JSON ones (CloudTrail): the error then has no code, and a test cannot
+tell a refused permission from any other failure. The fifth patch writes
+that answer in each service's own protocol, through moto's own serializer,
+as AWS does; who is denied what is unchanged.
+
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
 
@@ -59,6 +78,83 @@ def _signature_not_recomputed(self):
 
 
 IAMRequestBase.check_signature = _signature_not_recomputed
+
+
+import json  # noqa: E402
+
+from moto.core.exceptions import ServiceException  # noqa: E402
+from moto.iam.models import iam_backends  # noqa: E402
+from moto.sts.models import STSBackend  # noqa: E402
+
+_assume_role = STSBackend.assume_role
+ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
+
+
+class _AccessDenied(ServiceException):
+    code = "AccessDenied"
+
+
+def _trust_allows(document, external_id):
+    """Whether an Allow statement for sts:AssumeRole admits this external id."""
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
+            continue
+        wanted = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if wanted is None or external_id in (wanted if isinstance(wanted, list) else [wanted]):
+            return True
+    return False
+
+
+def _assume_role_as_sts_does(self, region_name, role_session_name, role_arn, policy, duration, external_id):
+    try:
+        _, partition, _, _, account, resource = role_arn.split(":", 5)
+    except ValueError:
+        raise _AccessDenied(f"{role_arn} is not a role ARN")
+    if resource.rsplit("/", 1)[-1] != ORGANIZATION_ROLE:
+        denied = f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        try:
+            role = iam_backends[account][partition].get_role_by_arn(role_arn)
+        except Exception:
+            raise _AccessDenied(denied)
+        document = role.assume_role_policy_document
+        document = json.loads(document) if isinstance(document, str) else document
+        if not _trust_allows(document, external_id):
+            raise _AccessDenied(denied)
+    return _assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id)
+
+
+STSBackend.assume_role = _assume_role_as_sts_does
+
+
+from moto.core.exceptions import AccessDeniedError  # noqa: E402
+from moto.core.responses import ActionResult, BaseResponse  # noqa: E402
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+_authorize = BaseResponse._authenticate_and_authorize_normal_action
+
+
+class _DeniedInProtocolShape(HTTPException):
+    """An AccessDenied whose body is the service's own error shape."""
+
+    def __init__(self, status, body):
+        super().__init__()
+        self.code = status
+        self.description = body
+
+
+def _authorize_answering_in_protocol_shape(self, *args, **kwargs):
+    try:
+        return _authorize(self, *args, **kwargs)
+    except AccessDeniedError as denied:
+        error = _AccessDenied(denied.message)
+        _, _, body = self.serialized(ActionResult(error))
+        raise _DeniedInProtocolShape(403, body)
+
+
+BaseResponse._authenticate_and_authorize_normal_action = _authorize_answering_in_protocol_shape
 
 
 def _exit_with_parent(parent):
