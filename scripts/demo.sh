@@ -113,7 +113,15 @@ section "A Medium finding no remediation acts on: notify-finding alerts"
 cargo lambda invoke notify-finding --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --data-file events/ec2-recon-port-probe-medium.json --output-format json >"$work/alert.json" \
   || { echo "notify-finding failed:"; tail -30 "$work/watch.log"; exit 1; }
-grep -q '"publish-alert"' "$work/alert.json" || { echo "no alert was published"; cat "$work/alert.json"; exit 1; }
+# The alert step must be done and the notification published: a failed
+# publish is a step too, and must not pass here.
+.tools/venv/bin/python - "$work/alert.json" <<'PY' || { echo "no alert was published"; cat "$work/alert.json"; exit 1; }
+import json, sys
+report = json.load(open(sys.argv[1]))
+steps = [s for s in report["steps"] if s["action"] == "publish-alert"]
+assert len(steps) == 1 and steps[0]["status"] == "done", steps
+assert report["notification"]["status"] == "published", report.get("notification")
+PY
 
 section "What arrived on the topic, as the team reads it"
 "$CARGO_TARGET_DIR/debug/demo-world" read-queue "$queue"
@@ -129,6 +137,13 @@ grep -m1 'InvalidEvent' "$work/bad.out" || true
 section "Monitoring posture of the emulated account (responder posture)"
 # The emulated account has trails but no GuardDuty detector or multi-region
 # trail: the table shows what is missing and how to fix it.
-"$CARGO_TARGET_DIR/debug/responder" posture || echo "(exit code $?: some checks fail, as expected here)"
+# Exit 1 means "a check fails"; any other non-zero exit is an error and
+# fails the demo.
+rc=0
+"$CARGO_TARGET_DIR/debug/responder" posture >"$work/posture.txt" || rc=$?
+cat "$work/posture.txt"
+[ "$rc" -eq 1 ] || { echo "responder posture exited $rc; expected 1 (checks fail here, nothing errs)"; exit 1; }
+grep -q 'guardduty-detector' "$work/posture.txt" || { echo "the missing detector is not reported"; exit 1; }
+echo "(exit code 1: some checks fail, as expected here)"
 
 section "Demo finished"

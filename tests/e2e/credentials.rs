@@ -5,8 +5,8 @@ use responder_aws::cloud::Cloud;
 use responder_aws::credentials::{release_role, release_user};
 use responder_core::revocation::{POLICY_NAME, cutoff_of};
 use responder_core::{Function, Outcome, StepStatus};
-use responder_e2e::{fixture_naming_principal, fixture_with};
 use responder_e2e::seed::{self, InstanceOptions, Network};
+use responder_e2e::{fixture_naming_principal, fixture_with};
 
 use crate::{cloud, responder};
 

@@ -16,8 +16,13 @@
 //!   a denied one does not;
 //! - every change to a resource came after that resource's original state was
 //!   recorded;
-//! - a redelivery after a transient failure contains the resource;
+//! - a redelivery after any transient failure (throttling, a 5xx, a timeout
+//!   whose request took effect) contains the resource;
 //! - a release afterwards restores the state from before the run exactly.
+//!
+//! Calls are told apart by what they act on ([`Call::target`]), not by the
+//! order they arrive in: the two ENIs of an instance are changed at once, and
+//! a row must fail the same resource in every case it is run.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -48,10 +53,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 const PARALLEL: usize = 4;
 /// Cases between two resets of the emulator.
 const BATCH: usize = 12;
-/// The matrix's columns. Throttling that outlasts the SDK's retries takes the
-/// same path as a persistent 5xx (a transient failure: retryable); the mock
-/// tests cover it per step.
-const MATRIX: [Fault; 4] = [Fault::ThrottleOnce, Fault::ServerError, Fault::AccessDenied, Fault::Timeout];
+/// The matrix's columns: every way [`Fault`] fails a call.
+const MATRIX: [Fault; 5] = Fault::ALL;
 
 fn is_read(action: &str) -> bool {
     ["Describe", "Get", "List", "Lookup"].iter().any(|p| action.starts_with(p))
@@ -92,17 +95,52 @@ struct World {
     playbook: Playbook,
     topic: String,
     event: Vec<u8>,
+    vpc: Option<String>,
     instance: Option<seed::Instance>,
     user: Option<String>,
+    keys: Vec<String>,
     role: Option<String>,
     trail: Option<String>,
+}
+
+impl World {
+    /// The names its resources' ids have in every world, for the calls' targets.
+    fn label(&self, injector: &FaultInjector) {
+        injector.label(&self.topic, "topic");
+        if let Some(vpc) = &self.vpc {
+            injector.label(vpc, "vpc");
+        }
+        if let Some(inst) = &self.instance {
+            injector.label(&inst.id, "instance");
+            injector.label(&inst.primary_eni, "primary-eni");
+            injector.label(inst.secondary_eni.as_deref().unwrap_or_default(), "secondary-eni");
+            injector.label(&inst.volume, "volume");
+            injector.label(inst.asg.as_deref().unwrap_or_default(), "asg");
+        }
+        for (key, label) in self.keys.iter().zip(["finding-key", "other-key"]) {
+            injector.label(key, label);
+        }
+        for (name, label) in [(&self.user, "user"), (&self.role, "role"), (&self.trail, "trail")] {
+            injector.label(name.as_deref().unwrap_or_default(), label);
+        }
+    }
 }
 
 async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
     let sns = aws_sdk_sns::Client::new(config);
     let topic = sns.create_topic().name(seed::unique("fault-alerts")).send().await.expect("CreateTopic");
     let topic = topic.topic_arn().unwrap_or_default().to_owned();
-    let mut world = World { playbook, topic, event: Vec::new(), instance: None, user: None, role: None, trail: None };
+    let mut world = World {
+        playbook,
+        topic,
+        event: Vec::new(),
+        vpc: None,
+        instance: None,
+        user: None,
+        keys: Vec::new(),
+        role: None,
+        trail: None,
+    };
     match playbook {
         Playbook::Quarantine => {
             // A fresh VPC: the responder's groups are created in the run.
@@ -110,6 +148,7 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             let inst = net.instance(config, InstanceOptions::default()).await;
             world.event = fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id);
             world.instance = Some(inst);
+            world.vpc = Some(net.vpc);
         }
         Playbook::DisableUser => {
             let (user, keys, _) = seed::iam_user(config, 2, 0, true).await;
@@ -118,6 +157,7 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
                 &[("ci-deployer", &user), ("AKIA2EXAMPLEKEY7QXK3", &keys[0])],
             );
             world.user = Some(user);
+            world.keys = keys;
         }
         Playbook::RevokeRole => {
             let role = seed::iam_role(config, "data-pipeline", "/").await;
@@ -173,6 +213,43 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     String::new()
 }
 
+/// Whether the world's resource is contained, read back from the emulator.
+async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
+    if let (Some(inst), Some(vpc)) = (&world.instance, &world.vpc) {
+        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
+            .await
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect();
+        for eni in [Some(&inst.primary_eni), inst.secondary_eni.as_ref()].into_iter().flatten() {
+            let groups = seed::eni_groups(config, eni).await;
+            if isolation.len() != 1 || groups != isolation {
+                return Err(format!("{eni} is on {groups:?}, the isolation group is {isolation:?}"));
+            }
+        }
+        if !seed::termination_protection(config, &inst.id).await || seed::profile_of(config, &inst.id).await.is_some() {
+            return Err(format!("{} is not protected, or keeps its profile", inst.id));
+        }
+    }
+    if let Some(user) = &world.user {
+        let keys = seed::key_states(config, user).await;
+        if keys.values().any(|active| *active) || seed::user_policy(config, user, POLICY_NAME).await.is_none() {
+            return Err(format!("{user} keeps an active key or has no deny: {keys:?}"));
+        }
+    }
+    if let Some(role) = &world.role
+        && seed::role_policy(config, role, POLICY_NAME).await.is_none()
+    {
+        return Err(format!("{role} has no deny"));
+    }
+    if let Some(trail) = &world.trail
+        && !seed::trail_logging(config, trail).await
+    {
+        return Err(format!("{trail} is not logging"));
+    }
+    Ok(())
+}
+
 /// Releases whatever the responder did; says what did not hold.
 async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> {
     let cloud = Cloud::new(config);
@@ -188,40 +265,56 @@ async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> 
     if run.log.all_held() { Ok(()) } else { Err(format!("release failed: {:#?}", run.log.records)) }
 }
 
-/// Every successful change came after its resource's record was written.
+/// Every successful change came after the record of the resource it
+/// changes was written: a successful tagging call on that very resource,
+/// writing the record's own key (and, for an access key, naming that key).
 fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> {
-    let recorded_before =
-        |call: &Call, what: &dyn Fn(&Call) -> bool| calls.iter().any(|r| r.ok() && r.ended <= call.started && what(r));
+    use responder_core::tags;
+    let instance = world.instance.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+    let user = world.user.clone().unwrap_or_default();
+    let role = world.role.clone().unwrap_or_default();
+    let written_before = |call: &Call, action: &str, on: (&str, &str), key: &str, holding: Option<&str>| {
+        calls.iter().any(|r| {
+            r.ok()
+                && r.ended <= call.started
+                && r.action == action
+                && (r.param(on.0).as_deref() == Some(on.1) || r.params_like(on.0).iter().any(|v| v == on.1))
+                && r.tags().iter().any(|(k, v)| {
+                    (k == key || k.strip_prefix(key).is_some_and(|rest| rest.starts_with(':')))
+                        && holding.is_none_or(|h| v.contains(h))
+                })
+        })
+    };
     for call in calls.iter().filter(|c| c.ok()) {
         let ok = match (world.playbook, call.action.as_str()) {
             (Playbook::Quarantine, "ModifyNetworkInterfaceAttribute") => {
-                let eni = call
-                    .body
-                    .split('&')
-                    .find_map(|p| p.strip_prefix("NetworkInterfaceId="))
-                    .unwrap_or_default()
-                    .to_owned();
-                recorded_before(call, &|r| {
-                    r.action == "CreateTags" && r.mentions(&eni) && r.mentions("original-groups")
-                })
+                let eni = call.param("NetworkInterfaceId").unwrap_or_default();
+                written_before(call, "CreateTags", ("ResourceId.N", &eni), tags::ORIGINAL_GROUPS, None)
             }
             (
                 Playbook::Quarantine,
                 "ModifyInstanceAttribute" | "DisassociateIamInstanceProfile" | "DetachInstances",
-            ) => {
-                let id = world.instance.as_ref().map(|i| i.id.clone()).unwrap_or_default();
-                recorded_before(call, &|r| r.action == "CreateTags" && r.mentions(&id) && r.mentions("original-state"))
+            ) => written_before(call, "CreateTags", ("ResourceId.N", &instance), tags::ORIGINAL_STATE, None),
+            (Playbook::DisableUser, "UpdateAccessKey") => {
+                let key = call.param("AccessKeyId").unwrap_or_default();
+                // The record lists the key: a chunk of the record may hold it.
+                written_before(call, "TagUser", ("UserName", &user), tags::DEACTIVATED_KEYS, Some(&key))
             }
-            (Playbook::DisableUser, "UpdateAccessKey" | "DeleteLoginProfile" | "PutUserPolicy") => {
-                recorded_before(call, &|r| r.action == "TagUser")
+            (Playbook::DisableUser, "DeleteLoginProfile") => {
+                written_before(call, "TagUser", ("UserName", &user), tags::LOGIN_PROFILE_DELETED, Some("true"))
             }
-            (Playbook::RevokeRole, "PutRolePolicy") => recorded_before(call, &|r| r.action == "TagRole"),
+            (Playbook::DisableUser, "PutUserPolicy") => {
+                written_before(call, "TagUser", ("UserName", &user), tags::REVOKED_AT, None)
+            }
+            (Playbook::RevokeRole, "PutRolePolicy") => {
+                written_before(call, "TagRole", ("RoleName", &role), tags::REVOKED_AT, None)
+            }
             _ => true,
         };
         if !ok {
             return Err(format!(
-                "{} #{} changed a resource before its record was written",
-                call.action, call.occurrence
+                "{} on {} #{} changed a resource before its record was written",
+                call.action, call.target, call.occurrence
             ));
         }
     }
@@ -233,20 +326,24 @@ async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, Han
     let faulty = faulty_sdk_config(&emulator_endpoint(), injector, ATTEMPT_TIMEOUT).await;
     let r = responder(&faulty, &[("NOTIFY_TOPIC_ARN", &world.topic)]).await;
     injector.reset();
+    world.label(injector);
     r.handle(world.playbook.function(), &world.event, None).await
 }
 
+/// A call of a healthy run: action, target, occurrence.
+type Row = (String, String, usize);
+
 /// The calls of a healthy run: the matrix's rows.
-async fn healthy_calls(playbook: Playbook) -> Vec<(String, usize)> {
+async fn healthy_calls(playbook: Playbook) -> Vec<Row> {
     let config = cloud().await;
     let world = seed_world(playbook, &config).await;
     let injector = FaultInjector::new();
     let result = run_with(&world, &injector).await;
     let report = report_of(&result).0.expect("a report");
     assert_eq!(report.outcome, playbook.healthy_outcome(), "{playbook:?} healthy run: {report:#?}");
-    let rows: BTreeSet<(String, usize)> = injector.calls().into_iter().map(|c| (c.action, c.occurrence)).collect();
+    let rows: BTreeSet<Row> = injector.calls().into_iter().map(|c| (c.action, c.target, c.occurrence)).collect();
     rows.into_iter()
-        .filter(|(action, _)| match playbook {
+        .filter(|(action, _, _)| match playbook {
             // The look-up fails on the emulator in every run; only the publish is the alert's own.
             Playbook::Alert => action == "Publish",
             _ => true,
@@ -255,12 +352,12 @@ async fn healthy_calls(playbook: Playbook) -> Vec<(String, usize)> {
 }
 
 /// One cell of the matrix; `Err` says what was wrong.
-async fn case(playbook: Playbook, action: String, occurrence: usize, fault: Fault) -> Result<(), String> {
+async fn case(playbook: Playbook, (action, target, occurrence): Row, fault: Fault) -> Result<(), String> {
     let config = cloud().await;
     let world = seed_world(playbook, &config).await;
     let before = state(&config, &world).await;
     let injector = FaultInjector::new();
-    injector.arm(&action, occurrence, fault);
+    injector.arm(&action, &target, occurrence, fault);
     let result = run_with(&world, &injector).await;
     injector.disarm();
     let calls = injector.calls();
@@ -311,20 +408,24 @@ async fn case(playbook: Playbook, action: String, occurrence: usize, fault: Faul
     }
     recorded_before_changed(&world, &calls)?;
 
-    // A redelivery after a transient failure finishes the job (the 5xx
-    // cases); the others are released from where the failure left them.
-    if fault == Fault::ServerError {
+    // A redelivery after any transient failure finishes the job: throttled,
+    // answered 5xx, or timed out after the request took effect (the case
+    // idempotency exists for). A denied call is released from where the
+    // failure left it.
+    if fault.transient() {
         let injector = FaultInjector::new();
         let again = run_with(&world, &injector).await;
         let report = report_of(&again).0.ok_or("no report on redelivery")?;
         if again.is_err() || report.outcome != playbook.healthy_outcome() {
             return Err(format!("the redelivery did not finish the job: {report:#?}"));
         }
+        // What it claims is what the emulator holds.
+        contained(&config, &world).await.map_err(|e| format!("the redelivery reported contained, but {e}"))?;
     }
     if playbook == Playbook::RestoreTrail {
         return Ok(());
     }
-    if calls.iter().all(|c| is_read(&c.action)) && fault != Fault::ServerError {
+    if calls.iter().all(|c| is_read(&c.action)) && !fault.transient() {
         // Nothing was asked to change: nothing to release.
         return Ok(());
     }
@@ -340,16 +441,15 @@ async fn matrix(playbook: Playbook) -> usize {
     let rows = tokio::spawn(healthy_calls(playbook)).await.expect("healthy run");
     assert!(!rows.is_empty());
     reset_emulator();
-    let cases: Vec<(String, usize, Fault)> =
-        rows.iter().flat_map(|(a, o)| MATRIX.map(|f| (a.clone(), *o, f))).collect();
+    let cases: Vec<(Row, Fault)> = rows.iter().flat_map(|row| MATRIX.map(|f| (row.clone(), f))).collect();
     let count = cases.len();
     let mut failures = Vec::new();
     for batch in cases.chunks(BATCH) {
         let found: Vec<String> = futures::stream::iter(batch.to_vec())
-            .map(|(action, occurrence, fault)| async move {
-                let label = format!("{playbook:?} {action} #{occurrence} {fault:?}");
+            .map(|(row, fault)| async move {
+                let label = format!("{playbook:?} {} on {} #{} {fault:?}", row.0, row.1, row.2);
                 // Spawned: the playbooks' futures are large, and the heap holds them.
-                match tokio::spawn(case(playbook, action, occurrence, fault)).await {
+                match tokio::spawn(case(playbook, row, fault)).await {
                     Ok(outcome) => outcome.err().map(|e| format!("{label}: {e}")),
                     Err(panic) => Some(format!("{label}: panicked: {panic}")),
                 }

@@ -145,9 +145,12 @@ def main():
             if path.name in missing:
                 continue
             event = json.loads(path.read_text())
-            events.put_events(
+            put = events.put_events(
                 Entries=[{"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
             )
+            if put.get("FailedEntryCount", 0) != 0:
+                failures.append(f"{path.name}: PutEvents rejected it: {put.get('Entries')}")
+                continue
             reached = set()
             for binary, queue in queues.items():
                 messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])

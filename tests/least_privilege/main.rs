@@ -5,22 +5,27 @@
 //! request is authorized against its caller's IAM policies.
 //!
 //! Each function runs as an IAM user holding exactly the actions of its role
-//! in `infra/template.yaml` (read by `tests/infra/policies.py`). Every playbook
-//! must then work as it does unrestricted. Then, for each action, a user with
-//! that one action removed runs the same playbook, and the run must come out
-//! observably different (a step or the notification denied): an action no
-//! run needs would be flagged here.
+//! in `infra/template.yaml` (read by `tests/infra/policies.py`), and must
+//! then work as it does unrestricted. Three things are proven:
+//! - **no wildcard**: an action such as `iam:*` fails the test outright;
+//! - **nothing more**: the role's actions are exactly those its healthy runs
+//!   called (recorded on the wire), plus the few in [`NOT_CALLED_BY_THE_CODE`],
+//!   each with its reason: an action added to a role and never called fails;
+//! - **nothing less**: for each action, a user without it runs the same
+//!   playbook on freshly seeded resources (every case starts from the same
+//!   world), and some step or the notification must fail with an
+//!   authorization error. Only that counts: a report that merely differs does
+//!   not.
 //!
 //! The emulator authorizes on actions only (no resource or condition
 //! context), so the policies' resource ARNs and conditions are checked by
-//! cfn-lint and checkov, not here. Actions the code never calls itself are
-//! listed in [`NOT_CALLED_BY_THE_CODE`] with why, and the one the emulator
-//! cannot authorize in [`NOT_CHECKABLE_HERE`]. check-posture's policy is not
+//! cfn-lint and checkov, not here. The one action the emulator cannot
+//! authorize is in [`NOT_CHECKABLE_HERE`]. check-posture's policy is not
 //! run here (its world needs a detector and rules in another region); its
 //! e2e tests exercise its calls.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -29,8 +34,9 @@ use aws_sdk_ec2::types::{IpPermission, IpRange};
 use futures::StreamExt;
 use responder_aws::{HandlerError, Responder, report_of};
 use responder_core::{Function, Report, Settings};
+use responder_e2e::faults::FaultInjector;
 use responder_e2e::seed::{self, InstanceOptions, Network};
-use responder_e2e::{emulator_endpoint, fixture_for_instance, fixture_with, root, sdk_config_as};
+use responder_e2e::{emulator_endpoint, fixture_for_instance, fixture_with, recorded_by, root, sdk_config_as};
 
 /// Actions in the policies that no playbook calls, and why they are there.
 const NOT_CALLED_BY_THE_CODE: &[(&str, &str)] = &[
@@ -49,27 +55,63 @@ const NOT_CHECKABLE_HERE: &[(&str, &str)] = &[(
     "the emulator does not implement LookupEvents and answers 500 before authorizing; the SDK-mock tests cover the call",
 )];
 
-/// How one run came out, in terms a missing permission would change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Signature {
+/// Error codes with which AWS services refuse a caller's permissions.
+const DENIED: &[&str] =
+    &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnauthorizedAccess"];
+
+/// Calls that need no permission (AWS authorizes every caller for them).
+const NEEDS_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
+
+/// How one run came out, as far as permissions go.
+#[derive(Debug, Clone)]
+struct Run {
     outcome: String,
-    steps: Vec<(String, String, Option<String>)>,
+    /// Steps, or the notification, refused for want of a permission.
+    denied: Vec<String>,
     notification: Option<String>,
+    /// Every failed step and a failed notification, with their codes.
+    failed: Vec<String>,
     error: Option<String>,
+    /// The IAM actions the run called (`service:Action`).
+    called: BTreeSet<String>,
 }
 
-fn signature(result: &Result<Report, HandlerError>) -> Signature {
+fn run_of(result: &Result<Report, HandlerError>, called: BTreeSet<String>) -> Run {
     let (report, error) = report_of(result);
-    let mut steps: Vec<_> = report
-        .map(|r| r.steps.iter().map(|s| (s.action.clone(), s.status.to_string(), s.error_code.clone())).collect())
+    let mut denied: Vec<String> = report
+        .map(|r| {
+            r.steps
+                .iter()
+                .filter(|s| s.error_code.as_deref().is_some_and(|c| DENIED.contains(&c)))
+                .map(|s| format!("{} {}: {}", s.action, s.target, s.detail))
+                .collect()
+        })
         .unwrap_or_default();
-    steps.sort();
-    steps.dedup();
-    Signature {
+    if let Some(n) = report.and_then(|r| r.notification.as_ref())
+        && n.status == "failed"
+        && DENIED.iter().any(|c| n.detail.starts_with(&format!("{c}:")))
+    {
+        denied.push(format!("notification: {}", n.detail));
+    }
+    let mut failed: Vec<String> = report
+        .map(|r| {
+            r.steps
+                .iter()
+                .filter(|s| s.status == responder_core::StepStatus::Failed)
+                .map(|s| format!("{} {:?}", s.action, s.error_code))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(n) = report.and_then(|r| r.notification.as_ref()).filter(|n| n.status == "failed") {
+        failed.push(format!("notification: {}", n.detail));
+    }
+    Run {
         outcome: report.map(|r| r.outcome.to_string()).unwrap_or_default(),
-        steps,
+        failed,
+        denied,
         notification: report.and_then(|r| r.notification.as_ref().map(|n| n.status.clone())),
         error: error.map(str::to_owned),
+        called,
     }
 }
 
@@ -114,25 +156,52 @@ fn enforce(endpoint: &str) {
     responder_e2e::bare_request(endpoint, "POST", "/moto-api/reset-auth", "0");
 }
 
-/// What one run needs: the event, and the setting the run reads.
+/// What one run needs: the event.
 struct Case {
     function: Function,
     event: Vec<u8>,
 }
 
-/// Seeds the resources one run of `function` acts on (as the admin).
-async fn seed_case(
-    admin: &SdkConfig,
-    function: Function,
-    buckets: &Mutex<Vec<String>>,
-    drifted: &Network,
-) -> Vec<Case> {
+/// A VPC whose isolation group a quarantine made and someone then opened
+/// up: quarantine must reset its rules (the revoke path).
+async fn drifted_network(admin: &SdkConfig, topic: &str) -> Network {
+    let net = Network::create(admin).await;
+    let warm = net.instance(admin, InstanceOptions::default()).await;
+    let case = Case {
+        function: Function::QuarantineInstance,
+        event: fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &warm.id),
+    };
+    let warmed = run_as(admin, topic, &case).await;
+    assert_eq!(warmed.outcome, "contained", "{warmed:#?}");
+    let ec2 = aws_sdk_ec2::Client::new(admin);
+    for g in seed::responder_groups(admin, &net.vpc, "isolation").await {
+        ec2.authorize_security_group_ingress()
+            .group_id(g.group_id().unwrap_or_default())
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("open the isolation group");
+    }
+    net
+}
+
+/// Seeds, as the admin, fresh resources for the runs of `function`: every
+/// run, healthy or with an action removed, starts from the same world.
+async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: &Mutex<Vec<String>>) -> Vec<Case> {
     match function {
         Function::QuarantineInstance => {
             // A fresh VPC (the groups are created) and one whose isolation
             // group has drifted (its rules are reset): between them every
             // EC2 action of the role is called.
             let fresh = Network::create(admin).await;
+            let drifted = drifted_network(admin, topic).await;
             let a = fresh.instance(admin, InstanceOptions::default()).await;
             let b = drifted.instance(admin, InstanceOptions::default()).await;
             [a, b]
@@ -173,17 +242,41 @@ async fn seed_case(
     }
 }
 
-async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Signature {
+/// Runs `case` as the caller of `config`, recording the actions it calls.
+async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
     let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), topic.to_owned())].into();
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
-    let (config, function, event) = (config.clone(), case.function, case.event.clone());
+    let recorder = FaultInjector::new();
+    let (config, function, event) = (recorded_by(config, &recorder), case.function, case.event.clone());
     // Spawned: a playbook's future is large, and the heap holds it.
-    tokio::spawn(async move {
+    let result = tokio::spawn(async move {
         let responder = Responder::new(settings, config).await.expect("responder");
-        signature(&responder.handle(function, &event, None).await)
+        responder.handle(function, &event, None).await
     })
     .await
-    .expect("the run panicked")
+    .expect("the run panicked");
+    let called = recorder.calls().iter().map(|c| format!("{}:{}", c.service, c.action)).collect();
+    run_of(&result, called)
+}
+
+/// How a function's role departs from what its runs need: wildcards,
+/// actions no run called that are not documented, actions called that the
+/// role lacks.
+fn departures(function: Function, actions: &[String], called: &BTreeSet<String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for a in actions {
+        if a.contains('*') || a.contains('?') {
+            found.push(format!("{function}: wildcard action {a}"));
+        } else if !called.contains(a) && !NOT_CALLED_BY_THE_CODE.iter().any(|(n, _)| n == a) {
+            found.push(format!("{function}: {a} is in the role, but no run called it and it is not documented"));
+        }
+    }
+    for c in called {
+        if !actions.contains(c) && !NEEDS_NO_PERMISSION.contains(&c.as_str()) {
+            found.push(format!("{function}: its runs called {c}, which the role does not allow"));
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -195,7 +288,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     // Before enforcement: the admin, and buckets (made with bare requests).
     let admin = principal(&root_config, "lp-admin", &["*".to_owned()]).await;
     // Trails need buckets, which the harness makes with bare requests.
-    let buckets: Vec<String> = (0..12).map(|_| seed::unique("lp-logs").to_lowercase()).collect();
+    let buckets: Vec<String> = (0..40).map(|_| seed::unique("lp-logs").to_lowercase()).collect();
     for b in &buckets {
         seed::bucket(&endpoint, b);
     }
@@ -205,33 +298,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     let sns = aws_sdk_sns::Client::new(&admin);
     let topic = sns.create_topic().name("lp-reports").send().await.expect("CreateTopic as admin");
     let topic = topic.topic_arn().unwrap_or_default().to_owned();
-    // A VPC whose isolation group someone opened up.
-    let drifted = Network::create(&admin).await;
-    let warm = drifted.instance(&admin, InstanceOptions::default()).await;
     let all_actions = |f: Function| policies.get(f.name()).cloned().unwrap_or_else(|| panic!("no policy for {f}"));
-    let quarantine_user = principal(&admin, "lp-quarantine-instance", &all_actions(Function::QuarantineInstance)).await;
-    let warm_case = Case {
-        function: Function::QuarantineInstance,
-        event: fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &warm.id),
-    };
-    let warmed = run_as(&quarantine_user, &topic, &warm_case).await;
-    assert_eq!(warmed.outcome, "contained", "{warmed:#?}");
-    let ec2 = aws_sdk_ec2::Client::new(&admin);
-    for g in seed::responder_groups(&admin, &drifted.vpc, "isolation").await {
-        ec2.authorize_security_group_ingress()
-            .group_id(g.group_id().unwrap_or_default())
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(22)
-                    .to_port(22)
-                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("open the isolation group");
-    }
 
     let functions = [
         Function::QuarantineInstance,
@@ -246,52 +313,75 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         let actions = all_actions(function);
         // With the whole policy: as healthy as without enforcement.
         let full = principal(&admin, &seed::unique(&format!("lp-{function}")), &actions).await;
-        let mut healthy = Vec::new();
-        for case in seed_case(&admin, function, &buckets, &drifted).await {
-            let sig = run_as(&full, &topic, &case).await;
+        let mut called = BTreeSet::new();
+        for case in seed_case(&admin, function, &topic, &buckets).await {
+            let run = run_as(&full, &topic, &case).await;
             let expected = if function == Function::NotifyFinding { "partial" } else { "contained" };
-            assert_eq!(sig.outcome, expected, "{function} with its whole policy: {sig:#?}");
-            assert_eq!(sig.notification.as_deref(), Some("published"), "{function}: {sig:#?}");
-            assert!(sig.error.is_none(), "{function}: {sig:#?}");
-            assert!(
-                !sig.steps
-                    .iter()
-                    .any(|s| s.2.as_deref().is_some_and(|c| c.contains("Denied") || c.contains("Unauthorized"))),
-                "{function} was denied something with its whole policy: {sig:#?}"
-            );
-            healthy.push(sig);
+            assert_eq!(run.outcome, expected, "{function} with its whole policy: {run:#?}");
+            assert_eq!(run.notification.as_deref(), Some("published"), "{function}: {run:#?}");
+            assert!(run.error.is_none(), "{function}: {run:#?}");
+            assert!(run.denied.is_empty(), "{function} was denied something with its whole policy: {run:#?}");
+            called.extend(run.called);
         }
+        // Nothing more than the runs call.
+        failures.extend(departures(function, &actions, &called));
 
-        // Each action removed in turn: some run must notice.
+        // Nothing less: each action removed in turn, on a fresh world, must
+        // be refused somewhere.
         let removable: Vec<String> = actions
             .iter()
-            .filter(|a| !NOT_CALLED_BY_THE_CODE.iter().chain(NOT_CHECKABLE_HERE).any(|(n, _)| n == a))
+            .filter(|a| !NOT_CALLED_BY_THE_CODE.iter().chain(NOT_CHECKABLE_HERE).any(|(n, _)| n == *a))
+            .filter(|a| !a.contains('*'))
             .cloned()
             .collect();
-        let results: Vec<(String, bool)> = futures::stream::iter(removable.clone())
+        let results: Vec<(String, Vec<String>, Vec<String>)> = futures::stream::iter(removable.clone())
             .map(|action| {
-                let (admin, actions, topic, healthy) = (&admin, &actions, &topic, &healthy);
-                let (buckets, drifted) = (&buckets, &drifted);
+                let (admin, actions, topic, buckets) = (&admin, &actions, &topic, &buckets);
                 async move {
                     let fewer: Vec<String> = actions.iter().filter(|a| **a != action).cloned().collect();
                     let user = principal(admin, &seed::unique("lp-without"), &fewer).await;
-                    let mut noticed = false;
-                    for (case, healthy) in seed_case(admin, function, buckets, drifted).await.iter().zip(healthy) {
-                        noticed |= run_as(&user, topic, case).await != *healthy;
+                    let (mut denied, mut failed) = (Vec::new(), Vec::new());
+                    for case in seed_case(admin, function, topic, buckets).await {
+                        let run = run_as(&user, topic, &case).await;
+                        denied.extend(run.denied);
+                        failed.push(format!("{} {:?}", run.outcome, run.failed));
                     }
-                    (action, noticed)
+                    (action, denied, failed)
                 }
             })
             .buffer_unordered(4)
             .collect()
             .await;
-        for (action, noticed) in results {
-            if !noticed {
-                failures.push(format!("{function}: removing {action} changed no run"));
+        for (action, denied, failed) in results {
+            if denied.is_empty() {
+                failures.push(format!(
+                    "{function}: without {action} no step and no notification was denied (runs: {})",
+                    failed.join("; ")
+                ));
             }
         }
-        report.push(format!("{function}: {} actions, each needed", removable.len()));
+        report.push(format!(
+            "{function}: {} actions, each needed; the role is exactly what its runs call",
+            removable.len()
+        ));
     }
-    assert!(failures.is_empty(), "actions no run needs:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "the roles are not least privilege:\n{}", failures.join("\n"));
     eprintln!("{}", report.join("\n"));
+}
+
+/// The check itself fails on a role that holds more than its runs call.
+#[test]
+fn departures_catch_wildcards_unused_and_missing_actions() {
+    let called: BTreeSet<String> = ["ec2:DescribeInstances".to_owned(), "sts:GetCallerIdentity".to_owned()].into();
+    let f = Function::QuarantineInstance;
+    assert!(departures(f, &["ec2:DescribeInstances".to_owned()], &called).is_empty());
+    let found = departures(
+        f,
+        &["ec2:DescribeInstances".to_owned(), "iam:*".to_owned(), "ec2:TerminateInstances".to_owned()],
+        &called,
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("wildcard action iam:*") && found[1].contains("ec2:TerminateInstances"), "{found:?}");
+    let found = departures(f, &[], &called);
+    assert_eq!(found, vec![format!("{f}: its runs called ec2:DescribeInstances, which the role does not allow")]);
 }

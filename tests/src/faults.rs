@@ -60,8 +60,15 @@ impl Fault {
 pub struct Call {
     pub service: String,
     pub action: String,
-    /// 1 for the first call of this action in the run, 2 for the second…
-    /// (retries of one call share it).
+    /// What the call acts on, as a name that is the same in every world the
+    /// tests seed: the label given to the resource id it names (see
+    /// [`FaultInjector::label`]), or the id's kind (`sg`, `snap`) when it has
+    /// none, qualified by the attribute an attribute call reads or changes.
+    pub target: String,
+    /// 1 for the first call of this action on this target in the run, 2 for
+    /// the second… (retries of one call share it). Counting per target keeps
+    /// concurrent calls on different resources from trading numbers between
+    /// runs.
     pub occurrence: usize,
     pub attempt: u32,
     pub body: String,
@@ -76,17 +83,96 @@ impl Call {
         self.fault.is_none() && (200..300).contains(&self.status)
     }
 
-    /// Whether the form-encoded request names `value` (a resource id, a tag key…).
-    pub fn mentions(&self, value: &str) -> bool {
-        self.body.contains(value)
+    /// The value of the request parameter `name`: from the form of a query
+    /// protocol request, or the top level of a JSON one.
+    pub fn param(&self, name: &str) -> Option<String> {
+        param(&self.body, name)
     }
+
+    /// The tags a tagging request writes (EC2's `Tag.N`, IAM's
+    /// `Tags.member.N`), key → value.
+    pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
+        let pairs = form(&self.body);
+        let mut keys = std::collections::BTreeMap::new();
+        let mut values = HashMap::new();
+        for (k, v) in pairs {
+            let Some((prefix, field)) = k.rsplit_once('.') else { continue };
+            if !(prefix.starts_with("Tag.") || prefix.starts_with("Tags.member.")) {
+                continue;
+            }
+            match field {
+                "Key" => {
+                    keys.insert(prefix.to_owned(), v);
+                }
+                "Value" => {
+                    values.insert(prefix.to_owned(), v);
+                }
+                _ => {}
+            }
+        }
+        keys.into_iter().map(|(prefix, key)| (key, values.remove(&prefix).unwrap_or_default())).collect()
+    }
+
+    /// Every value of the request parameters whose name matches `pattern`
+    /// once its list indexes are taken out (`Tag.N.Key` for `Tag.1.Key`,
+    /// `Tag.2.Key`…), in order.
+    pub fn params_like(&self, pattern: &str) -> Vec<String> {
+        form(&self.body).into_iter().filter(|(k, _)| unindexed(k) == pattern).map(|(_, v)| v).collect()
+    }
+}
+
+/// A parameter name with each list index replaced by `N`.
+fn unindexed(name: &str) -> String {
+    name.split('.')
+        .map(|part| if part.bytes().all(|b| b.is_ascii_digit()) { "N" } else { part })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn param(body: &str, name: &str) -> Option<String> {
+    if body.trim_start().starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(body).ok()?;
+        return json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    }
+    form(body).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The pairs of a form-encoded body, decoded.
+fn form(body: &str) -> Vec<(String, String)> {
+    body.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Debug, Default)]
 struct State {
-    armed: Option<(String, usize, Fault)>,
-    /// action → invocation ids, in the order first seen
-    invocations: HashMap<String, Vec<String>>,
+    armed: Option<(String, String, usize, Fault)>,
+    /// resource id → the label it has in every world
+    labels: Vec<(String, String)>,
+    /// (action, target) → invocation ids, in the order first seen
+    invocations: HashMap<(String, String), Vec<String>>,
     attempts: HashMap<String, u32>,
     calls: Vec<Call>,
 }
@@ -113,9 +199,17 @@ impl FaultInjector {
         })
     }
 
-    /// Fails the `occurrence`-th call of `action` (and its retries) with `fault`.
-    pub fn arm(&self, action: &str, occurrence: usize, fault: Fault) {
-        self.lock().armed = Some((action.to_owned(), occurrence, fault));
+    /// Fails the `occurrence`-th call of `action` on `target` (and its
+    /// retries) with `fault`.
+    pub fn arm(&self, action: &str, target: &str, occurrence: usize, fault: Fault) {
+        self.lock().armed = Some((action.to_owned(), target.to_owned(), occurrence, fault));
+    }
+
+    /// Names the resource `id` as `label` in the calls' targets.
+    pub fn label(&self, id: &str, label: &str) {
+        if !id.is_empty() {
+            self.lock().labels.push((id.to_owned(), label.to_owned()));
+        }
     }
 
     pub fn disarm(&self) {
@@ -143,6 +237,55 @@ impl FaultInjector {
 struct Connector {
     inner: SharedHttpConnector,
     injector: FaultInjector,
+}
+
+/// Request parameters that name the resource a call acts on, most specific
+/// first (an access key before its user: two keys of one user are changed
+/// at once).
+const TARGET_PARAMS: &[&str] = &[
+    "AccessKeyId",
+    "NetworkInterfaceId",
+    "ResourceId.1",
+    "InstanceId",
+    "InstanceIds.member.1",
+    "AssociationId",
+    "GroupId",
+    "GroupName",
+    "VolumeId",
+    "UserName",
+    "RoleName",
+    "TopicArn",
+    "Name",
+];
+
+/// The target of a request: see [`Call::target`].
+fn target_of(action: &str, body: &str, labels: &[(String, String)]) -> String {
+    let Some(value) = TARGET_PARAMS.iter().find_map(|p| param(body, p)) else {
+        return "-".to_owned();
+    };
+    let mut target = value.clone();
+    for (id, label) in labels {
+        target = target.replace(id.as_str(), label);
+    }
+    if target == value {
+        // An id of a resource the run made itself: its kind.
+        let kind =
+            value.rsplit_once('-').filter(|(_, hex)| hex.len() >= 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        target = kind.map_or_else(|| "other".to_owned(), |(kind, _)| kind.to_owned());
+    }
+    if let Some(attribute) = param(body, "Attribute") {
+        target = format!("{target}/{attribute}");
+    } else if action.starts_with("Modify") && action.ends_with("Attribute") {
+        let mut changed: Vec<String> = form(body)
+            .into_iter()
+            .map(|(k, _)| unindexed(&k))
+            .filter(|k| !["Action", "Version"].contains(&k.as_str()) && !TARGET_PARAMS.contains(&k.as_str()))
+            .collect();
+        changed.sort();
+        changed.dedup();
+        target = format!("{target}/{}", changed.join(","));
+    }
+    target
 }
 
 /// The service (from the signature's credential scope) and the API action.
@@ -207,9 +350,10 @@ impl HttpConnector for Connector {
         let (service, action) = identify(&request, &body);
         let json = request.headers().get("x-amz-target").is_some();
         let invocation = request.headers().get("amz-sdk-invocation-id").unwrap_or("").to_owned();
-        let (occurrence, attempt, fault) = {
+        let (target, occurrence, attempt, fault) = {
             let mut state = self.injector.lock();
-            let seen = state.invocations.entry(action.clone()).or_default();
+            let target = target_of(&action, &body, &state.labels);
+            let seen = state.invocations.entry((action.clone(), target.clone())).or_default();
             let occurrence = match seen.iter().position(|i| *i == invocation) {
                 Some(i) => i + 1,
                 None => {
@@ -223,13 +367,13 @@ impl HttpConnector for Connector {
                 *n
             };
             let fault = match &state.armed {
-                Some((a, o, f)) if *a == action && *o == occurrence => match f {
+                Some((a, t, o, f)) if *a == action && *t == target && *o == occurrence => match f {
                     Fault::ThrottleOnce if attempt > 1 => None,
                     f => Some(*f),
                 },
                 _ => None,
             };
-            (occurrence, attempt, fault)
+            (target, occurrence, attempt, fault)
         };
         let started = Instant::now();
         let injector = self.injector.clone();
@@ -237,6 +381,7 @@ impl HttpConnector for Connector {
         let record = move |status: u16| Call {
             service: service.clone(),
             action: action.clone(),
+            target: target.clone(),
             occurrence,
             attempt,
             body: body.clone(),

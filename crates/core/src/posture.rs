@@ -287,6 +287,7 @@ mod tests {
             ("trail-delivery:org", Box::new(move |f| f.trails[0].latest_delivery = Some(now - Duration::minutes(31)))),
             ("trail-delivery-error:org", Box::new(|f| f.trails[0].delivery_error = Some("AccessDenied".into()))),
             ("multi-region-trail", Box::new(|f| f.trails[0].log_file_validation = false)),
+            ("multi-region-trail", Box::new(|f| f.trails[0].multi_region = false)),
             ("management-events", Box::new(|f| f.trails[0].management_events = (false, true))),
             ("s3-data-events:payroll", Box::new(|f| f.trails[0].s3_data_buckets.clear())),
             ("insights", Box::new(|f| f.trails[0].insights = false)),

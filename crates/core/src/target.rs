@@ -67,7 +67,8 @@ pub fn is_trail_name_or_arn(text: &str) -> bool {
 fn is_trail_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     let punct = |b: u8| b"._-".contains(&b);
-    let is_ip = name.split('.').count() == 4 && name.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let is_ip =
+        name.split('.').count() == 4 && name.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     (3..=128).contains(&bytes.len())
         && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || punct(b))
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
@@ -151,7 +152,8 @@ mod tests {
     #[test]
     fn trail_names_and_arns() {
         use super::is_trail_name_or_arn as ok;
-        for good in ["management-events", "abc", "a.b_c-d", "arn:aws:cloudtrail:us-east-1:123456789012:trail/org.trail"] {
+        for good in ["management-events", "abc", "a.b_c-d", "arn:aws:cloudtrail:us-east-1:123456789012:trail/org.trail"]
+        {
             assert!(ok(good), "{good}");
         }
         for bad in [
