@@ -58,9 +58,15 @@ for _ in $(seq 1 150); do
   (echo >"/dev/tcp/127.0.0.1/$invoke_port") 2>/dev/null && break
   sleep 0.2
 done
+# register EVENT: GuardDuty (the emulator's) has the event's finding, as it
+# has the finding of every event it sends; the functions confirm it first.
+register() {
+  curl -fs -X POST -H "Content-Type: application/json" --data-binary @"$1" "$AWS_ENDPOINT_URL/moto-api/static/guardduty/findings" >/dev/null
+}
 # invoke FUNCTION EVENT REPORT: runs the function binary on the event, prints
 # the report, and fails unless the outcome is contained.
 invoke() {
+  register "$2"
   cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --data-file "$2" --output-format json >"$3" \
     || { echo "invoke of $1 failed; function log:"; tail -50 "$work/watch.log"; exit 1; }
   .tools/venv/bin/python -m json.tool "$3"
@@ -109,6 +115,24 @@ sed "s/\"management-events\"/\"$trail\"/" events/cloudtrail-logging-disabled.jso
 invoke restore-cloudtrail "$work/trail-event.json" "$work/trail-report.json" >/dev/null
 "$CARGO_TARGET_DIR/debug/demo-world" show-trail "$trail"
 
+section "A made-up finding GuardDuty does not have: refused, nothing changed"
+read -r forged_instance _ < <("$CARGO_TARGET_DIR/debug/demo-world" seed)
+sed -e "s/i-0a1b2c3d4e5f67890/$forged_instance/g" -e 's/"a2c5e7f9b1d34c6e8f0a2b4c6d8e0f12"/"0000000000000000000000000000f0f0"/' \
+  events/ec2-cryptocurrency-bitcointool-high.json >"$work/forged.json"
+cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --data-file "$work/forged.json" --output-format json >"$work/forged-report.json" \
+  || { echo "invoke of the forged event failed:"; tail -30 "$work/watch.log"; exit 1; }
+.tools/venv/bin/python - "$work/forged-report.json" <<'PY' || { cat "$work/forged-report.json"; exit 1; }
+import json, sys
+report = json.load(open(sys.argv[1]))
+verify = report["steps"][0]
+assert verify["action"] == "verify-finding" and verify["error_code"] == "FindingNotFound", verify
+assert report["outcome"] == "failed", report["outcome"]
+assert not any(s["status"] in ("done", "already_done") for s in report["steps"][1:] if s["action"] != "describe-instance"), report
+print(f"outcome {report['outcome']}: {verify['detail']}")
+PY
+"$CARGO_TARGET_DIR/debug/demo-world" show "$forged_instance"
+
 section "A Medium finding no remediation acts on: notify-finding alerts"
 cargo lambda invoke notify-finding --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --data-file events/ec2-recon-port-probe-medium.json --output-format json >"$work/alert.json" \
@@ -135,15 +159,15 @@ grep -q InvalidEvent "$work/bad.out" || { echo "expected InvalidEvent:"; cat "$w
 grep -m1 'InvalidEvent' "$work/bad.out" || true
 
 section "Monitoring posture of the emulated account (responder posture)"
-# The emulated account has trails but no GuardDuty detector or multi-region
-# trail: the table shows what is missing and how to fix it.
+# The emulated account has trails but no multi-region trail: the table
+# shows what is missing and how to fix it.
 # Exit 1 means "a check fails"; any other non-zero exit is an error and
 # fails the demo.
 rc=0
 "$CARGO_TARGET_DIR/debug/responder" posture >"$work/posture.txt" || rc=$?
 cat "$work/posture.txt"
 [ "$rc" -eq 1 ] || { echo "responder posture exited $rc; expected 1 (checks fail here, nothing errs)"; exit 1; }
-grep -q 'guardduty-detector' "$work/posture.txt" || { echo "the missing detector is not reported"; exit 1; }
+grep -q 'FAIL *multi-region-trail' "$work/posture.txt" || { echo "the missing multi-region trail is not reported"; exit 1; }
 echo "(exit code 1: some checks fail, as expected here)"
 
 section "Demo finished"

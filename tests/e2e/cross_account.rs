@@ -22,7 +22,9 @@ fn member_event(file: &str, account: &str, instance: &str) -> Vec<u8> {
     let text = String::from_utf8(fixture_with(file, &[("i-0a1b2c3d4e5f67890", instance)])).unwrap();
     let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
     event["detail"]["accountId"] = serde_json::Value::String(account.to_owned());
-    serde_json::to_vec(&event).unwrap()
+    let event = serde_json::to_vec(&event).unwrap();
+    responder_e2e::register_finding(&event);
+    event
 }
 
 #[tokio::test]
@@ -90,10 +92,12 @@ async fn a_wrong_external_id_or_a_missing_member_role_fails_and_changes_nothing(
         let result = r.handle(Function::QuarantineInstance, &event, None).await;
         let report = responder_aws::report_of(&result).0.expect("a report");
         assert_eq!(report.outcome, Outcome::Failed, "{role}/{external_id}: {report:#?}");
-        assert_eq!(report.steps[0].action, "assume-member-role", "{report:#?}");
-        assert_eq!(report.steps[0].error_code.as_deref(), Some("AccessDenied"), "{report:#?}");
-        assert!(report.steps[0].detail.contains(&format!("arn:aws:iam::{account}:role/{role}")), "{report:#?}");
-        assert_eq!(report.steps.len(), 1, "nothing after a failed assume: {report:#?}");
+        // The finding itself is confirmed in the administrator account.
+        assert_eq!(report.steps[0].action, "verify-finding", "{report:#?}");
+        assert_eq!(report.steps[1].action, "assume-member-role", "{report:#?}");
+        assert_eq!(report.steps[1].error_code.as_deref(), Some("AccessDenied"), "{report:#?}");
+        assert!(report.steps[1].detail.contains(&format!("arn:aws:iam::{account}:role/{role}")), "{report:#?}");
+        assert_eq!(report.steps.len(), 2, "nothing after a failed assume: {report:#?}");
     }
     assert_eq!(seed::eni_groups(&member, &inst.primary_eni).await, vec![net.web_group.clone()]);
     assert!(seed::responder_groups(&member, &net.vpc, "isolation").await.is_empty());
@@ -119,8 +123,8 @@ async fn accounts_outside_the_list_or_without_a_member_role_are_refused() {
     let r = responder(&home, &[("ALLOWED_ACCOUNTS", other)]).await;
     let report = r.handle(Function::QuarantineInstance, &event, None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Failed);
-    assert_eq!(report.steps[0].action, "assume-member-role");
-    assert!(report.steps[0].detail.contains("MEMBER_ROLE_NAME"));
+    assert_eq!(report.steps[1].action, "assume-member-role");
+    assert!(report.steps[1].detail.contains("MEMBER_ROLE_NAME"));
 
     assert_eq!(seed::eni_groups(&member, &inst.primary_eni).await, vec![net.web_group.clone()]);
 }

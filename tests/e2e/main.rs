@@ -8,6 +8,7 @@ mod cross_account;
 mod notify;
 mod posture;
 mod quarantine;
+mod verify;
 
 use aws_config::SdkConfig;
 use responder_e2e::{emulator_endpoint, sdk_config};

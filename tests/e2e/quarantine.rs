@@ -2,6 +2,7 @@
 
 use responder_aws::cloud::Cloud;
 use responder_aws::release::{ReleaseOptions, release};
+use responder_core::report::is_read;
 use responder_core::{Function, Outcome, StepStatus};
 use responder_e2e::fixture_for_instance;
 use responder_e2e::seed::{self, InstanceOptions, Network};
@@ -23,6 +24,8 @@ async fn two_eni_instance_is_quarantined_on_every_eni() {
     // must find both by describing the instance.
     let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    assert_eq!(report.steps[0].action, "verify-finding", "{report:#?}");
+    assert_eq!(report.steps[0].status, StepStatus::Done, "{report:#?}");
 
     let isolation = seed::responder_groups(&config, &net.vpc, "isolation").await;
     assert_eq!(isolation.len(), 1);
@@ -43,10 +46,7 @@ async fn two_eni_instance_is_quarantined_on_every_eni() {
     assert_eq!(seed::asg_of(&config, &inst.id).await, None);
     let tags = seed::instance_tags(&config, &inst.id).await;
     assert_eq!(tags.get("guardduty-responder:status").map(String::as_str), Some("quarantined"));
-    assert_eq!(
-        tags.get("guardduty-responder:finding-id").map(String::as_str),
-        Some("a2c5e7f9b1d34c6e8f0a2b4c6d8e0f12")
-    );
+    assert_eq!(tags.get("guardduty-responder:finding-id").map(String::as_str), Some(report.finding_id.as_str()));
     assert!(tags.contains_key("guardduty-responder:quarantined-at"));
 }
 
@@ -64,7 +64,7 @@ async fn a_second_delivery_changes_nothing_and_creates_no_second_group() {
     let changed: Vec<_> = second
         .steps
         .iter()
-        .filter(|s| s.status == StepStatus::Done && !matches!(s.action.as_str(), "describe-instance" | "tag-instance"))
+        .filter(|s| s.status == StepStatus::Done && !is_read(&s.action) && s.action != "tag-instance")
         .collect();
     assert!(changed.is_empty(), "second delivery changed things: {changed:#?}");
     assert_eq!(seed::responder_groups(&config, &net.vpc, "isolation").await.len(), 1);
@@ -130,7 +130,7 @@ async fn skipped_and_dry_run_findings_change_nothing() {
             assert!(report.reason.as_deref().is_some_and(|r| !r.is_empty()), "{file}: a skip needs a reason");
         } else {
             assert!(report.steps.iter().any(|s| s.action == "isolate-eni" && s.status == StepStatus::Planned));
-            assert!(report.steps.iter().all(|s| s.status != StepStatus::Done || s.action == "describe-instance"));
+            assert!(report.steps.iter().all(|s| s.status != StepStatus::Done || is_read(&s.action)));
         }
     }
     for i in [&inst, &exempt] {
@@ -155,9 +155,10 @@ async fn a_vanished_instance_is_a_clear_failure() {
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Failed);
-    assert_eq!(report.steps.len(), 1);
-    assert_eq!(report.steps[0].action, "describe-instance");
-    assert!(report.steps[0].detail.contains("does not exist"), "{:?}", report.steps[0]);
+    assert_eq!(report.steps.len(), 2, "{report:#?}");
+    assert_eq!(report.steps[0].action, "verify-finding");
+    assert_eq!(report.steps[1].action, "describe-instance");
+    assert!(report.steps[1].detail.contains("does not exist"), "{:?}", report.steps[1]);
 }
 
 #[tokio::test]

@@ -34,6 +34,15 @@ tell a refused permission from any other failure. The fifth patch writes
 that answer in each service's own protocol, through moto's own serializer,
 as AWS does; who is denied what is unchanged.
 
+moto has no GuardDuty findings API, and the functions confirm every finding
+with GetFindings before they change anything. The sixth patch adds it: a
+test (or the demo) registers a finding by posting its EventBridge event to
+`/moto-api/static/guardduty/findings`; it is kept for the receiving account
+(the envelope's `account`) and region, in a detector made for it if that
+account has none there, and `GetFindings` on that detector returns it, as
+GuardDuty returns the finding an event was made from. An event with
+`"detail": {"id": ..., "deleted": true}` forgets the finding.
+
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
 
@@ -155,6 +164,44 @@ def _authorize_answering_in_protocol_shape(self, *args, **kwargs):
 
 
 BaseResponse._authenticate_and_authorize_normal_action = _authorize_answering_in_protocol_shape
+
+
+from moto.guardduty import urls as guardduty_urls  # noqa: E402
+from moto.guardduty.models import guardduty_backends  # noqa: E402
+from moto.guardduty.responses import GuardDutyResponse  # noqa: E402
+from moto.moto_api._internal import urls as moto_api_urls  # noqa: E402
+
+# (account, region) -> finding id -> the finding as EventBridge delivers it
+_FINDINGS = {}
+
+
+def _register_finding(request, full_url, headers):
+    event = json.loads(request.get_data(parse_form_data=False) or b"{}")
+    detail = event.get("detail") or {}
+    account = event.get("account") or "123456789012"
+    region = event.get("region") or detail.get("region") or "us-east-1"
+    findings = _FINDINGS.setdefault((account, region), {})
+    if detail.get("deleted"):
+        findings.pop(detail.get("id"), None)
+        return 200, {}, "{}"
+    backend = guardduty_backends[account][region]
+    if not backend.list_detectors():
+        backend.create_detector(True, "FIFTEEN_MINUTES", {}, {}, [])
+    findings[detail["id"]] = detail
+    return 200, {}, json.dumps({"detectorId": backend.list_detectors()[0]})
+
+
+def _get_findings(self):
+    detector_id = self.path.split("/")[-3]
+    self.guardduty_backend.get_detector(detector_id)
+    wanted = json.loads(self.body or "{}").get("findingIds", [])
+    known = _FINDINGS.get((self.current_account, self.region), {})
+    return json.dumps({"findings": [known[i] for i in wanted if i in known]})
+
+
+moto_api_urls.url_paths["{0}/moto-api/static/guardduty/findings"] = _register_finding
+guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/findings/get$"] = GuardDutyResponse.dispatch
+GuardDutyResponse.get_findings = _get_findings
 
 
 def _exit_with_parent(parent):

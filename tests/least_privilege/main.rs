@@ -245,7 +245,9 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
 /// Runs `case` as the caller of `config`, recording the actions it calls.
 async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
     let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), topic.to_owned())].into();
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
+    let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
+    // As the Lambda glue sets it (Responder::from_env).
+    settings.verify_findings &= case.function.remediates();
     let recorder = FaultInjector::new();
     let (config, function, event) = (recorded_by(config, &recorder), case.function, case.event.clone());
     // Spawned: a playbook's future is large, and the heap holds it.

@@ -299,9 +299,27 @@ fn identify(request: &HttpRequest, body: &str) -> (String, String) {
         .to_owned();
     let action = match request.headers().get("x-amz-target") {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
-        None => body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or("?").to_owned(),
+        None => match body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+            Some(action) => action.to_owned(),
+            None => rest_action(&service, request.method(), request.uri()).unwrap_or("?").to_owned(),
+        },
     };
     (service, action)
+}
+
+/// The action of a REST request (GuardDuty's: the operations the responder
+/// calls), from its method and path.
+fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
+    let path = uri.split('?').next().unwrap_or(uri);
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (service, method, parts.as_slice()) {
+        ("guardduty", "GET", ["detector"]) => Some("ListDetectors"),
+        ("guardduty", "POST", ["detector"]) => Some("CreateDetector"),
+        ("guardduty", "GET", ["detector", _]) => Some("GetDetector"),
+        ("guardduty", "POST", ["detector", _, "findings", "get"]) => Some("GetFindings"),
+        _ => None,
+    }
 }
 
 /// The error a service sends for `fault`, in its protocol's shape.
@@ -348,7 +366,9 @@ impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let (service, action) = identify(&request, &body);
-        let json = request.headers().get("x-amz-target").is_some();
+        // JSON errors for the JSON protocols: awsJson (an X-Amz-Target
+        // header) and restJson (GuardDuty).
+        let json = request.headers().get("x-amz-target").is_some() || service == "guardduty";
         let invocation = request.headers().get("amz-sdk-invocation-id").unwrap_or("").to_owned();
         let (target, occurrence, attempt, fault) = {
             let mut state = self.injector.lock();

@@ -260,17 +260,54 @@ pub fn fixture_naming_principal(name: &str, user_name: &str, key: Option<&str>) 
         assert!(details.contains_key("accessKeyId"), "{name} names no access key");
         details.insert("accessKeyId".into(), key.into());
     }
-    serde_json::to_vec(&event).expect("an event serializes")
+    if let Some(id) = event.get_mut("detail").and_then(|d| d.get_mut("id")) {
+        *id = unique_finding_id(id.as_str().unwrap_or_default()).into();
+    }
+    let event = serde_json::to_vec(&event).expect("an event serializes");
+    register_finding(&event);
+    event
 }
 
 /// The fixture's bytes with each `(from, to)` text replaced. A `from` the
 /// fixture does not contain fails the test: an event still naming the
 /// fixture's own resources would make every "left untouched" check vacuous.
+///
+/// The finding gets an id of its own (tests run at once, and GuardDuty keeps
+/// one finding per id), and is registered with the emulator's GuardDuty, as
+/// GuardDuty has the finding of every event it sends. [`forged`] makes one
+/// it does not have.
 pub fn fixture_with(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
+    let event = forged(name, replacements);
+    register_finding(&event);
+    event
+}
+
+/// Like [`fixture_with`], but GuardDuty is not told: an event anyone who may
+/// invoke a function could make up.
+pub fn forged(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
     let mut text = serde_json::to_string(&fixture(name)).expect("a fixture serializes");
     for (from, to) in replacements {
         assert!(text.contains(from), "{name} does not contain {from:?}: the seeded resource would not be named");
         text = text.replace(from, to);
     }
-    text.into_bytes()
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("a fixture is JSON");
+    if let Some(id) = event.get_mut("detail").and_then(|d| d.get_mut("id")) {
+        *id = unique_finding_id(id.as_str().unwrap_or_default()).into();
+    }
+    serde_json::to_vec(&event).expect("an event serializes")
+}
+
+/// A finding id unique in this test run, shaped like GuardDuty's (32 hex).
+fn unique_finding_id(original: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let head: String = original.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+    format!("{head:0>12}{:08x}{n:012x}", std::process::id())
+}
+
+/// Tells the emulator's GuardDuty about the finding of `event` (its
+/// receiving account and region), replacing one with the same id.
+pub fn register_finding(event: &[u8]) {
+    let body = String::from_utf8_lossy(event);
+    bare_request(&emulator_endpoint(), "POST", "/moto-api/static/guardduty/findings", &body);
 }

@@ -24,6 +24,7 @@ pub struct Cloud {
     pub sts: aws_sdk_sts::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
 }
 
 impl Cloud {
@@ -37,6 +38,7 @@ impl Cloud {
             sts: aws_sdk_sts::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             cloudtrail: aws_sdk_cloudtrail::Client::new(config),
+            guardduty: aws_sdk_guardduty::Client::new(config),
         }
     }
 }

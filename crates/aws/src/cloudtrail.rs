@@ -78,7 +78,13 @@ pub async fn start_logging(ct: &Client, trail: &str) -> Result<(), AwsFailure> {
 }
 
 /// Restarts logging; see the module documentation.
-pub async fn restore_trail(cloud: &Cloud, account: &AccountId, named: Option<&str>, dry_run: bool) -> Execution {
+pub async fn restore_trail(
+    cloud: &Cloud,
+    account: &AccountId,
+    named: Option<&str>,
+    dry_run: bool,
+    gate: &crate::verify::Gate,
+) -> Execution {
     let mut run = Execution::default();
     let ct = &cloud.cloudtrail;
     let names: Vec<&str> = named.into_iter().collect();
@@ -134,6 +140,7 @@ pub async fn restore_trail(cloud: &Cloud, account: &AccountId, named: Option<&st
         let result = match is_logging(ct, &t.name).await {
             Ok(true) => Ok(Some(Held::already("logging"))),
             Ok(false) if dry_run => Ok(None),
+            Ok(false) if gate.clone().await.is_err() => Ok(Some(Held::skipped(crate::quarantine::NOT_CONFIRMED))),
             Ok(false) => start_logging(ct, &t.name).await.map(|()| Some(Held::done("logging restarted"))),
             Err(f) => Err(f),
         };

@@ -38,7 +38,7 @@ use responder_core::{Policy, StepStatus, tags};
 use crate::cloud::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
 use crate::iam::{self, Principal};
-use crate::quarantine::Execution;
+use crate::quarantine::{Execution, NOT_CONFIRMED};
 use crate::steps::{DEADLINE, Held, Timed, timed};
 
 /// What a credential playbook is asked to do.
@@ -50,6 +50,8 @@ pub struct CredentialJob<'a> {
     /// The invocation's deadline: no wave starts with less than
     /// [`WAVE_BUDGET`] left.
     pub deadline: Option<Instant>,
+    /// Opens when GuardDuty has confirmed the finding; no change before.
+    pub gate: crate::verify::Gate,
 }
 
 impl CredentialJob<'_> {
@@ -153,6 +155,14 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
             &mut run,
             &[("record-role-state", role_name), ("revoke-older-sessions", role_name)],
             &Held::planned(DEADLINE),
+        );
+        return run;
+    }
+    if job.gate.clone().await.is_err() {
+        not_run(
+            &mut run,
+            &[("record-role-state", role_name), ("revoke-older-sessions", role_name)],
+            &Held::skipped(NOT_CONFIRMED),
         );
         return run;
     }
@@ -299,6 +309,11 @@ pub async fn disable_user(
     if job.deadline_near() {
         run.log.push("record-user-state", user_name, Ok(Held::planned(DEADLINE)));
         not_run(&mut run, &changes, &Held::planned(DEADLINE));
+        return run;
+    }
+    if job.gate.clone().await.is_err() {
+        run.log.push("record-user-state", user_name, Ok(Held::skipped(NOT_CONFIRMED)));
+        not_run(&mut run, &changes, &Held::skipped(NOT_CONFIRMED));
         return run;
     }
 

@@ -64,7 +64,7 @@ fn deadline_of(event: &LambdaEvent<String>) -> Option<Instant> {
 /// Runs `function` as a Lambda function until the runtime stops it.
 pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let responder = match Responder::from_env().await {
+    let responder = match Responder::from_env(function).await {
         Ok(r) if function == Function::NotifyFinding && r.settings.notify_topic_arn.is_none() => {
             let message = "setting NOTIFY_TOPIC_ARN: notify-finding needs a topic to alert";
             tracing::error!(error = message, "start-up failed");

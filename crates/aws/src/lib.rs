@@ -13,6 +13,7 @@
 //! - [`cloudtrail`]: the restore-cloudtrail playbook and the activity look-up for alerts.
 //! - [`notify`]: publishing reports.
 //! - [`posture`]: check-posture, the CloudTrail heartbeat and monitoring posture.
+//! - [`verify`]: the gate every change waits behind, the finding confirmed with GuardDuty.
 //! - [`responder`]: one invocation, parse to publish.
 //! - [`lambda`]: the runtime glue.
 //!
@@ -33,5 +34,6 @@ pub mod quarantine;
 pub mod release;
 pub mod responder;
 pub mod steps;
+pub mod verify;
 
 pub use responder::{HandlerError, Responder, report_of};

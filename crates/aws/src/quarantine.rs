@@ -48,6 +48,7 @@ use crate::cloud::Cloud;
 use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
 use crate::failure::AwsFailure;
 use crate::steps::{DEADLINE, Held, StepLog, StepResult, Timed, timed};
+use crate::verify::Gate;
 
 /// Time a wave needs at least; with less left before the deadline, the run
 /// stops and reports what it did not start.
@@ -63,6 +64,8 @@ pub struct QuarantineJob<'a> {
     pub deadline: Option<Instant>,
     /// The time to record as the quarantine time (RFC 3339).
     pub now: String,
+    /// Opens when GuardDuty has confirmed the finding; no change before.
+    pub gate: Gate,
 }
 
 /// The result of a run: its steps, and when it did not act, why.
@@ -73,7 +76,12 @@ pub struct Execution {
     pub skipped: Option<String>,
     /// Things a person should know that are not steps.
     pub notes: Vec<String>,
+    /// GuardDuty does not have the event's finding as the event tells it.
+    pub possibly_forged: bool,
 }
+
+/// Why changes were not run when the gate stayed closed.
+pub const NOT_CONFIRMED: &str = "not run: the finding was not confirmed with GuardDuty";
 
 /// Everything wave 1 learns.
 #[derive(Debug)]
@@ -175,6 +183,12 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     // VPC; snapshots change nothing and start at once.
     if deadline_near(job) {
         return stop_for_deadline(run, &live);
+    }
+    if job.gate.clone().await.is_err() {
+        for (action, target, _) in planned_steps(&live) {
+            run.log.push_status(action, &target, StepStatus::Skipped, NOT_CONFIRMED);
+        }
+        return run;
     }
     let live = &live;
     let groups = ensure_groups(cloud, live).shared();

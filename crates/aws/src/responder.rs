@@ -13,6 +13,8 @@ use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide
 use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
 use crate::credentials::{CredentialJob, disable_user, revoke_role_sessions};
 use crate::quarantine::{Execution, QuarantineJob, quarantine};
+use crate::steps::StepLog;
+use crate::verify::{Closed, Detectors, Gate, gate, open_gate};
 
 /// Why an invocation failed. The `error_type` is what Lambda records and
 /// what retry and dead-letter handling key on.
@@ -62,13 +64,18 @@ pub enum InitError {
 pub struct Responder {
     pub settings: Settings,
     pub clouds: Clouds,
+    /// The administrator account's GuardDuty detectors, found once.
+    detectors: Detectors,
 }
 
 impl Responder {
     /// Reads settings, builds clients, and learns the own account (which
-    /// also opens the TLS connection to STS during init, not the first event).
-    pub async fn from_env() -> Result<Self, InitError> {
-        let settings = Settings::from_env()?;
+    /// also opens the TLS connection to STS during init, not the first
+    /// event), for serving `function`.
+    pub async fn from_env(function: Function) -> Result<Self, InitError> {
+        let mut settings = Settings::from_env()?;
+        // Only the functions that change things confirm findings first.
+        settings.verify_findings &= function.remediates();
         Self::new(settings, load_sdk_config().await).await
     }
 
@@ -77,7 +84,15 @@ impl Responder {
     /// containment.
     pub async fn new(mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
         let probe = Clouds::new(config.clone(), None);
-        let identity = own_identity(probe.home()).await.map_err(InitError::Identity)?;
+        let detectors = Detectors::new(settings.guardduty_detector_id.clone());
+        let home = probe.home();
+        let prefetch = async {
+            if settings.verify_findings {
+                detectors.prefetch(&home.guardduty, &home.region).await;
+            }
+        };
+        let (identity, ()) = futures::join!(own_identity(home), prefetch);
+        let identity = identity.map_err(InitError::Identity)?;
         settings.policy.home_account = Some(identity.account.clone());
         // The responder's own roles: the function's, and the member role it
         // acts through.
@@ -88,7 +103,11 @@ impl Responder {
             .member_role_name
             .clone()
             .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
-        Ok(Responder { clouds: Clouds::with_member_role(config, Some(identity.account), member_role), settings })
+        Ok(Responder {
+            clouds: Clouds::with_member_role(config, Some(identity.account), member_role),
+            settings,
+            detectors,
+        })
     }
 
     /// Handles one raw payload for `function`, and logs one line per step
@@ -162,7 +181,63 @@ impl Responder {
         Ok(report)
     }
 
+    /// Runs the plan's playbook with its changes gated on GuardDuty's
+    /// confirmation of the finding (asked at once, alongside the playbook's
+    /// first reads), and reports the confirmation as the first step.
     async fn execute(&self, plan: &Plan, event: &FindingEvent, deadline: Option<Instant>) -> Execution {
+        let gate = self.gate(event).await;
+        // Boxed: a playbook's future is large, and callers poll many at once.
+        let playbook = Box::pin(self.run_playbook(plan, event, deadline, gate.clone()));
+        let (mut execution, verdict) = futures::join!(playbook, gate);
+        if !self.settings.verify_findings {
+            return execution;
+        }
+        let mut log = StepLog::default();
+        match verdict {
+            Ok(held) => log.push("verify-finding", &event.finding.id, Ok(held)),
+            Err(closed) => {
+                if let Closed::Refused(refusal) = &closed {
+                    execution.possibly_forged = refusal.possibly_forged();
+                }
+                log.push("verify-finding", &event.finding.id, Err(closed.failure()));
+            }
+        }
+        log.records.append(&mut execution.log.records);
+        log.transient |= execution.log.transient;
+        execution.log = log;
+        execution
+    }
+
+    /// The gate for this event: GuardDuty asked about the finding in the
+    /// administrator account (this one), in the finding's region.
+    async fn gate(&self, event: &FindingEvent) -> Gate {
+        if !self.settings.verify_findings {
+            return open_gate();
+        }
+        let finding = &event.finding;
+        let claimed = responder_core::verify::FindingFacts::of(finding);
+        let act_on_archived = self.settings.policy.act_on_archived;
+        let home = self.clouds.home();
+        let client = match home.account.as_ref() {
+            Some(account) => match self.clouds.for_scope(account, &finding.region).await {
+                Ok(cloud) => cloud.guardduty.clone(),
+                Err(failure) => {
+                    return futures::FutureExt::shared(Box::pin(async move { Err(Closed::Unverified(failure)) })
+                        as futures::future::BoxFuture<'static, _>);
+                }
+            },
+            None => home.guardduty.clone(),
+        };
+        gate(client, self.detectors.clone(), finding.region.clone(), claimed, act_on_archived)
+    }
+
+    async fn run_playbook(
+        &self,
+        plan: &Plan,
+        event: &FindingEvent,
+        deadline: Option<Instant>,
+        gate: Gate,
+    ) -> Execution {
         let scope = plan.scope();
         let cloud = match self.clouds.for_scope(&scope.account, &scope.region).await {
             Ok(cloud) => cloud,
@@ -181,6 +256,7 @@ impl Responder {
                     policy: &self.settings.policy,
                     deadline,
                     now: now_rfc3339(),
+                    gate,
                 };
                 quarantine(&cloud, &job).await
             }
@@ -190,6 +266,7 @@ impl Responder {
                     policy: &self.settings.policy,
                     now: chrono::Utc::now(),
                     deadline,
+                    gate,
                 };
                 let mut run = revoke_role_sessions(&cloud, &job, role_name).await;
                 if let Some(instance) = source_instance {
@@ -205,6 +282,7 @@ impl Responder {
                     &scope.account,
                     trail.as_deref(),
                     self.settings.policy.dry_run,
+                    &gate,
                 )
                 .await;
                 if let Some(key) = event.finding.resource.access_key_details.as_ref() {
@@ -224,6 +302,7 @@ impl Responder {
                     policy: &self.settings.policy,
                     now: chrono::Utc::now(),
                     deadline,
+                    gate,
                 };
                 disable_user(&cloud, &job, user_name, access_key_id.as_deref(), self.settings.key_scope).await
             }
@@ -392,6 +471,14 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
             report.steps.iter().find(|s| !s.status.held()).map(|s| format!("{} {}: {}", s.action, s.target, s.detail));
     }
     report.notes = execution.notes;
+    if execution.possibly_forged {
+        // A made-up finding is an incident of its own: reported as High
+        // whatever severity the event claimed.
+        report.severity = Some(report.severity.unwrap_or(0.0).max(7.0));
+        report.notes.push(
+            "GuardDuty does not have this finding as the event tells it: whoever invoked this function may be trying to turn it against your resources; review who invoked it (CloudTrail Invoke events) and the event's source".to_owned(),
+        );
+    }
     (report, transient)
 }
 

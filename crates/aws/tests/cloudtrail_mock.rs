@@ -13,6 +13,7 @@ use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
 use common::{Mocks, err_meta, mock_cloud};
 use responder_aws::cloudtrail::{MAX_EVENTS, activity, restore_trail};
+use responder_aws::verify::open_gate;
 use responder_core::finding::Finding;
 use responder_core::{AccountId, StepStatus, parse_event};
 
@@ -122,7 +123,7 @@ async fn an_organization_trail_of_another_account_is_reported_not_failed() {
     let start = mock!(aws_sdk_cloudtrail::Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
     let cloud = mock_cloud(Mocks { cloudtrail: vec![describe, start.clone()], ..Default::default() });
     let account = AccountId::parse("123456789012").unwrap();
-    let run = restore_trail(&cloud, &account, Some("org-trail"), false).await;
+    let run = restore_trail(&cloud, &account, Some("org-trail"), false, &open_gate()).await;
     let reason = run.skipped.expect("skipped with a reason");
     assert!(reason.contains("999988887777") && reason.contains("organization trail"), "{reason}");
     assert_eq!(start.num_calls(), 0);
@@ -137,7 +138,7 @@ async fn dry_run_plans_the_restart() {
     let start = mock!(aws_sdk_cloudtrail::Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
     let cloud = mock_cloud(Mocks { cloudtrail: vec![describe, status, start.clone()], ..Default::default() });
     let account = AccountId::parse("123456789012").unwrap();
-    let run = restore_trail(&cloud, &account, Some("main"), true).await;
+    let run = restore_trail(&cloud, &account, Some("main"), true, &open_gate()).await;
     assert!(run.log.records.iter().any(|r| r.action == "start-logging" && r.status == StepStatus::Planned));
     assert_eq!(start.num_calls(), 0);
 }

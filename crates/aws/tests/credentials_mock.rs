@@ -26,6 +26,7 @@ use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_types::DateTime;
 use common::{Mocks, err_meta, mock_cloud};
 use responder_aws::credentials::{CredentialJob, disable_user, revoke_role_sessions};
+use responder_aws::verify::open_gate;
 use responder_core::settings::KeyScope;
 use responder_core::{Outcome, Policy, StepStatus};
 
@@ -106,7 +107,7 @@ fn user_changes(calls: &Calls) -> Vec<Rule> {
 }
 
 fn job(policy: &Policy) -> CredentialJob<'_> {
-    CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now(), deadline: None }
+    CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now(), deadline: None, gate: open_gate() }
 }
 
 async fn run_user(failing: Option<Rule>) -> (responder_aws::quarantine::Execution, Vec<String>) {
@@ -276,7 +277,8 @@ async fn a_close_deadline_starts_no_credential_change() {
     assert!(calls.lock().unwrap().is_empty(), "{:?}", calls.lock().unwrap());
     let key = run.log.records.iter().find(|r| r.action == "deactivate-access-key").unwrap();
     assert_eq!(key.status, StepStatus::Planned);
-    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Partial);
+    // Nothing was changed: the reads alone contain nothing.
+    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Failed);
 
     let put = mock!(aws_sdk_iam::Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
     let mut iam = vec![put.clone()];
@@ -287,5 +289,5 @@ async fn a_close_deadline_starts_no_credential_change() {
     assert_eq!(put.num_calls(), 0);
     let revoke = run.log.records.iter().find(|r| r.action == "revoke-older-sessions").unwrap();
     assert_eq!(revoke.status, StepStatus::Planned);
-    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Partial);
+    assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Failed);
 }

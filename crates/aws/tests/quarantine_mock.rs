@@ -35,6 +35,7 @@ use aws_sdk_ec2::types::{
 use aws_smithy_mocks::{Rule, mock};
 use responder_aws::cloud::Cloud;
 use responder_aws::quarantine::{QuarantineJob, quarantine};
+use responder_aws::verify::open_gate;
 use responder_core::{Policy, StepStatus};
 
 const INSTANCE: &str = "i-0123456789abcdef0";
@@ -228,6 +229,7 @@ fn job<'a>(policy: &'a Policy, deadline: Option<Instant>) -> QuarantineJob<'a> {
         policy,
         deadline,
         now: "2026-11-28T00:00:00Z".into(),
+        gate: open_gate(),
     }
 }
 

@@ -21,6 +21,7 @@
 //!   variables validated once at start-up.
 //! - [`plan`]: [`decide`], the heart of it.
 //! - [`report`]: what a function answers and publishes.
+//! - [`verify`]: comparing an event's finding with GuardDuty's own.
 
 pub mod event;
 pub mod finding;
@@ -34,6 +35,7 @@ pub mod report;
 pub mod revocation;
 pub mod settings;
 pub mod target;
+pub mod verify;
 
 pub use event::{InvalidEvent, parse_event};
 pub use finding::{AccountId, Finding, FindingType, InstanceId, Severity, SeverityLabel};

@@ -132,13 +132,24 @@ impl Outcome {
         if dry_run {
             return Outcome::DryRun;
         }
-        let held = steps.iter().filter(|s| s.status.held()).count();
-        match held {
-            0 => Outcome::Failed,
-            n if n == steps.len() => Outcome::Contained,
+        // Reads (describing the resource, confirming the finding) contain
+        // nothing: a run whose every change failed has failed, however many
+        // reads it made. A failed read still keeps it from `contained`.
+        let (reads, changes): (Vec<&StepRecord>, Vec<&StepRecord>) = steps.iter().partition(|s| is_read(&s.action));
+        let failed_reads = reads.iter().filter(|s| !s.status.held()).count();
+        let held = changes.iter().filter(|s| s.status.held()).count();
+        match (held, failed_reads) {
+            (h, 0) if h == changes.len() => Outcome::Contained,
+            (0, _) => Outcome::Failed,
             _ => Outcome::Partial,
         }
     }
+}
+
+/// Whether a step only reads: describing a resource, confirming the
+/// finding with GuardDuty, looking up CloudTrail.
+pub fn is_read(action: &str) -> bool {
+    ["describe-", "verify-", "lookup-"].iter().any(|p| action.starts_with(p))
 }
 
 impl fmt::Display for Outcome {

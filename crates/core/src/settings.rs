@@ -48,6 +48,12 @@ pub struct Settings {
     /// `ENRICHMENT_WINDOW_MINUTES`: CloudTrail look-up window on each side
     /// of the finding (default 60, at most 1440).
     pub enrichment_window_minutes: u32,
+    /// `VERIFY_FINDINGS`: confirm each finding with GuardDuty before any
+    /// change (default `true`).
+    pub verify_findings: bool,
+    /// `GUARDDUTY_DETECTOR_ID`: the administrator account's detector in
+    /// the function's region; unset, it is looked up (once per container).
+    pub guardduty_detector_id: Option<String>,
     /// `TRAIL_DELIVERY_MAX_AGE_MINUTES`, `SENSITIVE_BUCKETS`,
     /// `RESPONDER_RULE_PREFIX`, `REQUIRE_INSIGHTS`: what check-posture checks.
     pub posture: crate::posture::PostureConfig,
@@ -157,7 +163,20 @@ impl Settings {
             require_insights: flag(&get, "REQUIRE_INSIGHTS", true)?,
         };
 
+        let guardduty_detector_id = get("GUARDDUTY_DETECTOR_ID");
+        if let Some(id) = guardduty_detector_id
+            .as_ref()
+            .filter(|id| !(1..=300).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(SettingsError {
+                name: "GUARDDUTY_DETECTOR_ID",
+                message: format!("{id:?} is not a GuardDuty detector id"),
+            });
+        }
+
         Ok(Settings {
+            verify_findings: flag(&get, "VERIFY_FINDINGS", true)?,
+            guardduty_detector_id,
             posture,
             notify_format,
             enrichment_window_minutes,
