@@ -42,6 +42,16 @@ async fn twenty_concurrent_deliveries_end_like_one() {
         // none may claim success over a failure.
         assert_contained_or_retryable(report);
     }
+    // Whatever each delivery saw, no ENI was left on the allow-all group.
+    let untrack: Vec<String> = seed::responder_groups(&config, &net.vpc, "untrack")
+        .await
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect();
+    for eni in [Some(&inst.primary_eni), inst.secondary_eni.as_ref()].into_iter().flatten() {
+        let groups = seed::eni_groups(&config, eni).await;
+        assert!(!groups.iter().any(|g| untrack.contains(g)), "{eni} left on the allow-all group: {groups:?}");
+    }
     // One more delivery (the retry) leaves it contained.
     let last = r.handle(Function::QuarantineInstance, &event, None).await.unwrap();
     assert_eq!(last.outcome, Outcome::Contained, "{last:#?}");
@@ -75,6 +85,15 @@ async fn fifty_instances_in_one_vpc_share_one_isolation_group() {
     let events: Vec<Vec<u8>> = instances.iter().map(|i| fixture_for_instance(CRYPTO, &i.id)).collect();
     let reports =
         futures::future::join_all(events.iter().map(|e| r.handle(Function::QuarantineInstance, e, None))).await;
+    let untrack: Vec<String> = seed::responder_groups(&config, &net.vpc, "untrack")
+        .await
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect();
+    for i in &instances {
+        let groups = seed::eni_groups(&config, &i.primary_eni).await;
+        assert!(!groups.iter().any(|g| untrack.contains(g)), "{} left on the allow-all group: {groups:?}", i.id);
+    }
     // Retry what a twin's half-made group made fail, as Lambda would.
     for (event, report) in events.iter().zip(reports) {
         assert_contained_or_retryable(&report);

@@ -16,6 +16,8 @@
 //!   a denied one does not;
 //! - every change to a resource came after that resource's original state was
 //!   recorded;
+//! - no resource is left more exposed than before the run: each ENI is on its
+//!   own groups or on the isolation group alone, never on the allow-all one;
 //! - a redelivery after any transient failure (throttling, a 5xx, a timeout
 //!   whose request took effect) contains the resource;
 //! - a release afterwards restores the state from before the run exactly.
@@ -213,6 +215,44 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     String::new()
 }
 
+/// Calls a playbook tries once more itself after a transient failure: the
+/// move of an ENI onto the isolation group (its second move).
+fn playbook_retries(action: &str, target: &str, occurrence: usize) -> bool {
+    action == "ModifyNetworkInterfaceAttribute" && target.ends_with("-eni/SecurityGroupId.N") && occurrence == 2
+}
+
+/// The groups of each ENI of the world's instance.
+async fn eni_groups(config: &SdkConfig, world: &World) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    if let Some(inst) = &world.instance {
+        for eni in [Some(&inst.primary_eni), inst.secondary_eni.as_ref()].into_iter().flatten() {
+            out.push((eni.clone(), seed::eni_groups(config, eni).await));
+        }
+    }
+    out
+}
+
+/// No resource is more exposed than before the run: each ENI is on its own
+/// groups from before, or on the isolation group alone; never on the
+/// allow-all group, and the isolation group allows nothing.
+async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, Vec<String>)]) -> Result<(), String> {
+    let Some(vpc) = &world.vpc else { return Ok(()) };
+    let groups = seed::responder_groups(config, vpc, "isolation").await;
+    let isolation: Vec<String> = groups.iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
+    for ((eni, was), (_, now)) in before.iter().zip(eni_groups(config, world).await) {
+        if now == *was {
+            continue;
+        }
+        if isolation.len() != 1 || now != isolation {
+            return Err(format!("{eni} was on {was:?} and is now on {now:?} (isolation group {isolation:?})"));
+        }
+        if groups.iter().any(|g| !g.ip_permissions().is_empty() || !g.ip_permissions_egress().is_empty()) {
+            return Err(format!("{eni} is on an isolation group that allows traffic: {groups:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the world's resource is contained, read back from the emulator.
 async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     if let (Some(inst), Some(vpc)) = (&world.instance, &world.vpc) {
@@ -356,6 +396,7 @@ async fn case(playbook: Playbook, (action, target, occurrence): Row, fault: Faul
     let config = cloud().await;
     let world = seed_world(playbook, &config).await;
     let before = state(&config, &world).await;
+    let groups_before = eni_groups(&config, &world).await;
     let injector = FaultInjector::new();
     injector.arm(&action, &target, occurrence, fault);
     let result = run_with(&world, &injector).await;
@@ -368,7 +409,16 @@ async fn case(playbook: Playbook, (action, target, occurrence): Row, fault: Faul
     let publish = action == "Publish";
 
     // The outcome and the error type.
-    if fault.clears() {
+    let retried_by_the_playbook =
+        fault.transient() && !fault.clears() && playbook_retries(&action, &target, occurrence);
+    if retried_by_the_playbook {
+        // The injector fails one call; the playbook's own extra attempt is
+        // the next one, and must have carried the move through.
+        let again = calls.iter().any(|c| c.action == action && c.target == target && c.occurrence == occurrence + 1);
+        if !again || result.is_err() || report.outcome != playbook.healthy_outcome() {
+            return Err(format!("the isolation was not tried again and carried through: {report:#?}"));
+        }
+    } else if fault.clears() {
         if result.is_err() || report.outcome != playbook.healthy_outcome() {
             return Err(format!("a throttle the SDK retried past was not carried through: {report:#?}"));
         }
@@ -407,6 +457,7 @@ async fn case(playbook: Playbook, (action, target, occurrence): Row, fault: Faul
         }
     }
     recorded_before_changed(&world, &calls)?;
+    no_more_exposed(&config, &world, &groups_before).await.map_err(|e| format!("left more exposed: {e}"))?;
 
     // A redelivery after any transient failure finishes the job: throttled,
     // answered 5xx, or timed out after the request took effect (the case

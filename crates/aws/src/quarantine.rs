@@ -584,6 +584,60 @@ async fn isolate_eni(cloud: &Cloud, eni: &EniView, group_ids: &BTreeMap<(String,
     if let Some(untrack) = untrack.filter(|_| first.is_ok()) {
         moved.groups = vec![untrack.clone()];
     }
-    let second = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
-    vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second)]
+    let mut second = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
+    if second.result.as_ref().is_err_and(AwsFailure::retryable) {
+        // The SDK's retries are spent; once more, after a pause, before
+        // giving up on isolation within this invocation.
+        tokio::time::sleep(ISOLATION_RETRY_PAUSE).await;
+        let again = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
+        second = Timed { took: sum(second.took, again.took), ..again };
+    }
+    let mut steps = vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second.clone())];
+    if second.is_ok() {
+        return steps;
+    }
+    // Isolation did not hold, and the ENI may be on the allow-all group
+    // (the untrack move held, or took effect without an answer): it goes back
+    // to its recorded groups, so the run leaves it no more exposed than it
+    // found it.
+    let responder_groups: Vec<&String> = group_ids.values().collect();
+    let originals: Vec<String> = original_groups(eni).into_iter().filter(|g| !responder_groups.contains(&g)).collect();
+    let back = timed(async {
+        if originals.is_empty() {
+            return Err(AwsFailure::rejected(format!(
+                "{} has no recorded groups of its own to go back to: isolate it by hand",
+                eni.id
+            )));
+        }
+        ec2::set_eni_groups(&cloud.ec2, &eni.id, &originals).await?;
+        Ok(Held::done(format!(
+            "isolation did not hold: back on its original groups {}, no more exposed than before",
+            originals.join(",")
+        )))
+    })
+    .await;
+    if let Err(f) = &back.result {
+        tracing::error!(eni = %eni.id, error = %f, "an ENI may be left on the allow-all group: isolate it by hand");
+    }
+    steps.push(("restore-eni-groups", eni.id.clone(), back));
+    steps
+}
+
+/// Wait before the one extra isolation attempt.
+const ISOLATION_RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+fn sum(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The groups an ENI had before the responder touched it: its record, when
+/// an earlier delivery wrote one, or the groups it was described with.
+fn original_groups(eni: &EniView) -> Vec<String> {
+    match join_tag(tags::ORIGINAL_GROUPS, &eni.tags) {
+        Some(recorded) => recorded.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect(),
+        None => eni.groups.clone(),
+    }
 }

@@ -510,7 +510,8 @@ async fn a_close_deadline_starts_no_change_and_reports_what_remains() {
     let run = quarantine(&cloud, &job(&policy, Some(Instant::now() + Duration::from_millis(500)))).await;
     assert!(calls.lock().unwrap().is_empty());
     assert!(run.log.records.iter().any(|r| r.action == "isolate-eni" && r.status == StepStatus::Planned));
-    assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
+    // Nothing changed: the describe alone contains nothing.
+    assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Failed);
 }
 
 #[tokio::test]
@@ -544,5 +545,38 @@ async fn exempt_and_terminated_instances_are_left_alone() {
         let run = quarantine(&cloud, &job(&policy, None)).await;
         assert!(run.skipped.is_some(), "{state:?}");
         assert!(calls.lock().unwrap().is_empty());
+    }
+}
+
+/// When the move onto the isolation group fails after the ENI went onto the
+/// allow-all group, the ENI goes back to its own groups in the same run:
+/// never left open to the internet.
+#[tokio::test]
+async fn an_eni_whose_isolation_fails_goes_back_to_its_own_groups() {
+    for (code, attempts) in [("UnauthorizedOperation", 1), ("RequestLimitExceeded", 2)] {
+        let calls = Calls::default();
+        let failing = mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+            .match_requests(|i| i.network_interface_id() == Some("eni-2") && i.groups() == [ISOLATION.to_owned()])
+            .then_error(move || ModifyNetworkInterfaceAttributeError::generic(err_meta(code)));
+        let mut ec2 = describe_rules();
+        ec2.extend(change_rules(&calls, Some(("isolate-eni", failing.clone()))));
+        let cloud = mock_cloud(ec2, asg_rules(&calls, None));
+        let policy = Policy::default();
+        let run = quarantine(&cloud, &job(&policy, None)).await;
+        let calls = calls.lock().unwrap().clone();
+        let moves: Vec<&String> = calls.iter().filter(|c| c.starts_with("ModifyENI eni-2")).collect();
+        assert_eq!(
+            moves,
+            vec![&format!("ModifyENI eni-2 {UNTRACK}"), &"ModifyENI eni-2 sg-web,sg-admin".to_owned()],
+            "{code}: {calls:?}"
+        );
+        // Throttling that outlasts the SDK's retries gets one more attempt.
+        assert_eq!(failing.num_calls(), attempts * if code == "RequestLimitExceeded" { 3 } else { 1 }, "{code}");
+        let back = run.log.records.iter().find(|r| r.action == "restore-eni-groups" && r.target == "eni-2").unwrap();
+        assert_eq!(back.status, StepStatus::Done, "{code}: {back:?}");
+        assert!(back.detail.contains("no more exposed"), "{back:?}");
+        assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial, "{code}");
+        // The other ENI is isolated as usual.
+        assert!(calls.contains(&format!("ModifyENI eni-1 {ISOLATION}")), "{calls:?}");
     }
 }

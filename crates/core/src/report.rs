@@ -139,7 +139,7 @@ impl Outcome {
         let failed_reads = reads.iter().filter(|s| !s.status.held()).count();
         let held = changes.iter().filter(|s| s.status.held()).count();
         match (held, failed_reads) {
-            (h, 0) if h == changes.len() => Outcome::Contained,
+            (h, 0) if h == changes.len() && h > 0 => Outcome::Contained,
             (0, _) => Outcome::Failed,
             _ => Outcome::Partial,
         }
@@ -218,6 +218,18 @@ mod tests {
         assert_eq!(Outcome::of_steps(&[step(Failed)], false), Outcome::Failed);
         assert_eq!(Outcome::of_steps(&[], false), Outcome::Failed);
         assert_eq!(Outcome::of_steps(&[step(Planned)], true), Outcome::DryRun);
+    }
+
+    #[test]
+    fn reads_contain_nothing() {
+        use StepStatus::*;
+        let read = |status| StepRecord::new("describe-instance", "i-1", status, "");
+        let verify = |status| StepRecord::new("verify-finding", "f", status, "");
+        assert_eq!(Outcome::of_steps(&[verify(Done), read(Done), step(Done)], false), Outcome::Contained);
+        assert_eq!(Outcome::of_steps(&[verify(Done), read(Done), step(Failed)], false), Outcome::Failed);
+        assert_eq!(Outcome::of_steps(&[verify(Failed), read(Done), step(Skipped)], false), Outcome::Failed);
+        assert_eq!(Outcome::of_steps(&[read(Failed), step(Done)], false), Outcome::Partial);
+        assert_eq!(Outcome::of_steps(&[verify(Done), read(Done)], false), Outcome::Failed);
     }
 
     #[test]
