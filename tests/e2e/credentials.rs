@@ -167,29 +167,86 @@ async fn each_function_ignores_the_others_findings() {
 /// One exfiltration finding: the role's sessions are revoked and the
 /// instance whose credentials they were is quarantined.
 #[tokio::test]
-async fn credential_exfiltration_revokes_the_role_and_quarantines_the_source() {
+async fn credential_exfiltration_denies_the_stolen_session_and_quarantines_the_source() {
+    use responder_core::revocation::STOLEN_SESSIONS_POLICY;
     let config = cloud().await;
     let net = Network::create(&config).await;
-    let inst =
-        net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
+    let opts = InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false };
+    let (source, sibling) = (net.instance(&config, opts).await, net.instance(&config, opts).await);
     let role = seed::iam_role(&config, "web-app-role", "/").await;
-    let event = fixture_with(
-        "iam-instance-credential-exfiltration-outside-aws.json",
-        &[("i-0a1b2c3d4e5f67890", inst.id.as_str()), ("web-app-role", role.as_str())],
-    );
+    let role_id = aws_sdk_iam::Client::new(&config).get_role().role_name(&role).send().await.unwrap();
+    let role_id = role_id.role().unwrap().role_id().to_owned();
+    let exfiltration = |instance: &str| {
+        fixture_with(
+            "iam-instance-credential-exfiltration-outside-aws.json",
+            &[("i-0a1b2c3d4e5f67890", instance), ("web-app-role", role.as_str())],
+        )
+    };
+    let event = exfiltration(&source.id);
     let r = responder(&config, &[]).await;
+    let before = Utc::now() - chrono::Duration::minutes(5);
     let (revoked, quarantined) = futures::join!(
         r.handle(Function::RevokeRoleSessions, &event, None),
         r.handle(Function::QuarantineInstance, &event, None),
     );
     let revoked = revoked.unwrap();
     assert_eq!(revoked.outcome, Outcome::Contained, "{revoked:#?}");
-    assert!(revoked.notes.iter().any(|n| n.contains(&inst.id)), "the report names the source instance");
-    assert!(seed::role_policy(&config, &role, POLICY_NAME).await.is_some());
+    assert!(revoked.notes.iter().any(|n| n.contains(&source.id)), "the report names the source instance");
     let quarantined = quarantined.unwrap();
     assert_eq!(quarantined.outcome, Outcome::Contained, "{quarantined:#?}");
     let iso = seed::responder_groups(&config, &net.vpc, "isolation").await;
-    assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![iso[0].group_id().unwrap().to_owned()]);
+    assert_eq!(seed::eni_groups(&config, &source.primary_eni).await, vec![iso[0].group_id().unwrap().to_owned()]);
+
+    // Not every session of the role: the sibling instance keeps working.
+    assert_eq!(seed::role_policy(&config, &role, POLICY_NAME).await, None, "every session was revoked");
+    let doc = seed::role_policy(&config, &role, STOLEN_SESSIONS_POLICY).await.expect("the stolen session's deny");
+    let session = |instance: &str| format!("{role_id}:{instance}");
+    assert!(denies(&doc, &session(&source.id), before), "the stolen session still works: {doc}");
+    assert!(!denies(&doc, &session(&sibling.id), before), "the sibling instance is cut off: {doc}");
+    assert!(!denies(&doc, &session(&source.id), Utc::now() + chrono::Duration::minutes(5)), "{doc}");
+
+    // A second instance's credentials stolen later: both denied, one policy.
+    let second = r.handle(Function::RevokeRoleSessions, &exfiltration(&sibling.id), None).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Contained, "{second:#?}");
+    let doc = seed::role_policy(&config, &role, STOLEN_SESSIONS_POLICY).await.unwrap();
+    assert!(denies(&doc, &session(&source.id), before) && denies(&doc, &session(&sibling.id), before), "{doc}");
+    // A repeat changes nothing.
+    let again = r.handle(Function::RevokeRoleSessions, &event, None).await.unwrap();
+    assert!(again.steps.iter().all(|s| s.status != StepStatus::Done || is_read(&s.action)), "{again:#?}");
+
+    // Release removes exactly the responder's denials and records.
+    let run = release_role(&Cloud::new(&config), &role).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(seed::role_policy(&config, &role, STOLEN_SESSIONS_POLICY).await, None);
+    let tags = aws_sdk_iam::Client::new(&config).list_role_tags().role_name(&role).send().await.unwrap();
+    assert!(tags.tags().iter().all(|t| !t.key().starts_with("guardduty-responder:")), "{tags:?}");
+
+    // The old behaviour, when a team wants it: every session of the role.
+    let all = responder(&config, &[("EXFILTRATION_REVOKE_ALL_SESSIONS", "true")]).await;
+    let report = all.handle(Function::RevokeRoleSessions, &exfiltration(&source.id), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    assert!(seed::role_policy(&config, &role, POLICY_NAME).await.is_some());
+}
+
+/// Whether `document` denies a session with `user_id` whose token was
+/// issued at `issued`: the policy evaluation IAM does for the two condition
+/// operators the responder writes (the emulator evaluates actions only).
+fn denies(document: &str, user_id: &str, issued: chrono::DateTime<Utc>) -> bool {
+    let doc: serde_json::Value = serde_json::from_str(&responder_e2e::faults::decode(document)).unwrap();
+    doc["Statement"].as_array().unwrap().iter().filter(|s| s["Effect"] == "Deny").any(|s| {
+        let conditions = s["Condition"].as_object().unwrap();
+        conditions.iter().all(|(operator, keys)| match operator.as_str() {
+            "StringEquals" => keys.as_object().unwrap().iter().all(|(k, v)| match k.as_str() {
+                "aws:userid" => v.as_str() == Some(user_id),
+                other => panic!("condition key {other} is not evaluated here"),
+            }),
+            "DateLessThan" => keys.as_object().unwrap().iter().all(|(k, v)| match k.as_str() {
+                "aws:TokenIssueTime" => issued < chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap(),
+                other => panic!("condition key {other} is not evaluated here"),
+            }),
+            other => panic!("operator {other} is not evaluated here"),
+        })
+    })
 }
 
 /// A revocation a person put earlier (the console's "Revoke active sessions"

@@ -37,7 +37,7 @@ use responder_aws::cloud::Cloud;
 use responder_aws::credentials::{release_role, release_user};
 use responder_aws::release::{ReleaseOptions, release};
 use responder_aws::{HandlerError, report_of};
-use responder_core::revocation::POLICY_NAME;
+use responder_core::revocation::{POLICY_NAME, STOLEN_SESSIONS_POLICY};
 use responder_core::{Function, Outcome, Report, StepStatus};
 use responder_e2e::faults::{Call, Fault, FaultInjector};
 use responder_e2e::seed::{self, InstanceOptions, Network};
@@ -67,6 +67,8 @@ enum Playbook {
     Quarantine,
     DisableUser,
     RevokeRole,
+    /// revoke-role-sessions on an instance's exfiltrated credentials: one session denied.
+    DenyStolenSession,
     RestoreTrail,
     Alert,
 }
@@ -76,7 +78,7 @@ impl Playbook {
         match self {
             Playbook::Quarantine => Function::QuarantineInstance,
             Playbook::DisableUser => Function::DisableIamUser,
-            Playbook::RevokeRole => Function::RevokeRoleSessions,
+            Playbook::RevokeRole | Playbook::DenyStolenSession => Function::RevokeRoleSessions,
             Playbook::RestoreTrail => Function::RestoreCloudtrail,
             Playbook::Alert => Function::NotifyFinding,
         }
@@ -166,6 +168,14 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             world.event = fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]);
             world.role = Some(role);
         }
+        Playbook::DenyStolenSession => {
+            let role = seed::iam_role(config, "web-app-role", "/").await;
+            world.event = fixture_with(
+                "iam-instance-credential-exfiltration-outside-aws.json",
+                &[("i-0a1b2c3d4e5f67890", "i-0123456789abcdef0"), ("web-app-role", &role)],
+            );
+            world.role = Some(role);
+        }
         Playbook::RestoreTrail => {
             let name = seed::unique("fault-trail");
             seed::trail(config, &emulator_endpoint(), &name).await;
@@ -207,7 +217,11 @@ async fn state(config: &SdkConfig, world: &World) -> String {
         );
     }
     if let Some(role) = &world.role {
-        return format!("deny {:?}", seed::role_policy(config, role, POLICY_NAME).await.is_some());
+        return format!(
+            "deny {:?} stolen {:?}",
+            seed::role_policy(config, role, POLICY_NAME).await.is_some(),
+            seed::role_policy(config, role, STOLEN_SESSIONS_POLICY).await.is_some()
+        );
     }
     if let Some(trail) = &world.trail {
         return format!("logging {}", seed::trail_logging(config, trail).await);
@@ -277,10 +291,11 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
             return Err(format!("{user} keeps an active key or has no deny: {keys:?}"));
         }
     }
+    let deny = if world.playbook == Playbook::DenyStolenSession { STOLEN_SESSIONS_POLICY } else { POLICY_NAME };
     if let Some(role) = &world.role
-        && seed::role_policy(config, role, POLICY_NAME).await.is_none()
+        && seed::role_policy(config, role, deny).await.is_none()
     {
-        return Err(format!("{role} has no deny"));
+        return Err(format!("{role} has no {deny}"));
     }
     if let Some(trail) = &world.trail
         && !seed::trail_logging(config, trail).await
@@ -348,6 +363,9 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
             }
             (Playbook::RevokeRole, "PutRolePolicy") => {
                 written_before(call, "TagRole", ("RoleName", &role), tags::REVOKED_AT, None)
+            }
+            (Playbook::DenyStolenSession, "PutRolePolicy") => {
+                written_before(call, "TagRole", ("RoleName", &role), tags::STOLEN_SESSIONS, Some("i-0123456789abcdef0"))
             }
             _ => true,
         };
@@ -521,9 +539,14 @@ async fn matrix(playbook: Playbook) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_playbook_under_every_fault() {
     let mut total = 0;
-    for playbook in
-        [Playbook::Quarantine, Playbook::DisableUser, Playbook::RevokeRole, Playbook::RestoreTrail, Playbook::Alert]
-    {
+    for playbook in [
+        Playbook::Quarantine,
+        Playbook::DisableUser,
+        Playbook::RevokeRole,
+        Playbook::DenyStolenSession,
+        Playbook::RestoreTrail,
+        Playbook::Alert,
+    ] {
         total += matrix(playbook).await;
     }
     eprintln!("fault matrix: {total} cases passed");

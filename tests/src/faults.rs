@@ -142,7 +142,8 @@ fn form(body: &str) -> Vec<(String, String)> {
     body.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
 }
 
-fn decode(text: &str) -> String {
+/// Decodes URL (form) encoding, as IAM returns policy documents in.
+pub fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

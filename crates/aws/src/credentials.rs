@@ -31,7 +31,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::join_all;
 use responder_core::record::{chunk_keys, chunk_tag, join_tag};
-use responder_core::revocation::{POLICY_NAME, cutoff_of, next_cutoff, policy_document};
+use responder_core::revocation::{
+    POLICY_NAME, STOLEN_SESSIONS_POLICY, cutoff_of, next_cutoff, policy_document, stolen_sessions_document,
+    stolen_sessions_of,
+};
 use responder_core::settings::KeyScope;
 use responder_core::{Policy, StepStatus, tags};
 
@@ -196,6 +199,94 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
     })
     .await;
     run.log.push("revoke-older-sessions", role_name, put);
+    run
+}
+
+/// Denies one stolen session of a role: the session named after the
+/// instance whose credentials were exfiltrated, issued before now. The
+/// role's other sessions (its other instances) keep working. The denied
+/// sessions are kept in one inline policy of the responder's
+/// ([`STOLEN_SESSIONS_POLICY`]), one statement each, recorded on the role
+/// first so release removes exactly it.
+pub async fn deny_stolen_session(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str, session: &str) -> Execution {
+    let mut run = Execution::default();
+    let iam_c = &cloud.iam;
+    let started = Instant::now();
+    let (role, existing) =
+        futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, STOLEN_SESSIONS_POLICY));
+    let took = Some(started.elapsed());
+    let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
+        Ok(both) => both,
+        Err(f) => {
+            run.log.push("describe-role", role_name, Timed { result: Err(f), took });
+            return run;
+        }
+    };
+    if let Some(reason) = live_refusal(&role, job.policy) {
+        run.skipped = Some(reason);
+        return run;
+    }
+    run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
+
+    let mut sessions = existing.as_deref().map(stolen_sessions_of).unwrap_or_default();
+    // A session denied already keeps its cutoff: a repeat changes nothing.
+    let previous = sessions.get(session).copied();
+    let cutoff = previous.unwrap_or(job.now);
+    sessions.insert(session.to_owned(), cutoff);
+    let target = format!("{}:{session}", role.id);
+    let changes = [("record-role-state", role_name), ("deny-stolen-session", target.as_str())];
+    if job.policy.dry_run {
+        run.log.push_status("record-role-state", role_name, StepStatus::Planned, "tag the denied sessions");
+        run.log.push_status(
+            "deny-stolen-session",
+            &target,
+            StepStatus::Planned,
+            format!("deny session {session}'s tokens issued before {}", stamp(cutoff)),
+        );
+        return run;
+    }
+    if job.deadline_near() {
+        not_run(&mut run, &changes, &Held::planned(DEADLINE));
+        return run;
+    }
+    if job.gate.clone().await.is_err() {
+        not_run(&mut run, &changes, &Held::skipped(NOT_CONFIRMED));
+        return run;
+    }
+    // Record first: release removes the policy only when the role says the
+    // responder wrote it.
+    let listed: Vec<&str> = sessions.keys().map(String::as_str).collect();
+    let mut pairs = chunk_tag(tags::STOLEN_SESSIONS, &listed.join(","));
+    pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
+    let unchanged =
+        previous.is_some() && join_tag(tags::STOLEN_SESSIONS, &role.tags).as_deref() == Some(&listed.join(","));
+    let recorded = if unchanged {
+        Ok(Held::already("records up to date")).into()
+    } else {
+        timed(async {
+            iam::tag_role(iam_c, role_name, &pairs).await.map(|()| Held::done("recorded the denied sessions"))
+        })
+        .await
+    };
+    let ok = recorded.is_ok();
+    run.log.push("record-role-state", role_name, recorded);
+    if !ok {
+        not_run(&mut run, &changes[1..], &Held::skipped("not run: the role's state could not be recorded"));
+        return run;
+    }
+    let document = stolen_sessions_document(&role.id, &sessions);
+    let put = timed(async {
+        if previous.is_some() && existing.as_deref().map(stolen_sessions_of) == Some(sessions.clone()) {
+            return Ok(Held::already(format!("session {session} denied already (tokens before {})", stamp(cutoff))));
+        }
+        iam::put_role_policy(iam_c, role_name, STOLEN_SESSIONS_POLICY, &document).await?;
+        Ok(Held::done(format!(
+            "{STOLEN_SESSIONS_POLICY}: deny session {session}'s tokens issued before {}; the role's other sessions keep working",
+            stamp(cutoff)
+        )))
+    })
+    .await;
+    run.log.push("deny-stolen-session", &target, put);
     run
 }
 
@@ -420,11 +511,32 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
             return run;
         }
     };
-    if !role.tags.contains_key(tags::REVOKED_AT) {
+    let stolen = role.tags.contains_key(tags::STOLEN_SESSIONS);
+    if !role.tags.contains_key(tags::REVOKED_AT) && !stolen {
         run.skipped = Some(format!("{role_name} has no revocation by the responder (no {} tag)", tags::REVOKED_AT));
         return run;
     }
     run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
+    if stolen {
+        let result = match iam::delete_role_policy(&cloud.iam, role_name, STOLEN_SESSIONS_POLICY).await {
+            Ok(true) => Ok(Held::done(format!("{STOLEN_SESSIONS_POLICY} removed"))),
+            Ok(false) => Ok(Held::already(format!("no {STOLEN_SESSIONS_POLICY} policy"))),
+            Err(f) => Err(f),
+        };
+        let removed = result.is_ok();
+        run.log.push("remove-session-denials", role_name, result);
+        if removed {
+            let mut keys = chunk_keys(tags::STOLEN_SESSIONS, &role.tags);
+            if !role.tags.contains_key(tags::REVOKED_AT) {
+                keys.push(tags::FINDING_ID.to_owned());
+            }
+            let untag = iam::untag_role(&cloud.iam, role_name, &keys).await.map(|()| Held::done("records removed"));
+            run.log.push("untag-role", role_name, untag);
+        }
+        if !role.tags.contains_key(tags::REVOKED_AT) {
+            return run;
+        }
+    }
     let result = match earlier_revocation(&role.tags) {
         Some(cutoff) => iam::put_role_policy(&cloud.iam, role_name, POLICY_NAME, &policy_document(cutoff))
             .await

@@ -12,6 +12,8 @@ use crate::failure::{AwsFailure, FailureKind};
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub name: String,
+    /// The unique id (`AROA…` for a role, `AIDA…` for a user).
+    pub id: String,
     pub arn: String,
     pub path: String,
     pub tags: BTreeMap<String, String>,
@@ -55,6 +57,7 @@ pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
     let Some(role) = role.role() else { return Ok(None) };
     Ok(Some(Principal {
         name: role.role_name().to_owned(),
+        id: role.role_id().to_owned(),
         arn: role.arn().to_owned(),
         path: role.path().to_owned(),
         tags,
@@ -74,6 +77,7 @@ pub async fn user(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
     let Some(user) = user.user() else { return Ok(None) };
     Ok(Some(Principal {
         name: user.user_name().to_owned(),
+        id: user.user_id().to_owned(),
         arn: user.arn().to_owned(),
         path: user.path().to_owned(),
         tags,

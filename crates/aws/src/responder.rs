@@ -11,7 +11,7 @@ use responder_core::report::Notification;
 use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
 
 use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
-use crate::credentials::{CredentialJob, disable_user, revoke_role_sessions};
+use crate::credentials::{CredentialJob, deny_stolen_session, disable_user, revoke_role_sessions};
 use crate::quarantine::{Execution, QuarantineJob, quarantine};
 use crate::steps::StepLog;
 use crate::verify::{Closed, Detectors, Gate, gate, open_gate};
@@ -260,7 +260,7 @@ impl Responder {
                 };
                 quarantine(&cloud, &job).await
             }
-            Plan::RevokeRoleSessions { role_name, source_instance, .. } => {
+            Plan::RevokeRoleSessions { role_name, source_instance, stolen_session, .. } => {
                 let job = CredentialJob {
                     finding_id: &event.finding.id,
                     policy: &self.settings.policy,
@@ -268,7 +268,16 @@ impl Responder {
                     deadline,
                     gate,
                 };
-                let mut run = revoke_role_sessions(&cloud, &job, role_name).await;
+                let mut run = match stolen_session {
+                    Some(session) => deny_stolen_session(&cloud, &job, role_name, session).await,
+                    None => revoke_role_sessions(&cloud, &job, role_name).await,
+                };
+                if stolen_session.is_some() {
+                    run.notes.push(format!(
+                        "only session {} of {role_name} is denied: the role's other sessions (its other instances) keep working; EXFILTRATION_REVOKE_ALL_SESSIONS=true revokes them all",
+                        stolen_session.as_deref().unwrap_or_default()
+                    ));
+                }
                 if let Some(instance) = source_instance {
                     run.notes.push(format!(
                         "these are instance {instance}'s role credentials, used elsewhere: quarantine-instance contains that instance from the same finding"

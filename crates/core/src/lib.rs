@@ -80,4 +80,7 @@ pub mod tags {
     /// that was there before the responder first acted, so release puts it
     /// back instead of deleting it.
     pub const PREVIOUS_REVOCATION: &str = "guardduty-responder:previous-revocation";
+    /// On a role: the sessions the responder denied alone (comma-separated
+    /// session names), in its stolen-sessions policy.
+    pub const STOLEN_SESSIONS: &str = "guardduty-responder:stolen-sessions";
 }

@@ -78,6 +78,10 @@ pub enum Plan {
         access_key_id: Option<String>,
         /// The instance whose role credentials were exfiltrated, if any.
         source_instance: Option<InstanceId>,
+        /// For credential exfiltration from an instance: the one session to
+        /// deny (the instance's), so the role's other sessions keep working;
+        /// `None` revokes every session issued before now.
+        stolen_session: Option<String>,
     },
     /// Deactivate the user's keys, delete its console password, deny its sessions.
     DisableIamUser { scope: Scope, user_name: String, access_key_id: Option<String> },
@@ -296,7 +300,19 @@ fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Resul
             gates(finding, policy)?;
             credential_type_gate(finding_type, policy)?;
             severity_gate(finding, policy)?;
-            Ok(Plan::RevokeRoleSessions { scope, role_name, session_name, access_key_id, source_instance })
+            let stolen_session = session_name
+                .clone()
+                .filter(|_| source_instance.is_some())
+                .filter(|_| matches_any(EXFILTRATION_TYPES, finding_type))
+                .filter(|_| !policy.exfiltration_revokes_all_sessions);
+            Ok(Plan::RevokeRoleSessions {
+                scope,
+                role_name,
+                session_name,
+                access_key_id,
+                source_instance,
+                stolen_session,
+            })
         }
         Function::RestoreCloudtrail => {
             if !matches_any(TRAIL_STOPPED_TYPES, finding_type) {

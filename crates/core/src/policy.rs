@@ -35,6 +35,10 @@ pub struct Policy {
     pub act_on_archived: bool,
     /// Contain on `*:IAMUser/AnomalousBehavior` findings (default: alert only).
     pub contain_anomalous_behavior: bool,
+    /// On instance credential exfiltration, revoke every session of the
+    /// instance's role (default no: deny only the stolen session, so the
+    /// role's other instances keep working).
+    pub exfiltration_revokes_all_sessions: bool,
     /// Plan and report, change nothing.
     pub dry_run: bool,
 }
@@ -51,6 +55,7 @@ impl Default for Policy {
             act_on_samples: false,
             act_on_archived: false,
             contain_anomalous_behavior: false,
+            exfiltration_revokes_all_sessions: false,
             dry_run: false,
         }
     }

@@ -5,6 +5,8 @@
 //! with long-term access keys carry no token issue time and are unaffected:
 //! those keys are deactivated separately.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// The policy name AWS's console uses; reusing it means a person who looks
@@ -58,6 +60,68 @@ pub fn next_cutoff(now: DateTime<Utc>, existing: Option<DateTime<Utc>>) -> DateT
     existing.map_or(now, |e| e.max(now))
 }
 
+/// The inline policy that denies single stolen role sessions, one
+/// statement each, leaving every other session of the role working.
+pub const STOLEN_SESSIONS_POLICY: &str = "GuardDutyResponderStolenSessions";
+
+/// A document denying each `session` of the role whose unique id is
+/// `role_id`, for credentials issued before its cutoff. `aws:userid` of an
+/// assumed-role session is `ROLEID:SESSIONNAME`; an EC2 instance's role
+/// session is named after the instance, so this denies one instance's
+/// credentials, wherever they are used, and no other instance's.
+pub fn stolen_sessions_document(role_id: &str, sessions: &BTreeMap<String, DateTime<Utc>>) -> String {
+    let statements: Vec<serde_json::Value> = sessions
+        .iter()
+        .map(|(session, cutoff)| {
+            let sid: String = session.chars().filter(char::is_ascii_alphanumeric).collect();
+            serde_json::json!({
+                "Sid": format!("StolenSession{sid}"),
+                "Effect": "Deny",
+                "Action": ["*"],
+                "Resource": ["*"],
+                "Condition": {
+                    "StringEquals": { "aws:userid": format!("{role_id}:{session}") },
+                    "DateLessThan": { "aws:TokenIssueTime": cutoff.to_rfc3339_opts(SecondsFormat::Secs, true) }
+                }
+            })
+        })
+        .collect();
+    serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+}
+
+/// The sessions (and their cutoffs) a stolen-sessions document denies.
+pub fn stolen_sessions_of(document: &str) -> BTreeMap<String, DateTime<Utc>> {
+    let decoded;
+    let text = if document.trim_start().starts_with('{') {
+        document
+    } else {
+        match percent_decode(document) {
+            Some(d) => {
+                decoded = d;
+                &decoded
+            }
+            None => return BTreeMap::new(),
+        }
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else { return BTreeMap::new() };
+    let statements = match &value["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        single @ serde_json::Value::Object(_) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .filter_map(|s| {
+            let user = s["Condition"]["StringEquals"]["aws:userid"].as_str()?;
+            let (_, session) = user.split_once(':')?;
+            let cutoff = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+            let cutoff = DateTime::parse_from_rfc3339(cutoff).ok()?.with_timezone(&Utc);
+            Some((session.to_owned(), cutoff))
+        })
+        .collect()
+}
+
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -101,6 +165,20 @@ mod tests {
         assert_eq!(cutoff_of(&encoded), Some(t));
         assert_eq!(cutoff_of("not a policy"), None);
         assert_eq!(cutoff_of(r#"{"Statement":[{"Effect":"Allow","Action":"*"}]}"#), None);
+    }
+
+    #[test]
+    fn stolen_session_documents_round_trip() {
+        let t = at("2026-11-28T10:00:00Z");
+        let sessions: BTreeMap<String, DateTime<Utc>> =
+            [("i-0a1b2c3d4e5f67890".to_owned(), t), ("i-0ffffffffffffffff".to_owned(), t)].into();
+        let doc = stolen_sessions_document("AROAEXAMPLEROLEID", &sessions);
+        assert!(doc.contains(r#""aws:userid":"AROAEXAMPLEROLEID:i-0a1b2c3d4e5f67890""#), "{doc}");
+        assert!(doc.contains(r#""Sid":"StolenSessioni0a1b2c3d4e5f67890""#), "{doc}");
+        assert_eq!(stolen_sessions_of(&doc), sessions);
+        // Not a revocation of every session.
+        assert_eq!(cutoff_of(&doc), Some(t));
+        assert!(stolen_sessions_of(&policy_document(t)).is_empty());
     }
 
     #[test]

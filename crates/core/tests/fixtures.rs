@@ -297,11 +297,33 @@ fn exfiltration_names_the_source_instance() {
     }
     match decide(Function::RevokeRoleSessions, &event.finding, &policy()) {
         Decision::Act(responder_core::Plan::RevokeRoleSessions {
-            role_name, source_instance, session_name, ..
+            role_name,
+            source_instance,
+            session_name,
+            stolen_session,
+            ..
         }) => {
             assert_eq!(role_name, "web-app-role");
             assert_eq!(session_name.as_deref(), Some("i-0a1b2c3d4e5f67890"));
             assert_eq!(source_instance.map(|i| i.to_string()).as_deref(), Some("i-0a1b2c3d4e5f67890"));
+            // Only that instance's session is denied, not the role's others.
+            assert_eq!(stolen_session.as_deref(), Some("i-0a1b2c3d4e5f67890"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let all = Policy { exfiltration_revokes_all_sessions: true, ..policy() };
+    match decide(Function::RevokeRoleSessions, &event.finding, &all) {
+        Decision::Act(responder_core::Plan::RevokeRoleSessions { stolen_session, .. }) => {
+            assert_eq!(stolen_session, None)
+        }
+        other => panic!("{other:?}"),
+    }
+    // A role used from a malicious address is not an instance's stolen session.
+    let bytes = std::fs::read(events_dir().join("iam-role-malicious-ip-caller.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    match decide(Function::RevokeRoleSessions, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::RevokeRoleSessions { stolen_session, .. }) => {
+            assert_eq!(stolen_session, None)
         }
         other => panic!("{other:?}"),
     }
