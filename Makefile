@@ -3,7 +3,7 @@
 #   make demo    set up, start the emulator, quarantine and release a seeded instance
 #   make test    fmt check, clippy -D warnings, unit, mock and end-to-end tests, the demo
 #   make lint    fmt check and clippy only
-#   make build   release build for Lambda (arm64, x86_64 as fallback)
+#   make build   release build for Lambda, for the template's architecture
 #   make package the functions' Lambda zips, with their sizes
 #   make infra-check  cfn-lint, checkov and the routing check on infra/
 #   make fuzz    a long run of the parser and planner property tests
@@ -44,11 +44,13 @@ $(CHECKOV_STAMP): tools/requirements-checkov.txt
 setup: $(STAMP) $(CHECKOV_STAMP)
 
 # The deployment templates: cfn-lint (no errors, no warnings), checkov (no
-# failed check; skips carry their reason inline), and the routing check of
+# failed check; skips carry their reason inline), the template's own
+# properties (tests/infra/template_checks.py), and the routing check of
 # every rule against every fixture on the emulator's EventBridge.
 infra-check: setup
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/member-role.yaml
 	$(CHECKOV_VENV)/bin/checkov -d infra --framework cloudformation --quiet --compact --skip-download
+	$(PY) tests/infra/template_checks.py
 	$(PY) tests/infra/routing.py
 
 lint: setup
@@ -68,17 +70,25 @@ test: lint infra-check
 demo: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
 
-build: setup
-	-rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(FUNCTION_PKGS) \
-	  || { echo "arm64 build failed; building x86_64"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(FUNCTION_PKGS); }
+# The architecture the template deploys (Globals: Architectures): the zips
+# are built for exactly that one. A zip of the other architecture would
+# deploy and then fail at every cold start, so a failed build fails here.
+TEMPLATE_ARCH := $(shell sed -n 's/^ *Architectures: *\[\([a-z0-9_]*\)\].*/\1/p' infra/template.yaml | head -1)
+LAMBDA_ARCH_FLAG := $(if $(filter x86_64,$(TEMPLATE_ARCH)),--x86-64,--arm64)
 
-# Lambda zips (arm64, x86_64 as the fallback) for `sam deploy` or the
-# console, with their sizes.
+build: setup
+	@test -n "$(TEMPLATE_ARCH)" || { echo "no Architectures in infra/template.yaml"; exit 1; }
+	$(if $(filter arm64,$(TEMPLATE_ARCH)),-rustup target add aarch64-unknown-linux-gnu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(LAMBDA_ARCH_FLAG) $(FUNCTION_PKGS) \
+	  || { echo "the $(TEMPLATE_ARCH) build failed, and infra/template.yaml deploys $(TEMPLATE_ARCH): no other architecture is built in its place"; exit 1; }
+
+# Lambda zips for `sam deploy` or the console, for the template's
+# architecture, with their sizes.
 package: setup
-	-rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PKGS) \
-	  || PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip $(FUNCTION_PKGS)
+	@test -n "$(TEMPLATE_ARCH)" || { echo "no Architectures in infra/template.yaml"; exit 1; }
+	$(if $(filter arm64,$(TEMPLATE_ARCH)),-rustup target add aarch64-unknown-linux-gnu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(LAMBDA_ARCH_FLAG) --output-format zip $(FUNCTION_PKGS) \
+	  || { echo "the $(TEMPLATE_ARCH) build failed, and infra/template.yaml deploys $(TEMPLATE_ARCH): no other architecture is packaged in its place"; exit 1; }
 	@$(PY) bench/zip_sizes.py $(CARGO_TARGET_DIR) $(FUNCTIONS)
 
 invoke-%: setup

@@ -83,11 +83,14 @@ async fn healthy_world() -> World {
         .to_owned();
     let ev = aws_sdk_eventbridge::Client::new(&config);
     let prefix = seed::unique("gdr");
-    let rule = format!("{prefix}-QuarantineInstanceFunctionInstanceFinding");
+    let rule = format!("{prefix}-quarantine-instance");
     ev.put_rule().name(&rule).event_pattern(r#"{"source":["aws.guardduty"]}"#).send().await.expect("PutRule");
+    // A rule of a like name that is not the responder's stands in for nothing.
+    let decoy = format!("{prefix}-quarantine-instance-copy");
+    ev.put_rule().name(&decoy).event_pattern(r#"{"source":["aws.guardduty"]}"#).send().await.expect("PutRule");
     let (topic, queue) = seed::topic_with_queue(&config).await;
     let posture =
-        PostureConfig { sensitive_buckets: vec![bucket], rule_prefix: Some(prefix), ..PostureConfig::default() };
+        PostureConfig { sensitive_buckets: vec![bucket], rules: vec![rule.clone()], ..PostureConfig::default() };
     World { config, trail, detector, rule, topic, queue, posture }
 }
 
@@ -151,4 +154,8 @@ async fn posture_alerts_once_per_change_and_stays_quiet_otherwise() {
     expect_one_alert(&world, &format!("responder-rule:{}", world.rule), false).await;
     ev.enable_rule().name(&world.rule).send().await.unwrap();
     expect_one_alert(&world, &format!("responder-rule:{}", world.rule), true).await;
+
+    // Deleted, with a rule of a like name still there: missing all the same.
+    ev.delete_rule().name(&world.rule).send().await.unwrap();
+    expect_one_alert(&world, &format!("responder-rule:{}", world.rule), false).await;
 }

@@ -11,7 +11,7 @@
 //!
 //! IAM actions (read-only, plus the state): cloudtrail:DescribeTrails,
 //! GetTrailStatus, GetEventSelectors, GetInsightSelectors;
-//! guardduty:ListDetectors, GetDetector; events:ListRules;
+//! guardduty:ListDetectors, GetDetector; events:DescribeRule (the responder's rules, by name);
 //! sns:ListTagsForResource, TagResource, UntagResource and Publish on the topic.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +39,7 @@ pub async fn gather(config: &SdkConfig, posture: &PostureConfig) -> Result<Postu
     let gd = aws_sdk_guardduty::Client::new(config);
     let ev = aws_sdk_eventbridge::Client::new(config);
     let (trails, detectors, rules) =
-        futures::join!(trail_facts(&ct, &region), detector_facts(&gd), rule_facts(&ev, posture.rule_prefix.as_deref()));
+        futures::join!(trail_facts(&ct, &region), detector_facts(&gd), rule_facts(&ev, &posture.rules));
     Ok(PostureFacts { region, trails: trails?, detectors: detectors?, rules: rules?, now: Utc::now() })
 }
 
@@ -160,23 +160,26 @@ async fn detector_facts(gd: &aws_sdk_guardduty::Client) -> Result<Vec<DetectorFa
     Ok(detectors)
 }
 
-async fn rule_facts(
-    ev: &aws_sdk_eventbridge::Client,
-    prefix: Option<&str>,
-) -> Result<Option<Vec<RuleFacts>>, AwsFailure> {
-    let Some(prefix) = prefix else { return Ok(None) };
-    let mut rules = Vec::new();
-    let mut token = None;
-    loop {
-        let out = ev.list_rules().name_prefix(prefix).set_next_token(token).send().await?;
-        rules.extend(out.rules().iter().filter_map(|r| {
-            Some(RuleFacts { name: r.name()?.to_owned(), enabled: r.state().map(|s| s.as_str()) == Some("ENABLED") })
-        }));
-        token = out.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(Some(rules));
-        }
+/// The responder's rules, each read by its exact name.
+async fn rule_facts(ev: &aws_sdk_eventbridge::Client, names: &[String]) -> Result<Option<Vec<RuleFacts>>, AwsFailure> {
+    if names.is_empty() {
+        return Ok(None);
     }
+    let described = futures::future::join_all(names.iter().map(|name| async move {
+        match ev.describe_rule().name(name).send().await.map_err(AwsFailure::from) {
+            Ok(out) => Ok(RuleFacts {
+                name: name.clone(),
+                present: true,
+                enabled: out.state().map(|s| s.as_str()) == Some("ENABLED"),
+            }),
+            Err(f) if f.kind == crate::failure::FailureKind::NotFound => {
+                Ok(RuleFacts { name: name.clone(), present: false, enabled: false })
+            }
+            Err(f) => Err(f),
+        }
+    }))
+    .await;
+    described.into_iter().collect::<Result<Vec<_>, _>>().map(Some)
 }
 
 /// The failing checks the last run recorded on the topic.

@@ -39,6 +39,8 @@ pub struct DetectorFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleFacts {
     pub name: String,
+    /// `false`: no rule has this name.
+    pub present: bool,
     pub enabled: bool,
 }
 
@@ -57,7 +59,10 @@ pub struct PostureConfig {
     /// Alert when a trail has not delivered a log file for longer.
     pub max_delivery_age: Duration,
     pub sensitive_buckets: Vec<String>,
-    pub rule_prefix: Option<String>,
+    /// The responder's EventBridge rules, by exact name: each must exist and
+    /// be enabled. (A prefix would let any rule of a like name stand in for
+    /// a deleted one.)
+    pub rules: Vec<String>,
     pub require_insights: bool,
 }
 
@@ -66,7 +71,7 @@ impl Default for PostureConfig {
         PostureConfig {
             max_delivery_age: Duration::minutes(30),
             sensitive_buckets: Vec::new(),
-            rule_prefix: None,
+            rules: Vec::new(),
             require_insights: true,
         }
     }
@@ -189,20 +194,23 @@ pub fn evaluate(facts: &PostureFacts, config: &PostureConfig) -> Vec<Check> {
             ),
         ));
     }
-    if let (Some(rules), Some(prefix)) = (&facts.rules, &config.rule_prefix) {
-        checks.push(check(
-            "responder-rules",
-            !rules.is_empty(),
-            format!("{} responder rule(s) named {prefix}*", rules.len()),
-            "redeploy the responder stack: its EventBridge rules are missing",
-        ));
-        for r in rules {
-            checks.push(check(
-                format!("responder-rule:{}", r.name),
-                r.enabled,
-                format!("rule {} is {}", r.name, if r.enabled { "enabled" } else { "DISABLED" }),
-                format!("aws events enable-rule --name {} (unless the kill switch is meant to be on)", r.name),
-            ));
+    if let Some(rules) = &facts.rules {
+        for name in &config.rules {
+            let found = rules.iter().find(|r| &r.name == name && r.present);
+            let (ok, detail, fix) = match found {
+                Some(r) if r.enabled => (true, format!("rule {name} is enabled"), String::new()),
+                Some(_) => (
+                    false,
+                    format!("rule {name} is DISABLED"),
+                    format!("aws events enable-rule --name {name} (unless the kill switch is meant to be on)"),
+                ),
+                None => (
+                    false,
+                    format!("rule {name} does not exist"),
+                    "redeploy the responder stack: one of its EventBridge rules is missing".to_owned(),
+                ),
+            };
+            checks.push(check(format!("responder-rule:{name}"), ok, detail, fix));
         }
     }
     checks
@@ -257,7 +265,7 @@ mod tests {
                 enabled: true,
                 publishing_frequency: Some("FIFTEEN_MINUTES".into()),
             }],
-            rules: Some(vec![RuleFacts { name: "gdr-Quarantine".into(), enabled: true }]),
+            rules: Some(vec![RuleFacts { name: "gdr-Quarantine".into(), present: true, enabled: true }]),
             now,
         }
     }
@@ -267,7 +275,7 @@ mod tests {
     fn config() -> PostureConfig {
         PostureConfig {
             sensitive_buckets: vec!["payroll".into()],
-            rule_prefix: Some("gdr-".into()),
+            rules: vec!["gdr-Quarantine".into()],
             ..Default::default()
         }
     }
@@ -294,7 +302,7 @@ mod tests {
             ("guardduty-detector", Box::new(|f| f.detectors.clear())),
             ("guardduty-publishing", Box::new(|f| f.detectors[0].publishing_frequency = Some("SIX_HOURS".into()))),
             ("responder-rule:gdr-Quarantine", Box::new(|f| f.rules.as_mut().unwrap()[0].enabled = false)),
-            ("responder-rules", Box::new(|f| f.rules = Some(vec![]))),
+            ("responder-rule:gdr-Quarantine", Box::new(|f| f.rules.as_mut().unwrap()[0].present = false)),
         ];
         for (id, decay) in cases {
             let mut facts = healthy(now);

@@ -55,7 +55,7 @@ pub struct Settings {
     /// the function's region; unset, it is looked up (once per container).
     pub guardduty_detector_id: Option<String>,
     /// `TRAIL_DELIVERY_MAX_AGE_MINUTES`, `SENSITIVE_BUCKETS`,
-    /// `RESPONDER_RULE_PREFIX`, `REQUIRE_INSIGHTS`: what check-posture checks.
+    /// `RESPONDER_RULES`, `REQUIRE_INSIGHTS`: what check-posture checks.
     pub posture: crate::posture::PostureConfig,
 }
 
@@ -160,7 +160,9 @@ impl Settings {
             sensitive_buckets: get("SENSITIVE_BUCKETS")
                 .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default(),
-            rule_prefix: get("RESPONDER_RULE_PREFIX"),
+            rules: get("RESPONDER_RULES")
+                .map(|v| v.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
             require_insights: flag(&get, "REQUIRE_INSIGHTS", true)?,
         };
 

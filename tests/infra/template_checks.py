@@ -1,0 +1,152 @@
+"""Assertions on the deployment templates that cfn-lint and checkov do not make.
+
+Each check reads infra/template.yaml or infra/member-role.yaml and states one
+property a deploy relies on: that it deploys in an ordinary account, that
+nothing it keeps is lost with the stack, that failures reach someone, and
+that the member role trusts exactly the functions. A check that fails names
+what is wrong.
+
+Usage: python tests/infra/template_checks.py [TEMPLATE_DIR]
+"""
+
+import json
+import os
+import re
+import sys
+
+from policies import TemplateLoader  # noqa: F401  (registers CloudFormation tags)
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load(directory, name):
+    with open(os.path.join(directory, name), encoding="utf-8") as f:
+        return yaml.load(f, Loader=TemplateLoader)
+
+
+def functions(t):
+    return {k: v for k, v in t["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def event_rules(t):
+    for name, fn in functions(t).items():
+        for event_name, event in fn["Properties"].get("Events", {}).items():
+            if event["Type"] == "EventBridgeRule":
+                yield name, event_name, event["Properties"]
+
+
+def external_id_patterns(t, m):
+    checks = []
+    # What STS accepts for ExternalId ([\w+=,.@:/-], 2 to 1224), and at least 16.
+    for template, param in ((t, "MemberRoleExternalId"), (m, "ExternalId")):
+        p = template["Parameters"][param]
+        pattern = re.compile(p["AllowedPattern"])
+        good = "a1B2-c3d4_e5f6+g=h,i.j@k:l/m"
+        checks.append((f"{param} accepts an id STS accepts", bool(pattern.fullmatch(good))))
+        for bad in ("shared-secret-with!", "with space in it 1234", "ünïcode-secret-1234"):
+            checks.append((f"{param} refuses {bad!r}", not pattern.fullmatch(bad)))
+        checks.append((f"{param} is 16 to 1224 long", p.get("MinLength") == 16 and p.get("MaxLength") == 1224))
+    return checks
+
+
+def reserved_concurrency(t, _):
+    param = t["Parameters"]["ReservedConcurrency"]
+    value = t["Globals"]["Function"]["ReservedConcurrentExecutions"]
+    no_value = isinstance(value, list) and value[0] == "HasReservedConcurrency" and value[2] == "AWS::NoValue"
+    condition = t["Conditions"].get("HasReservedConcurrency")
+    return [
+        ("no reserved concurrency by default", param.get("Default") == "" and no_value and condition is not None),
+        ("0 still reaches the functions (the kill switch)", re.fullmatch(param["AllowedPattern"], "0") is not None),
+    ]
+
+
+def retained(t, _):
+    checks = []
+    for name in ("ResponderKey", "FailedEventsQueue"):
+        r = t["Resources"][name]
+        checks.append(
+            (f"{name} is retained", r.get("DeletionPolicy") == "Retain" and r.get("UpdateReplacePolicy") == "Retain")
+        )
+    alias = t["Resources"]["ResponderKeyAlias"]["Properties"]["AliasName"]
+    checks.append(("the key alias names the stack", "${AWS::StackName}" in alias))
+    return checks
+
+
+def alarms(t, _):
+    resources = t["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    checks = [("every alarm tells the report topic", all(a.get("AlarmActions") == ["ReportTopic"] for a in alarms))]
+    queue = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    checks.append(("an alarm on the failed-events queue", len(queue) == 1 and queue[0]["Dimensions"][0]["Value"] == "FailedEventsQueue.QueueName"))
+    names = set(functions(t))
+    for metric in ("Errors", "Throttles", "DestinationDeliveryFailures"):
+        covered = set()
+        for a in alarms:
+            for q in a.get("Metrics", []):
+                stat = q.get("MetricStat", {}).get("Metric", {})
+                if stat.get("MetricName") == metric:
+                    covered |= {d["Value"] for d in stat["Dimensions"]}
+        checks.append((f"{metric} of every function alarms", covered == names))
+    key = resources["ResponderKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services = [s["Principal"].get("Service", []) for s in key if isinstance(s.get("Principal"), dict)]
+    checks.append(("CloudWatch may use the topic's key", any("cloudwatch.amazonaws.com" in s for s in services)))
+    return checks
+
+
+def delivery(t, _):
+    checks = []
+    stack_rules = []
+    for fn, event, props in event_rules(t):
+        dlq = props.get("DeadLetterConfig", {}).get("Arn")
+        retry = props.get("RetryPolicy", {})
+        checks.append((f"{fn}.{event} keeps what it cannot deliver", dlq == "FailedEventsQueue.Arn"))
+        checks.append((f"{fn}.{event} retries for an hour", retry.get("MaximumEventAgeInSeconds") == 3600 and retry.get("MaximumRetryAttempts", 0) > 0))
+        name = props.get("RuleName", "")
+        checks.append((f"{fn}.{event} has a name of the stack's", isinstance(name, str) and name.startswith("${AWS::StackName}-")))
+        stack_rules.append(name)
+    policy = t["Resources"]["FailedEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    checks.append(("EventBridge may send to the failed-events queue", policy["Principal"] == {"Service": "events.amazonaws.com"}))
+    posture = t["Resources"]["CheckPostureFunction"]["Properties"]["Environment"]["Variables"]
+    listed = posture.get("RESPONDER_RULES", "").split(",")
+    checks.append(("check-posture knows every rule by its exact name", sorted(listed) == sorted(stack_rules)))
+    checks.append(("check-posture finds no rule by prefix", "RESPONDER_RULE_PREFIX" not in posture))
+    return checks
+
+
+def member_trust(t, m):
+    statement = m["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    principal = statement["Principal"]["AWS"]
+    conditions = json.dumps(statement.get("Condition", {}))
+    trusted = t["Outputs"]["MemberRoleTrustedRoleArns"]["Value"]
+    roles = {v.split(".")[0] for v in trusted[1]} if isinstance(trusted, list) else set()
+    remediating = {
+        r for r, v in t["Resources"].items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"].get("Description") not in ("check-posture",)
+    }
+    return [
+        ("the member role trusts the ARNs it is given, no wildcard", principal == "ResponderRoleArns" and "*" not in conditions),
+        ("and only with the external id, from the organization", "sts:ExternalId" in conditions and "aws:PrincipalOrgID" in conditions),
+        ("the security stack names exactly its functions' roles", roles == remediating),
+    ]
+
+
+def main():
+    directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "infra")
+    t, m = load(directory, "template.yaml"), load(directory, "member-role.yaml")
+    results = []
+    for group in (external_id_patterns, reserved_concurrency, retained, alarms, delivery, member_trust):
+        try:
+            results.extend(group(t, m))
+        except (KeyError, IndexError, TypeError) as e:
+            results.append((f"{group.__name__}: the template lacks {e!r}", False))
+    failed = [name for name, ok in results if not ok]
+    for name in failed:
+        print("FAIL", name)
+    print(f"template: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
