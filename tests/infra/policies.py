@@ -46,7 +46,8 @@ def policies(template_path):
         actions = []
         for policy in props.get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                if statement.get("Effect") != "Allow":
+                # A conditional statement (!If) is one of the Denies.
+                if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                     continue
                 listed = statement["Action"]
                 for action in [listed] if isinstance(listed, str) else listed:

@@ -44,6 +44,10 @@ const NOT_CALLED_BY_THE_CODE: &[(&str, &str)] = &[
     ("kms:GenerateDataKey", "SNS uses it on the function's behalf to encrypt with the topic's KMS key"),
     ("sqs:SendMessage", "the Lambda service sends failed events to the dead-letter queue as the function's role"),
     (
+        "iam:PassRole",
+        "release: AssociateIamInstanceProfile passes the profile's role to EC2 (authorized by AWS, not a call of its own)",
+    ),
+    (
         "sts:AssumeRole",
         "only into member accounts (the cross-account tests cover it; here all runs are in one account)",
     ),
@@ -117,10 +121,16 @@ fn run_of(result: &Result<Report, HandlerError>, called: BTreeSet<String>) -> Ru
 
 /// The actions of each function's role, from the template.
 fn template_policies() -> BTreeMap<String, Vec<String>> {
+    policies_of("infra/template.yaml")
+}
+
+/// The actions of each role of `template` (by its Description).
+fn policies_of(template: &str) -> BTreeMap<String, Vec<String>> {
     let python = root().join(".tools/venv/bin/python");
     let python = std::env::var("RESPONDER_PYTHON").map(Into::into).unwrap_or(python);
     let out = Command::new(&python)
         .arg(root().join("tests/infra/policies.py"))
+        .arg(root().join(template))
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     assert!(out.status.success(), "policies.py: {}", String::from_utf8_lossy(&out.stderr));
@@ -264,7 +274,7 @@ async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
 /// How a function's role departs from what its runs need: wildcards,
 /// actions no run called that are not documented, actions called that the
 /// role lacks.
-fn departures(function: Function, actions: &[String], called: &BTreeSet<String>) -> Vec<String> {
+fn departures(function: impl std::fmt::Display, actions: &[String], called: &BTreeSet<String>) -> Vec<String> {
     let mut found = Vec::new();
     for a in actions {
         if a.contains('*') || a.contains('?') {
@@ -367,8 +377,112 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
             removable.len()
         ));
     }
+
+    // The member accounts' release role: exactly what `responder release`
+    // calls, and enough for it.
+    let release_actions = policies_of("infra/member-role.yaml")
+        .remove("guardduty-responder release")
+        .expect("the release role in infra/member-role.yaml");
+    let recorder = FaultInjector::new();
+    let contained = contain_for_release(&admin, &topic).await;
+    release_all(&recorded_by(&admin, &recorder), &contained).await.expect("release as the admin");
+    let called = recorder.calls().iter().map(|c| format!("{}:{}", c.service, c.action)).collect();
+    failures.extend(departures("release role", &release_actions, &called));
+    let releaser = principal(&admin, &seed::unique("lp-release"), &release_actions).await;
+    let contained = contain_for_release(&admin, &topic).await;
+    if let Err(e) = release_all(&releaser, &contained).await {
+        failures.push(format!("release role: with exactly its actions, {e}"));
+    }
+    report.push(format!("release role: {} actions, exactly what release calls", release_actions.len()));
+
     assert!(failures.is_empty(), "the roles are not least privilege:\n{}", failures.join("\n"));
     eprintln!("{}", report.join("\n"));
+}
+
+/// What a release undoes: a quarantined instance (two ENIs, profile, Auto
+/// Scaling group), a disabled user and a role with its sessions revoked (both
+/// with a revocation of a person's from before), and a role with a stolen
+/// session denied, all contained by the admin.
+struct Contained {
+    instance: String,
+    users: Vec<String>,
+    roles: Vec<String>,
+}
+
+async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
+    let net = Network::create(admin).await;
+    let inst = net.instance(admin, InstanceOptions::default()).await;
+    let (user, keys, _) = seed::iam_user(admin, 2, 0, true).await;
+    let (plain_user, plain_keys, _) = seed::iam_user(admin, 1, 0, false).await;
+    let role = seed::iam_role(admin, "data-pipeline", "/").await;
+    let stolen = seed::iam_role(admin, "web-app-role", "/").await;
+    // Revocations a person put earlier: release puts them back.
+    let earlier = responder_core::revocation::policy_document(chrono::Utc::now() - chrono::Duration::days(30));
+    let iam = aws_sdk_iam::Client::new(admin);
+    let name = responder_core::revocation::POLICY_NAME;
+    iam.put_role_policy().role_name(&role).policy_name(name).policy_document(&earlier).send().await.expect("put");
+    iam.put_user_policy().user_name(&user).policy_name(name).policy_document(&earlier).send().await.expect("put");
+    let cases = [
+        Case {
+            function: Function::QuarantineInstance,
+            event: fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id),
+        },
+        Case {
+            function: Function::DisableIamUser,
+            event: fixture_with(
+                "iam-user-malicious-ip-caller.json",
+                &[("ci-deployer", &user), ("AKIA2EXAMPLEKEY7QXK3", &keys[0])],
+            ),
+        },
+        Case {
+            function: Function::DisableIamUser,
+            event: fixture_with(
+                "iam-user-malicious-ip-caller.json",
+                &[("ci-deployer", &plain_user), ("AKIA2EXAMPLEKEY7QXK3", &plain_keys[0])],
+            ),
+        },
+        Case {
+            function: Function::RevokeRoleSessions,
+            event: fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]),
+        },
+        Case {
+            function: Function::RevokeRoleSessions,
+            event: fixture_with(
+                "iam-instance-credential-exfiltration-outside-aws.json",
+                &[("i-0a1b2c3d4e5f67890", &inst.id), ("web-app-role", &stolen)],
+            ),
+        },
+    ];
+    for case in &cases {
+        let run = run_as(admin, topic, case).await;
+        assert_eq!(run.outcome, "contained", "{run:#?}");
+    }
+    Contained { instance: inst.id, users: vec![user, plain_user], roles: vec![role, stolen] }
+}
+
+/// Releases everything in `contained` as the caller of `config`.
+async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), String> {
+    use responder_aws::cloud::Cloud;
+    let cloud = Cloud::new(config);
+    let mut runs = vec![(
+        contained.instance.clone(),
+        responder_aws::release::release(&cloud, &contained.instance, responder_aws::release::ReleaseOptions {
+            reattach_asg: true,
+        })
+        .await,
+    )];
+    for user in &contained.users {
+        runs.push((user.clone(), responder_aws::credentials::release_user(&cloud, user).await));
+    }
+    for role in &contained.roles {
+        runs.push((role.clone(), responder_aws::credentials::release_role(&cloud, role).await));
+    }
+    for (what, run) in runs {
+        if !run.log.all_held() || run.skipped.is_some() {
+            return Err(format!("the release of {what} did not hold: {:#?} {:?}", run.log.records, run.skipped));
+        }
+    }
+    Ok(())
 }
 
 /// The check itself fails on a role that holds more than its runs call.
