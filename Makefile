@@ -45,12 +45,16 @@ setup: $(STAMP) $(CHECKOV_STAMP)
 
 # The deployment templates: cfn-lint (no errors, no warnings), checkov (no
 # failed check; skips carry their reason inline), the template's own
-# properties (tests/infra/template_checks.py), and the routing check of
+# properties (tests/infra/template_checks.py), every IAM policy against the
+# action reference (parliament, tests/infra/policy_check.py, with a self-test
+# that plants one defect of each kind), and the routing check of
 # every rule against every fixture on the emulator's EventBridge.
 infra-check: setup
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/member-role.yaml
 	$(CHECKOV_VENV)/bin/checkov -d infra --framework cloudformation --quiet --compact --skip-download
 	$(PY) tests/infra/template_checks.py
+	$(PY) tests/infra/policy_check.py
+	$(PY) tests/infra/policy_check.py --self-test
 	$(PY) tests/infra/routing.py
 
 lint: setup

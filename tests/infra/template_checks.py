@@ -132,11 +132,63 @@ def member_trust(t, m):
     ]
 
 
+def protected_roles(t, m):
+    """Every role that may change IAM roles denies it on the responder's own
+    roles and on roles no automation should touch, and on the named ones."""
+    checks = []
+    must = {
+        "template.yaml": ["role/guardduty-responder/*", "role/${MemberRoleName}"],
+        "member-role.yaml": ["role/${RoleName}", "role/${RoleName}-release"],
+    }
+    always = ["role/OrganizationAccountAccessRole", "role/aws-reserved/*", "role/aws-service-role/*"]
+    for name, template in (("template.yaml", t), ("member-role.yaml", m)):
+        for logical, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            for policy in resource["Properties"].get("Policies", []):
+                statements = policy["PolicyDocument"]["Statement"]
+                plain = [s for s in statements if isinstance(s, dict)]
+                writes = {
+                    a
+                    for s in plain
+                    if s["Effect"] == "Allow"
+                    for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+                    if a in ("iam:PutRolePolicy", "iam:TagRole", "iam:DeleteRolePolicy", "iam:UntagRole")
+                }
+                if not writes:
+                    continue
+                denied = [s for s in plain if s["Effect"] == "Deny" and writes <= set(s["Action"])]
+                resources = [r for s in denied for r in s["Resource"]]
+                for suffix in must[name] + always:
+                    checks.append(
+                        (f"{name} {logical} may not change {suffix}", any(r.endswith(suffix) for r in resources))
+                    )
+                if logical != "ReleaseRole":
+                    named = any(isinstance(s, list) and s[0] == "HasProtectedRoleArns" for s in statements)
+                    checks.append((f"{name} {logical} may not change the ProtectedRoleArns", named))
+    tag_writes = []
+    for template in (t, m):
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            for policy in resource["Properties"].get("Policies", []):
+                for s in policy["PolicyDocument"]["Statement"]:
+                    if not isinstance(s, dict) or s["Effect"] != "Allow":
+                        continue
+                    actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+                    if any(a in ("ec2:CreateTags", "iam:TagRole", "iam:TagUser") for a in actions):
+                        tag_writes.append((resource["Properties"].get("Description"), s))
+    for role, s in tag_writes:
+        keys = s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("aws:TagKeys", [])
+        checks.append((f"{role}: tag writes only with the responder's keys", keys and all(k.startswith("guardduty-responder:") or k == "Name" for k in keys)))
+    return checks
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "infra")
     t, m = load(directory, "template.yaml"), load(directory, "member-role.yaml")
     results = []
-    for group in (external_id_patterns, reserved_concurrency, retained, alarms, delivery, member_trust):
+    for group in (external_id_patterns, reserved_concurrency, retained, alarms, delivery, member_trust, protected_roles):
         try:
             results.extend(group(t, m))
         except (KeyError, IndexError, TypeError) as e:
