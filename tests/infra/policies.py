@@ -58,8 +58,29 @@ def policies(template_path):
     return out
 
 
+def denies(template_path):
+    """{function name: [its Deny statements]}, resolved with the sample
+    values of policy_check.py (account 123456789012, the emulator's), for
+    the test that runs a function under its Denies."""
+    from policy_check import Loader, resolve
+
+    with open(template_path, encoding="utf-8") as f:
+        template = yaml.load(f, Loader=Loader)
+    out = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        statements = []
+        for policy in resource["Properties"].get("Policies", []):
+            document = resolve(policy["PolicyDocument"])
+            statements += [s for s in document["Statement"] if s.get("Effect") == "Deny"]
+        out[resource["Properties"].get("Description")] = statements
+    return out
+
+
 if __name__ == "__main__":
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "infra", "template.yaml")
-    json.dump(policies(path), sys.stdout, indent=2)
+    args = [a for a in sys.argv[1:] if a != "--denies"]
+    path = args[0] if args else os.path.join(root, "infra", "template.yaml")
+    json.dump(denies(path) if "--denies" in sys.argv else policies(path), sys.stdout, indent=2)
     print()

@@ -378,6 +378,12 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         ));
     }
 
+    // The Denies hold even where the code would act: a role under the
+    // responder's path, the organization's access role and a protected
+    // role are refused by IAM itself (the emulator evaluates a Deny on a
+    // role's ARN), whatever the function's settings.
+    failures.extend(denied_roles_stay_untouched(&admin, &topic, &all_actions(Function::RevokeRoleSessions)).await);
+
     // The member accounts' release role: exactly what `responder release`
     // calls, and enough for it.
     let release_actions = policies_of("infra/member-role.yaml")
@@ -397,6 +403,55 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
 
     assert!(failures.is_empty(), "the roles are not least privilege:\n{}", failures.join("\n"));
     eprintln!("{}", report.join("\n"));
+}
+
+/// Runs revoke-role-sessions, as a principal holding its actions and the
+/// template's Deny statements, on each role those Denies name; says where a
+/// role was changed or the refusal was not IAM's.
+async fn denied_roles_stay_untouched(admin: &SdkConfig, topic: &str, actions: &[String]) -> Vec<String> {
+    let python = root().join(".tools/venv/bin/python");
+    let python = std::env::var("RESPONDER_PYTHON").map(Into::into).unwrap_or(python);
+    let out = Command::new(&python)
+        .arg(root().join("tests/infra/policies.py"))
+        .arg("--denies")
+        .output()
+        .expect("policies.py --denies");
+    let mut all: BTreeMap<String, Vec<serde_json::Value>> = serde_json::from_slice(&out.stdout).expect("denies");
+    let denies = all.remove("revoke-role-sessions").unwrap_or_default();
+    assert!(!denies.is_empty(), "revoke-role-sessions has no Deny statements");
+    let mut statements = vec![serde_json::json!({ "Effect": "Allow", "Action": actions, "Resource": "*" })];
+    statements.extend(denies);
+    let document = serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
+
+    let iam = aws_sdk_iam::Client::new(admin);
+    let name = seed::unique("lp-denied");
+    iam.create_user().user_name(&name).send().await.expect("CreateUser");
+    iam.put_user_policy().user_name(&name).policy_name("function").policy_document(document).send().await.expect("put");
+    let key = iam.create_access_key().user_name(&name).send().await.expect("CreateAccessKey");
+    let key = key.access_key().expect("key");
+    let as_function = sdk_config_as(&emulator_endpoint(), key.access_key_id(), key.secret_access_key()).await;
+
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let mut failures = Vec::new();
+    for (role, path) in [
+        (seed::unique("other-responder-function"), "/guardduty-responder/"),
+        ("OrganizationAccountAccessRole".to_owned(), "/"),
+        ("break-glass".to_owned(), "/"),
+    ] {
+        iam.create_role().role_name(&role).path(path).assume_role_policy_document(trust).send().await.expect("role");
+        let case = Case {
+            function: Function::RevokeRoleSessions,
+            event: fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]),
+        };
+        let run = run_as(&as_function, topic, &case).await;
+        let policy = seed::role_policy(admin, &role, responder_core::revocation::POLICY_NAME).await;
+        let tags = iam.list_role_tags().role_name(&role).send().await.expect("tags");
+        let tagged = tags.tags().iter().any(|t| t.key().starts_with("guardduty-responder:"));
+        if policy.is_some() || tagged || run.denied.is_empty() {
+            failures.push(format!("{path}{role}: changed, or not refused by IAM: {run:#?}"));
+        }
+    }
+    failures
 }
 
 /// What a release undoes: a quarantined instance (two ENIs, profile, Auto
@@ -466,9 +521,11 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     let cloud = Cloud::new(config);
     let mut runs = vec![(
         contained.instance.clone(),
-        responder_aws::release::release(&cloud, &contained.instance, responder_aws::release::ReleaseOptions {
-            reattach_asg: true,
-        })
+        responder_aws::release::release(
+            &cloud,
+            &contained.instance,
+            responder_aws::release::ReleaseOptions { reattach_asg: true },
+        )
         .await,
     )];
     for user in &contained.users {
