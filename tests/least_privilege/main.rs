@@ -382,7 +382,24 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     // responder's path, the organization's access role and a protected
     // role are refused by IAM itself (the emulator evaluates a Deny on a
     // role's ARN), whatever the function's settings.
-    failures.extend(denied_roles_stay_untouched(&admin, &topic, &all_actions(Function::RevokeRoleSessions)).await);
+    let function_denies =
+        (&all_actions(Function::RevokeRoleSessions)[..], "infra/template.yaml", "revoke-role-sessions");
+    let function_roles = [(seed::unique("other-responder-function"), "/guardduty-responder/"), org_role(), protected()];
+    failures.extend(denied_roles_stay_untouched(&admin, &topic, function_denies, &function_roles).await);
+    // The member role, with what the function adds itself (its topic and
+    // GuardDuty, in the administrator account): never itself, the release
+    // role, the organization's access role or a protected role.
+    let member = "Assumed by guardduty-responder to contain GuardDuty findings in this account";
+    let mut member_actions = policies_of("infra/member-role.yaml").remove(member).expect("the member role");
+    member_actions.extend(["sns:Publish", "guardduty:GetFindings", "guardduty:ListDetectors"].map(str::to_owned));
+    let member_roles = [
+        ("GuardDutyResponderMember".to_owned(), "/"),
+        ("GuardDutyResponderMember-release".to_owned(), "/"),
+        org_role(),
+        protected(),
+    ];
+    let member_denies = (&member_actions[..], "infra/member-role.yaml", member);
+    failures.extend(denied_roles_stay_untouched(&admin, &topic, member_denies, &member_roles).await);
 
     // The member accounts' release role: exactly what `responder release`
     // calls, and enough for it.
@@ -405,20 +422,35 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     eprintln!("{}", report.join("\n"));
 }
 
-/// Runs revoke-role-sessions, as a principal holding its actions and the
-/// template's Deny statements, on each role those Denies name; says where a
-/// role was changed or the refusal was not IAM's.
-async fn denied_roles_stay_untouched(admin: &SdkConfig, topic: &str, actions: &[String]) -> Vec<String> {
+fn org_role() -> (String, &'static str) {
+    ("OrganizationAccountAccessRole".to_owned(), "/")
+}
+
+/// The role ProtectedRoleArns names in the policies' sample values.
+fn protected() -> (String, &'static str) {
+    ("break-glass".to_owned(), "/")
+}
+
+/// Runs revoke-role-sessions, as a principal holding `actions` and the Deny
+/// statements of `template`'s role `role`, on each of `roles` (made when
+/// missing); says where a role was changed or IAM did not refuse the record.
+async fn denied_roles_stay_untouched(
+    admin: &SdkConfig,
+    topic: &str,
+    (actions, template, role_description): (&[String], &str, &str),
+    roles: &[(String, &str)],
+) -> Vec<String> {
     let python = root().join(".tools/venv/bin/python");
     let python = std::env::var("RESPONDER_PYTHON").map(Into::into).unwrap_or(python);
     let out = Command::new(&python)
         .arg(root().join("tests/infra/policies.py"))
         .arg("--denies")
+        .arg(root().join(template))
         .output()
         .expect("policies.py --denies");
     let mut all: BTreeMap<String, Vec<serde_json::Value>> = serde_json::from_slice(&out.stdout).expect("denies");
-    let denies = all.remove("revoke-role-sessions").unwrap_or_default();
-    assert!(!denies.is_empty(), "revoke-role-sessions has no Deny statements");
+    let denies = all.remove(role_description).unwrap_or_default();
+    assert!(!denies.is_empty(), "{role_description} has no Deny statements");
     let mut statements = vec![serde_json::json!({ "Effect": "Allow", "Action": actions, "Resource": "*" })];
     statements.extend(denies);
     let document = serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
@@ -433,22 +465,27 @@ async fn denied_roles_stay_untouched(admin: &SdkConfig, topic: &str, actions: &[
 
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let mut failures = Vec::new();
-    for (role, path) in [
-        (seed::unique("other-responder-function"), "/guardduty-responder/"),
-        ("OrganizationAccountAccessRole".to_owned(), "/"),
-        ("break-glass".to_owned(), "/"),
-    ] {
-        iam.create_role().role_name(&role).path(path).assume_role_policy_document(trust).send().await.expect("role");
+    for (role, path) in roles {
+        if iam.get_role().role_name(role).send().await.is_err() {
+            iam.create_role()
+                .role_name(role)
+                .path(*path)
+                .assume_role_policy_document(trust)
+                .send()
+                .await
+                .expect("role");
+        }
         let case = Case {
             function: Function::RevokeRoleSessions,
-            event: fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]),
+            event: fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", role)]),
         };
         let run = run_as(&as_function, topic, &case).await;
-        let policy = seed::role_policy(admin, &role, responder_core::revocation::POLICY_NAME).await;
-        let tags = iam.list_role_tags().role_name(&role).send().await.expect("tags");
+        let policy = seed::role_policy(admin, role, responder_core::revocation::POLICY_NAME).await;
+        let tags = iam.list_role_tags().role_name(role).send().await.expect("tags");
         let tagged = tags.tags().iter().any(|t| t.key().starts_with("guardduty-responder:"));
-        if policy.is_some() || tagged || run.denied.is_empty() {
-            failures.push(format!("{path}{role}: changed, or not refused by IAM: {run:#?}"));
+        let record_denied = run.denied.iter().any(|d| d.starts_with("record-role-state"));
+        if policy.is_some() || tagged || !record_denied {
+            failures.push(format!("{role_description}, {path}{role}: changed, or not refused by IAM: {run:#?}"));
         }
     }
     failures
