@@ -122,24 +122,41 @@ fn found<T>(kind: &str, name: &str, result: Result<Option<T>, AwsFailure>) -> Re
 }
 
 /// Puts `AWSRevokeOlderSessions` on a role.
-pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
+/// The first wave of a role playbook: the role (live path and tags) and its
+/// inline policy `policy`, read at once, and the refusal of a role the policy
+/// protects. `Err` is the finished run when it cannot go on.
+async fn describe_role(
+    cloud: &Cloud,
+    job: &CredentialJob<'_>,
+    role_name: &str,
+    policy: &str,
+) -> Result<(Execution, Principal, Option<String>), Execution> {
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
     let started = Instant::now();
-    let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, POLICY_NAME));
+    let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, policy));
     let took = Some(started.elapsed());
     let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
         Ok(both) => both,
         Err(f) => {
             run.log.push("describe-role", role_name, Timed { result: Err(f), took });
-            return run;
+            return Err(run);
         }
     };
     if let Some(reason) = live_refusal(&role, job.policy) {
         run.skipped = Some(reason);
-        return run;
+        return Err(run);
     }
     run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
+    Ok((run, role, existing))
+}
+
+pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
+    let iam_c = &cloud.iam;
+    let (mut run, role, existing) = match describe_role(cloud, job, role_name, POLICY_NAME).await {
+        Ok(described) => described,
+        Err(run) => return run,
+    };
 
     let previous = existing.as_deref().and_then(cutoff_of);
     let cutoff = next_cutoff(job.now, previous);
@@ -209,24 +226,11 @@ pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_n
 /// ([`STOLEN_SESSIONS_POLICY`]), one statement each, recorded on the role
 /// first so release removes exactly it.
 pub async fn deny_stolen_session(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str, session: &str) -> Execution {
-    let mut run = Execution::default();
     let iam_c = &cloud.iam;
-    let started = Instant::now();
-    let (role, existing) =
-        futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, STOLEN_SESSIONS_POLICY));
-    let took = Some(started.elapsed());
-    let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
-        Ok(both) => both,
-        Err(f) => {
-            run.log.push("describe-role", role_name, Timed { result: Err(f), took });
-            return run;
-        }
+    let (mut run, role, existing) = match describe_role(cloud, job, role_name, STOLEN_SESSIONS_POLICY).await {
+        Ok(described) => described,
+        Err(run) => return run,
     };
-    if let Some(reason) = live_refusal(&role, job.policy) {
-        run.skipped = Some(reason);
-        return run;
-    }
-    run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
 
     let mut sessions = existing.as_deref().map(stolen_sessions_of).unwrap_or_default();
     // A session denied already keeps its cutoff: a repeat changes nothing.
