@@ -37,6 +37,9 @@ enum Command {
         /// The account the functions run in (default: the finding's own).
         #[arg(long)]
         home_account: Option<String>,
+        /// Print the decisions as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the CloudTrail heartbeat and the monitoring posture of this
     /// account and region; exits 1 when a check fails (a pipeline gate).
@@ -79,7 +82,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Plan { event, home_account } => {
+        Command::Plan { event, home_account, json } => {
             let bytes = std::fs::read(&event).map_err(|e| format!("{}: {e}", event.display()))?;
             let parsed = parse_event(&bytes).map_err(|e| format!("InvalidEvent: {e}"))?;
             let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
@@ -89,15 +92,42 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             settings.policy.home_account = Some(home.clone());
             let f = &parsed.finding;
+            let decisions: Vec<(Function, Decision)> =
+                Function::ALL.into_iter().map(|function| (function, decide(function, f, &settings.policy))).collect();
+            if json {
+                let decisions: Vec<serde_json::Value> = decisions
+                    .iter()
+                    .map(|(function, decision)| match decision {
+                        Decision::Act(plan) => serde_json::json!({
+                            "function": function.name(), "decision": "act", "plan": plan.describe(),
+                        }),
+                        Decision::Skip(skip) => serde_json::json!({
+                            "function": function.name(), "decision": "skip", "kind": skip.kind(), "reason": skip.to_string(),
+                        }),
+                    })
+                    .collect();
+                let out = serde_json::json!({
+                    "finding_id": f.id, "finding_type": f.finding_type.to_string(), "severity": f.severity.value(),
+                    "account": f.account_id.to_string(), "region": f.region, "dry_run": settings.policy.dry_run,
+                    "verify_findings": settings.verify_findings, "decisions": decisions,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("finding   {} ({})", f.finding_type, f.id);
             println!("severity  {} {}", f.severity, f.severity.label());
             println!("account   {} {} (functions assumed to run in {home})", f.account_id, f.region);
             println!("dry run   {}", settings.policy.dry_run);
-            for function in [Function::QuarantineInstance, Function::RevokeRoleSessions, Function::DisableIamUser] {
-                match decide(function, f, &settings.policy) {
-                    Decision::Act(plan) => println!("{function:<22} ACT   {plan:?}"),
-                    Decision::Skip(skip) => println!("{function:<22} skip  {skip}"),
+            for (function, decision) in &decisions {
+                match decision {
+                    Decision::Act(plan) => println!("{:<22} acts:  {}", function.name(), plan.describe()),
+                    Decision::Skip(skip) => println!("{:<22} skips: {skip}", function.name()),
                 }
+            }
+            if settings.verify_findings {
+                println!(
+                    "(each remediation first confirms the finding with GuardDuty; none acts on an event it does not have)"
+                );
             }
             println!("(live checks still apply when a function runs: exemption tag, instance state)");
             Ok(ExitCode::SUCCESS)

@@ -93,6 +93,39 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// What the plan does, in words a person reads (`responder plan`).
+    pub fn describe(&self) -> String {
+        let at = |s: &Scope| format!("in account {} ({})", s.account, s.region);
+        match self {
+            Plan::Quarantine { scope, instance_id, .. } => format!(
+                "quarantine instance {instance_id} {}: snapshot its volumes, protect it, isolate every ENI in two steps, detach its profile and Auto Scaling group",
+                at(scope)
+            ),
+            Plan::RevokeRoleSessions { scope, role_name, stolen_session: Some(session), .. } => format!(
+                "deny only session {session} of role {role_name} {} (tokens issued before now); its other sessions keep working",
+                at(scope)
+            ),
+            Plan::RevokeRoleSessions { scope, role_name, .. } => {
+                format!("revoke every session of role {role_name} issued before now {}", at(scope))
+            }
+            Plan::DisableIamUser { scope, user_name, access_key_id, .. } => format!(
+                "disable IAM user {user_name} {}: deactivate {}, delete its console password, deny its older sessions",
+                at(scope),
+                access_key_id.as_deref().map_or("its access keys".to_owned(), |k| format!(
+                    "key {k} (then the others, per DISABLE_USER_KEYS)"
+                ))
+            ),
+            Plan::RestoreTrail { scope, trail } => format!(
+                "restart logging on {} {}",
+                trail.as_deref().map_or("every stopped trail of the region".to_owned(), |t| format!("trail {t}")),
+                at(scope)
+            ),
+            Plan::Alert { scope } => {
+                format!("alert the team, with the CloudTrail activity around the resource, {}", at(scope))
+            }
+        }
+    }
+
     pub fn scope(&self) -> &Scope {
         match self {
             Plan::Quarantine { scope, .. }

@@ -396,3 +396,29 @@ fn restore_cloudtrail_reads_the_trail_from_the_finding() {
     // Below the remediation threshold (GuardDuty rates it Low) and still acted on.
     assert!(event.finding.severity.value() < 7.0);
 }
+
+/// Every plan says, in words, what it acts on and where.
+#[test]
+fn every_plan_describes_what_it_acts_on() {
+    let mut described = 0;
+    for entry in std::fs::read_dir(events_dir()).unwrap().flatten() {
+        let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+        let Ok(event) = parse_event(&bytes) else { continue };
+        for function in Function::ALL {
+            let Decision::Act(plan) = decide(function, &event.finding, &policy()) else { continue };
+            let words = plan.describe();
+            let resource = match &plan {
+                responder_core::Plan::Quarantine { instance_id, .. } => instance_id.to_string(),
+                responder_core::Plan::RevokeRoleSessions { role_name, .. } => role_name.clone(),
+                responder_core::Plan::DisableIamUser { user_name, .. } => user_name.clone(),
+                responder_core::Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "every".into()),
+                responder_core::Plan::Alert { .. } => "alert".into(),
+            };
+            assert!(words.contains(&resource), "{}: {words}", entry.path().display());
+            assert!(words.contains(plan.scope().account.as_str()), "{words}");
+            assert!(!words.contains('{') && !words.contains("Scope"), "debug output: {words}");
+            described += 1;
+        }
+    }
+    assert!(described > 20, "{described}");
+}
