@@ -14,7 +14,7 @@ use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
 use crate::credentials::{CredentialJob, deny_stolen_session, disable_user, revoke_role_sessions};
 use crate::quarantine::{Execution, QuarantineJob, quarantine};
 use crate::steps::StepLog;
-use crate::verify::{Closed, Detectors, Gate, gate, open_gate};
+use crate::verify::{Closed, Detectors, Gate, closed_gate, gate, open_gate};
 
 /// Why an invocation failed. The `error_type` is what Lambda records and
 /// what retry and dead-letter handling key on.
@@ -221,10 +221,7 @@ impl Responder {
         let client = match home.account.as_ref() {
             Some(account) => match self.clouds.for_scope(account, &finding.region).await {
                 Ok(cloud) => cloud.guardduty.clone(),
-                Err(failure) => {
-                    return futures::FutureExt::shared(Box::pin(async move { Err(Closed::Unverified(failure)) })
-                        as futures::future::BoxFuture<'static, _>);
-                }
+                Err(failure) => return closed_gate(Closed::Unverified(failure)),
             },
             None => home.guardduty.clone(),
         };

@@ -57,6 +57,11 @@ pub fn open_gate() -> Gate {
     futures::future::ready(Ok(Held::skipped("VERIFY_FINDINGS is off"))).boxed().shared()
 }
 
+/// A gate that stays closed: GuardDuty could not even be reached.
+pub fn closed_gate(why: Closed) -> Gate {
+    futures::future::ready(Err(why)).boxed().shared()
+}
+
 /// The administrator account's detectors, found once per region.
 #[derive(Debug, Clone, Default)]
 pub struct Detectors {
