@@ -304,3 +304,56 @@ async fn a_state_read_that_fails_is_not_an_absence() {
     let nowhere = responder_e2e::sdk_config(&format!("http://127.0.0.1:{port}")).await;
     seed::has_login_profile(&nowhere, "anyone").await;
 }
+
+/// An attack sequence (Extended Threat Detection) names its actors in
+/// service.detection.sequence: each IAM user is disabled and each role's
+/// sessions revoked, under the same protections; an actor GuardDuty does
+/// not name is refused.
+#[tokio::test]
+async fn an_attack_sequence_contains_each_actor_of_its_kind() {
+    const SEQUENCE: &str = "iam-user-attack-sequence-compromised-credentials.json";
+    let config = cloud().await;
+    let (user, keys, _) = seed::iam_user(&config, 1, 0, true).await;
+    let (second, second_keys, _) = seed::iam_user(&config, 1, 0, false).await;
+    let (guarded, guarded_keys, _) = seed::iam_user(&config, 1, 0, false).await;
+    let role = seed::iam_role(&config, "data-pipeline", "/").await;
+    let base = fixture_with(
+        SEQUENCE,
+        &[("ci-deployer", user.as_str()), ("AKIA2EXAMPLEKEY7QXK3", keys[0].as_str()), ("data-pipeline", role.as_str())],
+    );
+    // GuardDuty's finding names two more IAM users.
+    let mut event: serde_json::Value = serde_json::from_slice(&base).unwrap();
+    let actors = event["detail"]["service"]["detection"]["sequence"]["actors"].as_array_mut().unwrap();
+    for (name, key) in [(&second, &second_keys[0]), (&guarded, &guarded_keys[0])] {
+        actors.push(serde_json::json!({ "id": name, "user": { "name": name, "uid": "AIDAEXAMPLE", "type": "IAMUser", "credentialUid": key } }));
+    }
+    let event = serde_json::to_vec(&event).unwrap();
+    responder_e2e::register_finding(&event);
+
+    let r = responder(&config, &[("PROTECTED_PRINCIPALS", guarded.as_str())]).await;
+    let disabled = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
+    assert_eq!(disabled.outcome, Outcome::Contained, "{disabled:#?}");
+    for (u, k) in [(&user, &keys[0]), (&second, &second_keys[0])] {
+        assert!(!seed::key_states(&config, u).await[k], "{u} keeps its key");
+        assert!(seed::user_policy(&config, u, POLICY_NAME).await.is_some(), "{u} has no deny");
+    }
+    assert!(!seed::has_login_profile(&config, &user).await);
+    // The protected actor is left alone, and the report says so.
+    assert!(seed::key_states(&config, &guarded).await[&guarded_keys[0]]);
+    assert!(disabled.notes.iter().any(|n| n.contains(&guarded) && n.contains("protected")), "{disabled:#?}");
+
+    let revoked = r.handle(Function::RevokeRoleSessions, &event, None).await.unwrap();
+    assert_eq!(revoked.outcome, Outcome::Contained, "{revoked:#?}");
+    assert!(seed::role_policy(&config, &role, POLICY_NAME).await.is_some());
+
+    // An actor added to the event that GuardDuty's finding does not name.
+    let (stranger, stranger_keys, _) = seed::iam_user(&config, 1, 0, false).await;
+    let mut forged: serde_json::Value = serde_json::from_slice(&event).unwrap();
+    forged["detail"]["service"]["detection"]["sequence"]["actors"].as_array_mut().unwrap().push(
+        serde_json::json!({ "id": "x", "user": { "name": stranger, "uid": "AIDAX", "type": "IAMUser", "credentialUid": stranger_keys[0] } }),
+    );
+    let report = r.handle(Function::DisableIamUser, &serde_json::to_vec(&forged).unwrap(), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(report.steps[0].error_code.as_deref(), Some("FindingMismatch"), "{report:#?}");
+    assert!(seed::key_states(&config, &stranger).await[&stranger_keys[0]], "the stranger's key was touched");
+}

@@ -41,7 +41,11 @@ test (or the demo) registers a finding by posting its EventBridge event to
 (the envelope's `account`) and region, in a detector made for it if that
 account has none there, and `GetFindings` on that detector returns it, as
 GuardDuty returns the finding an event was made from. An event with
-`"detail": {"id": ..., "deleted": true}` forgets the finding.
+`"detail": {"id": ..., "deleted": true}` forgets the finding. The API
+types the timestamps of an attack sequence (signals, actor sessions) as
+timestamps, which GetFindings sends as epoch seconds where the event has
+ISO 8601 text: they are converted on the way out, as GuardDuty serializes
+them.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -191,12 +195,39 @@ def _register_finding(request, full_url, headers):
     return 200, {}, json.dumps({"detectorId": backend.list_detectors()[0]})
 
 
+# Attack-sequence members the API model types as timestamps.
+_SEQUENCE_TIMESTAMPS = {"createdAt", "updatedAt", "firstSeenAt", "lastSeenAt", "createdTime"}
+
+
+def _epoch_timestamps(value):
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in _SEQUENCE_TIMESTAMPS and isinstance(v, str):
+                v = datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+            out[k] = _epoch_timestamps(v)
+        return out
+    if isinstance(value, list):
+        return [_epoch_timestamps(v) for v in value]
+    return value
+
+
+def _as_guardduty_serves(finding):
+    finding = json.loads(json.dumps(finding))
+    service = finding.get("service") or {}
+    if "detection" in service:
+        service["detection"] = _epoch_timestamps(service["detection"])
+    return finding
+
+
 def _get_findings(self):
     detector_id = self.path.split("/")[-3]
     self.guardduty_backend.get_detector(detector_id)
     wanted = json.loads(self.body or "{}").get("findingIds", [])
     known = _FINDINGS.get((self.current_account, self.region), {})
-    return json.dumps({"findings": [known[i] for i in wanted if i in known]})
+    return json.dumps({"findings": [_as_guardduty_serves(known[i]) for i in wanted if i in known]})
 
 
 moto_api_urls.url_paths["{0}/moto-api/static/guardduty/findings"] = _register_finding

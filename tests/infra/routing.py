@@ -62,7 +62,7 @@ EXPECTED = {
     "iam-user-tor-ip-caller.json": {D, N},
     "iam-user-recon-malicious-ip-caller.json": {D, N},
     "iam-user-pentest-kali-linux.json": {D, N},
-    "iam-user-attack-sequence-compromised-credentials.json": {D, N},
+    "iam-user-attack-sequence-compromised-credentials.json": {R, D, N},
     "iam-user-discovery-anomalous-behavior.json": {D, N},
     "iam-user-malicious-ip-caller-sample.json": {D, N},
     "iam-root-credential-usage.json": set(),

@@ -228,6 +228,32 @@ impl Responder {
         gate(client, self.detectors.clone(), finding.region.clone(), claimed, act_on_archived)
     }
 
+    /// An attack sequence's plans, one principal after another, in one
+    /// execution: every part's steps, notes and skips.
+    async fn run_parts(
+        &self,
+        parts: &[Plan],
+        event: &FindingEvent,
+        deadline: Option<Instant>,
+        gate: Gate,
+    ) -> Execution {
+        let mut all = Execution::default();
+        for part in parts {
+            // Boxed: the playbook future holds this one.
+            let mut run = Box::pin(self.run_playbook(part, event, deadline, gate.clone())).await;
+            all.log.records.append(&mut run.log.records);
+            all.log.transient |= run.log.transient;
+            all.notes.append(&mut run.notes);
+            if let Some(reason) = run.skipped {
+                all.notes.push(format!("{}: not contained: {reason}", resource_of(part)));
+            }
+        }
+        if all.log.records.is_empty() {
+            all.skipped = Some(format!("no principal of the attack sequence was contained: {}", all.notes.join("; ")));
+        }
+        all
+    }
+
     async fn run_playbook(
         &self,
         plan: &Plan,
@@ -302,6 +328,13 @@ impl Responder {
                 run
             }
             Plan::Alert { .. } => Execution::default(),
+            Plan::Sequence { parts, left_out, .. } => {
+                let mut run = Box::pin(self.run_parts(parts, event, deadline, gate)).await;
+                run.notes.extend(
+                    left_out.iter().map(|why| format!("an actor of the attack sequence was left alone: {why}")),
+                );
+                run
+            }
             Plan::DisableIamUser { user_name, access_key_id, .. } => {
                 let job = CredentialJob {
                     finding_id: &event.finding.id,
@@ -445,6 +478,7 @@ fn resource_of(plan: &Plan) -> String {
         Plan::DisableIamUser { user_name, .. } => user_name.clone(),
         Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
         Plan::Alert { .. } => String::new(),
+        Plan::Sequence { parts, .. } => parts.iter().map(resource_of).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -457,6 +491,17 @@ fn alert_resource(finding: &responder_core::Finding) -> Option<String> {
         Target::RoleSession { role_name, .. } => Some(role_name),
         Target::Root => Some("root".into()),
         Target::Federated { principal_id } => principal_id,
+        Target::AttackSequence { actors } => {
+            let names: Vec<String> = actors
+                .into_iter()
+                .filter_map(|a| match a {
+                    Target::IamUser { user_name, .. } => Some(user_name),
+                    Target::RoleSession { role_name, .. } => Some(role_name),
+                    _ => None,
+                })
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        }
         Target::Unsupported { .. } => None,
     }
 }

@@ -151,6 +151,18 @@ pub fn facts_of(f: &aws_sdk_guardduty::types::Finding) -> FindingFacts {
         access_key_id: key.and_then(|k| k.access_key_id()).map(str::to_owned),
         principal_id: key.and_then(|k| k.principal_id()).map(str::to_owned),
         trail: api.and_then(|a| a.affected_resources()).and_then(|m| m.get("AWS::CloudTrail::Trail")).cloned(),
+        actors: {
+            let sequence = f.service().and_then(|s| s.detection()).and_then(|d| d.sequence());
+            let mut actors: Vec<String> = sequence
+                .map(|s| s.actors())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| a.user())
+                .map(|u| responder_core::verify::actor(u.r#type(), u.name(), u.credential_uid()))
+                .collect();
+            actors.sort();
+            actors
+        },
         archived: f.service().and_then(|s| s.archived()).unwrap_or(false),
     }
 }

@@ -156,6 +156,10 @@ pub struct Service {
     pub additional_info: Option<AdditionalInfo>,
     #[serde(default)]
     pub action: Option<Action>,
+    /// Extended Threat Detection: for attack sequences, `sequence` with the
+    /// actors and resources involved. Read leniently (see `target`).
+    #[serde(default)]
+    pub detection: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -90,6 +90,10 @@ pub enum Plan {
     RestoreTrail { scope: Scope, trail: Option<String> },
     /// Alert a person, with the CloudTrail activity around the resource.
     Alert { scope: Scope },
+    /// An attack sequence naming several principals this function contains:
+    /// one plan each, run one after another; `left_out` says which actors of
+    /// its kind were not acted on, and why (protected, say).
+    Sequence { scope: Scope, parts: Vec<Plan>, left_out: Vec<String> },
 }
 
 impl Plan {
@@ -123,6 +127,10 @@ impl Plan {
             Plan::Alert { scope } => {
                 format!("alert the team, with the CloudTrail activity around the resource, {}", at(scope))
             }
+            Plan::Sequence { parts, .. } => {
+                let parts: Vec<String> = parts.iter().map(Plan::describe).collect();
+                format!("for each principal of the attack sequence: {}", parts.join("; "))
+            }
         }
     }
 
@@ -132,7 +140,8 @@ impl Plan {
             | Plan::RevokeRoleSessions { scope, .. }
             | Plan::DisableIamUser { scope, .. }
             | Plan::RestoreTrail { scope, .. }
-            | Plan::Alert { scope } => scope,
+            | Plan::Alert { scope }
+            | Plan::Sequence { scope, .. } => scope,
         }
     }
 }
@@ -289,7 +298,41 @@ pub fn decide(function: Function, finding: &Finding, policy: &Policy) -> Decisio
 }
 
 fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
-    let target = classify(finding);
+    match classify(finding) {
+        Target::AttackSequence { actors }
+            if matches!(function, Function::DisableIamUser | Function::RevokeRoleSessions) =>
+        {
+            decide_sequence(function, actors, finding, policy)
+        }
+        target => decide_target(function, target, finding, policy),
+    }
+}
+
+/// Each actor of an attack sequence through the same decision as a finding
+/// about that principal alone: a protected or unsupported actor is left
+/// out (its skip is the answer when no actor is left).
+fn decide_sequence(function: Function, actors: Vec<Target>, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
+    let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
+    let mut parts = Vec::new();
+    let mut skips = Vec::new();
+    for actor in actors {
+        match decide_target(function, actor, finding, policy) {
+            Ok(plan) => parts.push(plan),
+            Err(skip) => skips.push(skip),
+        }
+    }
+    let left_out: Vec<String> =
+        skips.iter().filter(|s| !matches!(s, Skip::NotForThisFunction(_))).map(Skip::to_string).collect();
+    match parts.len() {
+        0 => Err(skips.into_iter().find(|s| !matches!(s, Skip::NotForThisFunction(_))).unwrap_or_else(|| {
+            Skip::NotForThisFunction("the attack sequence names no actor this function contains".into())
+        })),
+        1 if left_out.is_empty() => Ok(parts.remove(0)),
+        _ => Ok(Plan::Sequence { scope, parts, left_out }),
+    }
+}
+
+fn decide_target(function: Function, target: Target, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
     let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
 

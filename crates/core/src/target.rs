@@ -27,6 +27,10 @@ pub enum Target {
     Root,
     /// A federated user (`GetFederationToken`): no IAM entity to restrict.
     Federated { principal_id: Option<String> },
+    /// An attack sequence (Extended Threat Detection): the credentials of
+    /// each actor `service.detection.sequence` names, as targets of their
+    /// own (IAM users and role sessions; anything else as `Unsupported`).
+    AttackSequence { actors: Vec<Target> },
     /// Anything else, with why.
     Unsupported { reason: String },
 }
@@ -77,9 +81,57 @@ fn is_trail_name(name: &str) -> bool {
         && !is_ip
 }
 
+/// The actors of an attack sequence, each classified by its credentials.
+fn sequence_actors(finding: &Finding) -> Vec<Target> {
+    let actors = finding
+        .service
+        .detection
+        .as_ref()
+        .and_then(|d| d.get("sequence"))
+        .and_then(|s| s.get("actors"))
+        .and_then(serde_json::Value::as_array);
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    actors
+        .into_iter()
+        .flatten()
+        .filter_map(|actor| actor.get("user"))
+        .map(|user| {
+            let name = text(user, "name").unwrap_or_default();
+            let key = text(user, "credentialUid");
+            if let Some(k) = key.as_deref().filter(|k| !is_access_key_id(k)) {
+                return Target::Unsupported {
+                    reason: format!("actor credential {:?} is not an access key id", crate::finding::truncate(k, 80)),
+                };
+            }
+            match text(user, "type").as_deref() {
+                Some("IAMUser") if is_iam_name(&name) => Target::IamUser { user_name: name, access_key_id: key },
+                Some("AssumedRole") if is_iam_name(&name) => {
+                    let session_name = text(user, "uid")
+                        .as_deref()
+                        .and_then(|u| u.split_once(':'))
+                        .map(|(_, s)| s.to_owned())
+                        .filter(|s| !s.is_empty());
+                    let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
+                    Target::RoleSession { role_name: name, session_name, access_key_id: key, source_instance }
+                }
+                Some("Root") => Target::Root,
+                Some("Federated") => Target::Federated { principal_id: text(user, "uid") },
+                other => Target::Unsupported {
+                    reason: format!(
+                        "actor {:?} of type {:?} is not an IAM user or role",
+                        crate::finding::truncate(&name, 80),
+                        other.map(|o| crate::finding::truncate(o, 40))
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
 pub fn classify(finding: &Finding) -> Target {
     let resource = &finding.resource;
     match resource.resource_type.as_str() {
+        "AttackSequence" => Target::AttackSequence { actors: sequence_actors(finding) },
         "Instance" => {
             let Some(details) = &resource.instance_details else {
                 return Target::Unsupported { reason: "the finding has no instanceDetails".into() };

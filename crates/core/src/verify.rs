@@ -27,6 +27,8 @@ pub struct FindingFacts {
     pub principal_id: Option<String>,
     /// The trail an API-call finding names (`AWS::CloudTrail::Trail`).
     pub trail: Option<String>,
+    /// An attack sequence's actors, as `type name credential`, sorted.
+    pub actors: Vec<String>,
     pub archived: bool,
 }
 
@@ -57,9 +59,32 @@ impl FindingFacts {
                 .and_then(|a| a.aws_api_call_action.as_ref())
                 .and_then(|a| a.affected_resources.get("AWS::CloudTrail::Trail"))
                 .cloned(),
+            actors: sequence_actors(finding.service.detection.as_ref()),
             archived: finding.service.archived,
         }
     }
+}
+
+/// The actors of an attack sequence's `detection` (JSON as the event
+/// carries it), in the form [`actor`] gives them.
+fn sequence_actors(detection: Option<&serde_json::Value>) -> Vec<String> {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let mut actors: Vec<String> = detection
+        .and_then(|d| d.get("sequence"))
+        .and_then(|s| s.get("actors"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("user"))
+        .map(|u| actor(text(u, "type").as_deref(), text(u, "name").as_deref(), text(u, "credentialUid").as_deref()))
+        .collect();
+    actors.sort();
+    actors
+}
+
+/// One actor of an attack sequence, for comparison.
+pub fn actor(kind: Option<&str>, name: Option<&str>, credential: Option<&str>) -> String {
+    format!("{} {} {}", kind.unwrap_or("-"), name.unwrap_or("-"), credential.unwrap_or("-"))
 }
 
 /// Why an event is not acted on after GuardDuty was asked about it.
@@ -136,6 +161,10 @@ pub fn confirm(claimed: &FindingFacts, live: Option<&FindingFacts>, act_on_archi
     compare("access key", claimed.access_key_id.as_deref(), live.access_key_id.as_deref());
     compare("principal", claimed.principal_id.as_deref(), live.principal_id.as_deref());
     compare("trail", claimed.trail.as_deref(), live.trail.as_deref());
+    // Every actor the event names must be one of GuardDuty's.
+    for a in claimed.actors.iter().filter(|a| !live.actors.contains(a)) {
+        fields.push(format!("actor {a:?} (GuardDuty names {:?})", live.actors));
+    }
     // What the event names must be there at all in GuardDuty's finding.
     for (name, event, guardduty) in [
         ("instance", &claimed.instance_id, &live.instance_id),

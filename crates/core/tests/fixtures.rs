@@ -208,7 +208,7 @@ const TABLE: &[Row] = &[
     Row {
         file: "iam-user-attack-sequence-compromised-credentials.json",
         quarantine: "not_for_this_function",
-        revoke: "not_for_this_function",
+        revoke: "act",
         disable: "act",
     },
     Row {
@@ -413,6 +413,7 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::DisableIamUser { user_name, .. } => user_name.clone(),
                 responder_core::Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "every".into()),
                 responder_core::Plan::Alert { .. } => "alert".into(),
+                responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());
             assert!(words.contains(plan.scope().account.as_str()), "{words}");

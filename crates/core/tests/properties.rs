@@ -173,6 +173,7 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
             assert!(trail_name_ok(name), "{trail:?}");
         }
         Plan::RestoreTrail { trail: None, .. } | Plan::Alert { .. } => {}
+        Plan::Sequence { parts, .. } => parts.iter().for_each(assert_acts_only_on_well_formed_names),
     }
 }
 
@@ -215,6 +216,17 @@ const NAME_PATHS: &[&[&str]] = &[
     &["detail", "service", "action", "awsApiCallAction", "affectedResources", "AWS::CloudTrail::Trail"],
 ];
 
+/// An attack sequence whose one actor has `name` and `key`, as fields the
+/// credential plans copy.
+fn sequence_event(name: Value, key: Value, kind: &str) -> Value {
+    let mut event =
+        fixtures().into_iter().find(|f| f["detail"]["resource"]["resourceType"] == "AttackSequence").unwrap();
+    event["detail"]["service"]["detection"]["sequence"]["actors"] = serde_json::json!([
+        { "id": "a1", "user": { "name": name, "uid": "AIDAEXAMPLE:x", "type": kind, "credentialUid": key } }
+    ]);
+    event
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
@@ -252,6 +264,15 @@ proptest! {
         let mut event = all[which % all.len()].clone();
         set(&mut event, path, value);
         decide_all(&serde_json::to_vec(&event).unwrap());
+    }
+
+    #[test]
+    fn attack_sequence_actors_never_carry_a_malformed_name(
+        name in prop_oneof![near_names(), json()],
+        key in prop_oneof![near_names(), json()],
+        kind in prop::sample::select(&["IAMUser", "AssumedRole", "Root", "Federated", "Other"][..]),
+    ) {
+        decide_all(&serde_json::to_vec(&sequence_event(name, key, kind)).unwrap());
     }
 
     #[test]
