@@ -62,19 +62,13 @@ def denies(template_path):
     """{function name: [its Deny statements]}, resolved with the sample
     values of policy_check.py (account 123456789012, the emulator's), for
     the test that runs a function under its Denies."""
-    from policy_check import Loader, resolve
+    import policy_check
 
-    with open(template_path, encoding="utf-8") as f:
-        template = yaml.load(f, Loader=Loader)
-    out = {}
-    for resource in template["Resources"].values():
-        if resource.get("Type") != "AWS::IAM::Role":
-            continue
-        statements = []
-        for policy in resource["Properties"].get("Policies", []):
-            document = resolve(policy["PolicyDocument"])
-            statements += [s for s in document["Statement"] if s.get("Effect") == "Deny"]
-        out[resource["Properties"].get("Description")] = statements
+    template = policy_check.load(*os.path.split(template_path))
+    roles = {k: r["Properties"].get("Description") for k, r in template["Resources"].items() if r.get("Type") == "AWS::IAM::Role"}
+    out = {description: [] for description in roles.values()}
+    for role, _, document in policy_check.policies(template):
+        out[roles[role]] += [s for s in document["Statement"] if s.get("Effect") == "Deny"]
     return out
 
 

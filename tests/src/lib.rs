@@ -260,9 +260,7 @@ pub fn fixture_naming_principal(name: &str, user_name: &str, key: Option<&str>) 
         assert!(details.contains_key("accessKeyId"), "{name} names no access key");
         details.insert("accessKeyId".into(), key.into());
     }
-    if let Some(id) = event.get_mut("detail").and_then(|d| d.get_mut("id")) {
-        *id = unique_finding_id(id.as_str().unwrap_or_default()).into();
-    }
+    give_unique_id(&mut event);
     let event = serde_json::to_vec(&event).expect("an event serializes");
     register_finding(&event);
     event
@@ -291,10 +289,16 @@ pub fn forged(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
         text = text.replace(from, to);
     }
     let mut event: serde_json::Value = serde_json::from_str(&text).expect("a fixture is JSON");
+    give_unique_id(&mut event);
+    serde_json::to_vec(&event).expect("an event serializes")
+}
+
+/// Gives the event's finding an id of its own (tests run at once, and
+/// GuardDuty keeps one finding per id).
+fn give_unique_id(event: &mut serde_json::Value) {
     if let Some(id) = event.get_mut("detail").and_then(|d| d.get_mut("id")) {
         *id = unique_finding_id(id.as_str().unwrap_or_default()).into();
     }
-    serde_json::to_vec(&event).expect("an event serializes")
 }
 
 /// A finding id unique in this test run, shaped like GuardDuty's (32 hex).

@@ -42,7 +42,7 @@ use crate::cloud::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
 use crate::iam::{self, Principal};
 use crate::quarantine::{Execution, NOT_CONFIRMED};
-use crate::steps::{DEADLINE, Held, Timed, timed};
+use crate::steps::{DEADLINE, Held, StepResult, Timed, timed};
 
 /// What a credential playbook is asked to do.
 #[derive(Debug, Clone)]
@@ -516,28 +516,25 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
         }
     };
     let stolen = role.tags.contains_key(tags::STOLEN_SESSIONS);
-    if !role.tags.contains_key(tags::REVOKED_AT) && !stolen {
+    let revoked = role.tags.contains_key(tags::REVOKED_AT);
+    if !revoked && !stolen {
         run.skipped = Some(format!("{role_name} has no revocation by the responder (no {} tag)", tags::REVOKED_AT));
         return run;
     }
     run.log.push("describe-role", role_name, Ok(Held::done(role.arn.clone())));
     if stolen {
-        let result = match iam::delete_role_policy(&cloud.iam, role_name, STOLEN_SESSIONS_POLICY).await {
-            Ok(true) => Ok(Held::done(format!("{STOLEN_SESSIONS_POLICY} removed"))),
-            Ok(false) => Ok(Held::already(format!("no {STOLEN_SESSIONS_POLICY} policy"))),
-            Err(f) => Err(f),
-        };
+        let result = remove_role_policy(cloud, role_name, STOLEN_SESSIONS_POLICY).await;
         let removed = result.is_ok();
         run.log.push("remove-session-denials", role_name, result);
         if removed {
             let mut keys = chunk_keys(tags::STOLEN_SESSIONS, &role.tags);
-            if !role.tags.contains_key(tags::REVOKED_AT) {
+            if !revoked {
                 keys.push(tags::FINDING_ID.to_owned());
             }
             let untag = iam::untag_role(&cloud.iam, role_name, &keys).await.map(|()| Held::done("records removed"));
             run.log.push("untag-role", role_name, untag);
         }
-        if !role.tags.contains_key(tags::REVOKED_AT) {
+        if !revoked {
             return run;
         }
     }
@@ -545,11 +542,7 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
         Some(cutoff) => iam::put_role_policy(&cloud.iam, role_name, POLICY_NAME, &policy_document(cutoff))
             .await
             .map(|()| Held::done(put_back(cutoff))),
-        None => match iam::delete_role_policy(&cloud.iam, role_name, POLICY_NAME).await {
-            Ok(true) => Ok(Held::done(format!("{POLICY_NAME} removed"))),
-            Ok(false) => Ok(Held::already(format!("no {POLICY_NAME} policy"))),
-            Err(f) => Err(f),
-        },
+        None => remove_role_policy(cloud, role_name, POLICY_NAME).await,
     };
     let removed = result.is_ok();
     run.log.push("remove-revocation", role_name, result);
@@ -559,6 +552,14 @@ pub async fn release_role(cloud: &Cloud, role_name: &str) -> Execution {
         run.log.push("untag-role", role_name, untag);
     }
     run
+}
+
+/// Deletes the role's inline `policy`; one already gone is already done.
+async fn remove_role_policy(cloud: &Cloud, role_name: &str, policy: &str) -> StepResult {
+    match iam::delete_role_policy(&cloud.iam, role_name, policy).await? {
+        true => Ok(Held::done(format!("{policy} removed"))),
+        false => Ok(Held::already(format!("no {policy} policy"))),
+    }
 }
 
 /// Reactivates exactly the keys the responder deactivated and removes its
