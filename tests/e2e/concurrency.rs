@@ -1,11 +1,11 @@
 //! Repeated and concurrent deliveries end in the same state as one.
 
-use responder_aws::cloud::Cloud;
-use responder_aws::release::{ReleaseOptions, release};
 use responder_core::revocation::POLICY_NAME;
 use responder_core::{Function, Outcome};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 use responder_e2e::{fixture_for_instance, fixture_with};
+use responder_ec2::Cloud;
+use responder_ec2::release::{ReleaseOptions, release};
 
 use crate::{cloud, responder};
 
@@ -132,7 +132,7 @@ async fn two_deliveries_racing_on_one_user_end_like_one() {
     assert!(!seed::has_login_profile(&config, &user).await);
     assert!(seed::user_policy(&config, &user, POLICY_NAME).await.is_some());
     // Release restores both keys: the record holds every key either delivery deactivated.
-    let run = responder_aws::credentials::release_user(&Cloud::new(&config), &user).await;
+    let run = responder_iam::credentials::release_user(&responder_iam::Cloud::new(&config), &user).await;
     assert!(run.log.all_held(), "{:#?}", run.log.records);
     let states = seed::key_states(&config, &user).await;
     assert!(keys.iter().all(|k| states[k]), "{states:?}");

@@ -1,13 +1,13 @@
 //! revoke-role-sessions and disable-iam-user, end to end.
 
 use chrono::Utc;
-use responder_aws::cloud::Cloud;
-use responder_aws::credentials::{release_role, release_user};
 use responder_core::report::is_read;
 use responder_core::revocation::{POLICY_NAME, cutoff_of};
 use responder_core::{Function, Outcome, StepStatus};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 use responder_e2e::{fixture_naming_principal, fixture_with};
+use responder_iam::Cloud;
+use responder_iam::credentials::{release_role, release_user};
 
 use crate::{cloud, responder};
 

@@ -4,7 +4,7 @@
 //! are not part of the posture.
 
 use aws_config::{Region, SdkConfig};
-use responder_aws::posture;
+use responder_cloudtrail::posture;
 use responder_core::posture::PostureConfig;
 use responder_core::settings::NotifyFormat;
 use responder_e2e::emulator_endpoint;

@@ -1,11 +1,11 @@
 //! quarantine-instance and release, end to end.
 
-use responder_aws::cloud::Cloud;
-use responder_aws::release::{ReleaseOptions, release};
 use responder_core::report::is_read;
 use responder_core::{Function, Outcome, StepStatus};
 use responder_e2e::fixture_for_instance;
 use responder_e2e::seed::{self, InstanceOptions, Network};
+use responder_ec2::Cloud;
+use responder_ec2::release::{ReleaseOptions, release};
 
 use crate::{cloud, responder};
 

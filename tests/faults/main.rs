@@ -28,22 +28,21 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use futures::StreamExt;
-use responder_aws::cloud::Cloud;
-use responder_aws::credentials::{release_role, release_user};
-use responder_aws::release::{ReleaseOptions, release};
 use responder_aws::{HandlerError, report_of};
 use responder_core::revocation::{POLICY_NAME, STOLEN_SESSIONS_POLICY};
 use responder_core::{Function, Outcome, Report, StepStatus};
 use responder_e2e::faults::{Call, Fault, FaultInjector};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 use responder_e2e::{
-    emulator_endpoint, faulty_sdk_config, fixture_for_instance, fixture_with, reset_emulator, responder, sdk_config,
+    emulator_endpoint, faulty_sdk_config, fixture_for_instance, fixture_with, reset_emulator, sdk_config,
 };
+use responder_ec2::release::{ReleaseOptions, release};
+use responder_iam::credentials::{release_role, release_user};
 
 async fn cloud() -> SdkConfig {
     sdk_config(&emulator_endpoint()).await
@@ -307,13 +306,13 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
 
 /// Releases whatever the responder did; says what did not hold.
 async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> {
-    let cloud = Cloud::new(config);
+    let iam = responder_iam::Cloud::new(config);
     let run = if let Some(inst) = &world.instance {
-        release(&cloud, &inst.id, ReleaseOptions { reattach_asg: true }).await
+        release(&responder_ec2::Cloud::new(config), &inst.id, ReleaseOptions { reattach_asg: true }).await
     } else if let Some(user) = &world.user {
-        release_user(&cloud, user).await
+        release_user(&iam, user).await
     } else if let Some(role) = &world.role {
-        release_role(&cloud, role).await
+        release_role(&iam, role).await
     } else {
         return Ok(());
     };
@@ -382,10 +381,12 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
 /// Runs `world`'s event through a responder whose SDK calls go through `injector`.
 async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, HandlerError> {
     let faulty = faulty_sdk_config(&emulator_endpoint(), injector, ATTEMPT_TIMEOUT).await;
-    let r = responder(&faulty, &[("NOTIFY_TOPIC_ARN", &world.topic)]).await;
+    let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), world.topic.clone())].into();
+    let settings = responder_core::Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
+    let r = responder_e2e::responder_for(world.playbook.function(), &settings, &faulty).await;
     injector.reset();
     world.label(injector);
-    r.handle(world.playbook.function(), &world.event, None).await
+    r.handle(&world.event, None).await
 }
 
 /// A call of a healthy run: action, target, occurrence.

@@ -32,7 +32,7 @@ use std::sync::Mutex;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use futures::StreamExt;
-use responder_aws::{HandlerError, Responder, report_of};
+use responder_aws::{HandlerError, report_of};
 use responder_core::{Function, Report, Settings};
 use responder_e2e::faults::FaultInjector;
 use responder_e2e::seed::{self, InstanceOptions, Network};
@@ -255,15 +255,13 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
 /// Runs `case` as the caller of `config`, recording the actions it calls.
 async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
     let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), topic.to_owned())].into();
-    let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
-    // As the Lambda glue sets it (Responder::from_env).
-    settings.verify_findings &= case.function.remediates();
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
     let recorder = FaultInjector::new();
     let (config, function, event) = (recorded_by(config, &recorder), case.function, case.event.clone());
     // Spawned: a playbook's future is large, and the heap holds it.
     let result = tokio::spawn(async move {
-        let responder = Responder::new(settings, config).await.expect("responder");
-        responder.handle(function, &event, None).await
+        let responder = responder_e2e::responder_for(function, &settings, &config).await;
+        responder.handle(&event, None).await
     })
     .await
     .expect("the run panicked");
@@ -554,22 +552,21 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
 
 /// Releases everything in `contained` as the caller of `config`.
 async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), String> {
-    use responder_aws::cloud::Cloud;
-    let cloud = Cloud::new(config);
+    let iam = responder_iam::Cloud::new(config);
     let mut runs = vec![(
         contained.instance.clone(),
-        responder_aws::release::release(
-            &cloud,
+        responder_ec2::release::release(
+            &responder_ec2::Cloud::new(config),
             &contained.instance,
-            responder_aws::release::ReleaseOptions { reattach_asg: true },
+            responder_ec2::release::ReleaseOptions { reattach_asg: true },
         )
         .await,
     )];
     for user in &contained.users {
-        runs.push((user.clone(), responder_aws::credentials::release_user(&cloud, user).await));
+        runs.push((user.clone(), responder_iam::credentials::release_user(&iam, user).await));
     }
     for role in &contained.roles {
-        runs.push((role.clone(), responder_aws::credentials::release_role(&cloud, role).await));
+        runs.push((role.clone(), responder_iam::credentials::release_role(&iam, role).await));
     }
     for (what, run) in runs {
         if !run.log.all_held() || run.skipped.is_some() {

@@ -168,12 +168,63 @@ pub fn recorded_by(config: &SdkConfig, injector: &faults::FaultInjector) -> SdkC
     config.to_builder().http_client(injector.client(inner)).build()
 }
 
-/// A responder with default settings plus `vars`.
-pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> responder_aws::Responder {
+/// Every function's responder, with the same settings, as a deployment has
+/// them: each built as its binary builds it, around its own playbook.
+pub struct Responders {
+    all: Vec<Box<dyn responder_aws::Handle>>,
+}
+
+impl std::fmt::Debug for Responders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.all.iter().map(|r| r.function())).finish()
+    }
+}
+
+impl Responders {
+    /// Handles `payload` as `function` would.
+    pub async fn handle(
+        &self,
+        function: responder_core::Function,
+        payload: &[u8],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<responder_core::Report, responder_aws::HandlerError> {
+        let Some(one) = self.all.iter().find(|r| r.function() == function) else {
+            panic!("no responder for {function}")
+        };
+        one.handle(payload, deadline).await
+    }
+}
+
+/// A responder per function with default settings plus `vars`.
+pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> Responders {
     let map: std::collections::HashMap<String, String> =
         vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let settings = responder_core::Settings::from_lookup(|k| map.get(k).cloned()).expect("settings");
-    responder_aws::Responder::new(settings, config.clone()).await.expect("responder")
+    let mut all = Vec::new();
+    for function in responder_core::Function::ALL {
+        all.push(responder_for(function, &settings, config).await);
+    }
+    Responders { all }
+}
+
+/// `function`'s responder, around the playbook its binary serves.
+pub async fn responder_for(
+    function: responder_core::Function,
+    settings: &responder_core::Settings,
+    config: &SdkConfig,
+) -> Box<dyn responder_aws::Handle> {
+    use responder_aws::{Handle, Playbook, Responder};
+    use responder_core::Function;
+    async fn one<P: Playbook>(p: P, settings: &responder_core::Settings, config: &SdkConfig) -> Box<dyn Handle> {
+        Box::new(Responder::new(p, settings.clone(), config.clone()).await.expect("responder"))
+    }
+    match function {
+        Function::QuarantineInstance => one(responder_ec2::QuarantineInstance, settings, config).await,
+        Function::RevokeRoleSessions => one(responder_iam::RevokeRoleSessions, settings, config).await,
+        Function::DisableIamUser => one(responder_iam::DisableIamUser, settings, config).await,
+        Function::RestoreCloudtrail => one(responder_cloudtrail::RestoreCloudtrail, settings, config).await,
+        Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
+    }
 }
 
 /// Empties the emulator (every account and region): for a test binary that

@@ -1,9 +1,15 @@
 //! The AWS clients a playbook uses, built from one `SdkConfig` in exactly one
 //! place ([`load_sdk_config`]). A [`Cloud`] is the clients for one account and
-//! region; [`Clouds`] hands out a `Cloud` per (account, region), built once and
-//! kept for the life of a warm container.
+//! region: the few every function needs (STS, SNS, GuardDuty) and the
+//! playbook's own service clients `C` (see [`Clients`]); [`Clouds`] hands out
+//! a `Cloud` per (account, region), built once and kept for the life of a warm
+//! container. This crate links no service SDK beyond those three: each
+//! playbook crate brings its own, so a function binary links only the
+//! clients it calls.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,33 +19,51 @@ use tokio::sync::Mutex;
 
 use crate::failure::{AwsFailure, FailureKind};
 
-/// Clients for one account and region.
-#[derive(Debug, Clone)]
-pub struct Cloud {
-    pub account: Option<AccountId>,
-    pub region: String,
-    pub ec2: aws_sdk_ec2::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub autoscaling: aws_sdk_autoscaling::Client,
-    pub cloudtrail: aws_sdk_cloudtrail::Client,
-    pub guardduty: aws_sdk_guardduty::Client,
+/// A playbook's own service clients, built from the configuration of one
+/// account and region.
+pub trait Clients: Clone + fmt::Debug + Send + Sync + 'static {
+    fn new(config: &SdkConfig) -> Self;
 }
 
-impl Cloud {
+/// No service clients: the functions that only publish.
+impl Clients for () {
+    fn new(_: &SdkConfig) -> Self {}
+}
+
+/// Clients for one account and region; derefs to the playbook's own.
+#[derive(Debug, Clone)]
+pub struct Cloud<C = ()> {
+    pub account: Option<AccountId>,
+    pub region: String,
+    pub sns: aws_sdk_sns::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
+    pub clients: C,
+}
+
+impl<C: Clients> Cloud<C> {
     pub fn new(config: &SdkConfig) -> Self {
         Cloud {
             account: None,
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
-            ec2: aws_sdk_ec2::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
-            autoscaling: aws_sdk_autoscaling::Client::new(config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
             guardduty: aws_sdk_guardduty::Client::new(config),
+            clients: C::new(config),
         }
+    }
+}
+
+impl<C> Deref for Cloud<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.clients
+    }
+}
+
+impl<C> DerefMut for Cloud<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.clients
     }
 }
 
@@ -68,7 +92,7 @@ pub struct Identity {
     pub role_name: Option<String>,
 }
 
-pub async fn own_identity(cloud: &Cloud) -> Result<Identity, AwsFailure> {
+pub async fn own_identity<C>(cloud: &Cloud<C>) -> Result<Identity, AwsFailure> {
     let out = cloud.sts.get_caller_identity().send().await?;
     let account = AccountId::parse(out.account().unwrap_or_default()).map_err(AwsFailure::rejected)?;
     let arn = out.arn().unwrap_or_default().to_owned();
@@ -96,17 +120,17 @@ const RENEW_BEFORE: Duration = Duration::from_secs(300);
 /// the member role is assumed (with the external id) once per (account,
 /// region) and the credentials kept until shortly before they expire.
 #[derive(Debug)]
-pub struct Clouds {
+pub struct Clouds<C = ()> {
     base: SdkConfig,
-    home: Cloud,
+    home: Cloud<C>,
     member_role: Option<MemberRole>,
-    cache: Mutex<HashMap<(String, String), CachedCloud>>,
+    cache: Mutex<HashMap<(String, String), CachedCloud<C>>>,
 }
 
 /// Clients, and when their credentials expire (`None`: the function's own).
-type CachedCloud = (Arc<Cloud>, Option<SystemTime>);
+type CachedCloud<C> = (Arc<Cloud<C>>, Option<SystemTime>);
 
-impl Clouds {
+impl<C: Clients> Clouds<C> {
     pub fn new(base: SdkConfig, home_account: Option<AccountId>) -> Self {
         Self::with_member_role(base, home_account, None)
     }
@@ -118,7 +142,7 @@ impl Clouds {
     }
 
     /// The clients of the account and region the function runs in.
-    pub fn home(&self) -> &Cloud {
+    pub fn home(&self) -> &Cloud<C> {
         &self.home
     }
 
@@ -129,7 +153,7 @@ impl Clouds {
 
     /// The clients for acting in `account` and `region`. The policy has
     /// already checked the account against ALLOWED_ACCOUNTS.
-    pub async fn for_scope(&self, account: &AccountId, region: &str) -> Result<Arc<Cloud>, AwsFailure> {
+    pub async fn for_scope(&self, account: &AccountId, region: &str) -> Result<Arc<Cloud<C>>, AwsFailure> {
         let key = (account.to_string(), region.to_owned());
         let mut cache = self.cache.lock().await;
         if let Some((cloud, expires)) = cache.get(&key) {
@@ -160,7 +184,7 @@ impl Clouds {
         &self,
         account: &AccountId,
         region: &str,
-    ) -> Result<(Cloud, Option<SystemTime>), AwsFailure> {
+    ) -> Result<(Cloud<C>, Option<SystemTime>), AwsFailure> {
         let Some(role) = &self.member_role else {
             return Err(AwsFailure {
                 kind: FailureKind::Denied,

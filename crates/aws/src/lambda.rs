@@ -14,6 +14,7 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation, Runtime, service_fn};
 use responder_core::{Function, Report};
 
+use crate::playbook::Playbook;
 use crate::responder::{HandlerError, Responder, report_of};
 
 impl From<HandlerError> for Diagnostic {
@@ -56,15 +57,16 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawPayload<S> {
     }
 }
 
-fn deadline_of(event: &LambdaEvent<String>) -> Option<Instant> {
+pub fn deadline_of(event: &LambdaEvent<String>) -> Option<Instant> {
     let left = event.context.deadline().duration_since(SystemTime::now()).ok()?;
     Some(Instant::now() + left)
 }
 
-/// Runs `function` as a Lambda function until the runtime stops it.
-pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
+/// Runs `playbook`'s function as a Lambda function until the runtime stops it.
+pub async fn serve<P: Playbook>(playbook: P) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let responder = match Responder::from_env(function).await {
+    let function = P::FUNCTION;
+    let responder = match Responder::from_env(playbook).await {
         Ok(r) if function == Function::NotifyFinding && r.settings.notify_topic_arn.is_none() => {
             let message = "setting NOTIFY_TOPIC_ARN: notify-finding needs a topic to alert";
             tracing::error!(error = message, "start-up failed");
@@ -87,7 +89,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
         async move {
             let deadline = deadline_of(&event);
             let started = Instant::now();
-            let result = responder.handle(function, event.payload.as_bytes(), deadline).await;
+            let result = responder.handle(event.payload.as_bytes(), deadline).await;
             let (report, error) = report_of(&result);
             emit_metrics(function.name(), report, error, started);
             result
@@ -96,41 +98,9 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     Runtime::new(handler).layer(RawPayloadLayer).run().await
 }
 
-/// Runs check-posture: every invocation (the schedule's event, or any
-/// payload) checks the account and region the function runs in.
-pub async fn serve_posture() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let settings = responder_core::Settings::from_env()?;
-    let Some(topic) = settings.notify_topic_arn.clone() else {
-        return Err("setting NOTIFY_TOPIC_ARN: check-posture needs a topic to alert and to keep its state".into());
-    };
-    let config = crate::cloud::load_sdk_config().await;
-    let cloud = crate::cloud::Cloud::new(&config);
-    let identity = crate::cloud::own_identity(&cloud).await.map_err(|e| e.to_string())?;
-    let shared = Arc::new((settings, config, topic, identity.account.to_string()));
-    let handler = service_fn(move |_event: LambdaEvent<String>| {
-        let shared = shared.clone();
-        async move {
-            let (settings, config, topic, account) = &*shared;
-            let started = Instant::now();
-            let result = crate::posture::run(config, account, topic, &settings.posture, settings.notify_format)
-                .await
-                .map_err(|f| HandlerError {
-                    error_type: if f.retryable() { HandlerError::RETRYABLE } else { "PostureCheckFailed" },
-                    message: f.to_string(),
-                    report: None,
-                });
-            let (report, error) = report_of(&result);
-            emit_metrics("check-posture", report, error, started);
-            result
-        }
-    });
-    Runtime::new(handler).layer(RawPayloadLayer).run().await
-}
-
 /// Prints the invocation's CloudWatch Embedded Metric Format lines to
 /// stdout, where CloudWatch Logs extracts them.
-fn emit_metrics(function: &str, report: Option<&Report>, error: Option<&str>, started: Instant) {
+pub fn emit_metrics(function: &str, report: Option<&Report>, error: Option<&str>, started: Instant) {
     let now = chrono::Utc::now().timestamp_millis();
     for line in responder_core::metrics::emf_lines(function, report, error, started.elapsed(), now) {
         println!("{line}");

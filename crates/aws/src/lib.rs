@@ -1,39 +1,29 @@
 //! # responder-aws
 //!
-//! The only crate that talks to AWS. It carries out the plans
-//! `responder-core` makes, one playbook module each, through thin adapters
-//! per service, and holds the Lambda glue every function binary shares.
+//! The runtime every function shares: what happens around a playbook. It
+//! links only the clients every function calls (STS, SNS, GuardDuty); each
+//! playbook crate (`crates/playbooks/*`) brings its own service SDK.
 //!
-//! - [`cloud`]: the one place an `SdkConfig` and its clients are built.
+//! - [`cloud`]: the one place an `SdkConfig` and its clients are built, per
+//!   account and region, with the playbook's own [`cloud::Clients`].
+//! - [`playbook`]: the [`Playbook`] trait a playbook crate implements.
 //! - [`failure`]: AWS errors as code, message and whether a retry helps.
-//! - [`ec2`], [`autoscaling`]: service adapters.
-//! - [`quarantine`], [`release`]: the EC2 playbooks.
-//! - [`credentials`]: the IAM playbooks (revoke role sessions, disable users) and their release.
-//! - [`iam`]: IAM adapter.
-//! - [`cloudtrail`]: the restore-cloudtrail playbook and the activity look-up for alerts.
+//! - [`steps`]: recording what each step did.
 //! - [`notify`]: publishing reports.
-//! - [`posture`]: check-posture, the CloudTrail heartbeat and monitoring posture.
 //! - [`verify`]: the gate every change waits behind, the finding confirmed with GuardDuty.
-//! - [`responder`]: one invocation, parse to publish.
+//! - [`responder`]: one invocation, parse to publish, generic over the playbook.
 //! - [`lambda`]: the runtime glue.
-//!
-//! It is not a general AWS library: each adapter function exists because a
-//! playbook calls it, and returns only what that playbook reads.
 
-pub mod autoscaling;
 pub mod cloud;
-pub mod cloudtrail;
-pub mod credentials;
-pub mod ec2;
 pub mod failure;
-pub mod iam;
 pub mod lambda;
+#[cfg(feature = "mocks")]
+pub mod mocks;
 pub mod notify;
-pub mod posture;
-pub mod quarantine;
-pub mod release;
+pub mod playbook;
 pub mod responder;
 pub mod steps;
 pub mod verify;
 
-pub use responder::{HandlerError, Responder, report_of};
+pub use playbook::{Job, Playbook};
+pub use responder::{Handle, HandlerError, Responder, report_of};

@@ -5,15 +5,16 @@
 use std::fmt;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use responder_core::event::FindingEvent;
 use responder_core::plan::Skip;
 use responder_core::report::Notification;
 use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
+use tracing::Instrument;
 
 use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
-use crate::credentials::{CredentialJob, deny_stolen_session, disable_user, revoke_role_sessions};
-use crate::quarantine::{Execution, QuarantineJob, quarantine};
-use crate::steps::StepLog;
+use crate::playbook::{Job, Playbook};
+use crate::steps::{Execution, StepLog};
 use crate::verify::{Closed, Detectors, Gate, closed_gate, gate, open_gate};
 
 /// Why an invocation failed. The `error_type` is what Lambda records and
@@ -59,31 +60,56 @@ pub enum InitError {
     Identity(crate::failure::AwsFailure),
 }
 
-/// Settings and clients, built once per container.
+/// One function: its playbook, settings and clients, built once per container.
 #[derive(Debug)]
-pub struct Responder {
+pub struct Responder<P: Playbook> {
+    pub playbook: P,
     pub settings: Settings,
-    pub clouds: Clouds,
+    pub clouds: Clouds<P::Clients>,
     /// The administrator account's GuardDuty detectors, found once.
     detectors: Detectors,
 }
 
-impl Responder {
+/// Any function's responder, for whoever holds several (the operator CLI,
+/// the tests): the playbook erased.
+pub trait Handle: Send + Sync {
+    fn function(&self) -> Function;
+    fn handle<'a>(
+        &'a self,
+        payload: &'a [u8],
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Report, HandlerError>>;
+}
+
+impl<P: Playbook> Handle for Responder<P> {
+    fn function(&self) -> Function {
+        P::FUNCTION
+    }
+    fn handle<'a>(
+        &'a self,
+        payload: &'a [u8],
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Report, HandlerError>> {
+        Box::pin(Responder::handle(self, payload, deadline))
+    }
+}
+
+impl<P: Playbook> Responder<P> {
     /// Reads settings, builds clients, and learns the own account (which
     /// also opens the TLS connection to STS during init, not the first
-    /// event), for serving `function`.
-    pub async fn from_env(function: Function) -> Result<Self, InitError> {
-        let mut settings = Settings::from_env()?;
-        // Only the functions that change things confirm findings first.
-        settings.verify_findings &= function.remediates();
-        Self::new(settings, load_sdk_config().await).await
+    /// event).
+    pub async fn from_env(playbook: P) -> Result<Self, InitError> {
+        let settings = Settings::from_env()?;
+        Self::new(playbook, settings, load_sdk_config().await).await
     }
 
     /// Also protects the function's own role and the member role: a
     /// responder that revoked its own sessions would end every later
-    /// containment.
-    pub async fn new(mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
-        let probe = Clouds::new(config.clone(), None);
+    /// containment. Only the functions that change things confirm findings
+    /// first.
+    pub async fn new(playbook: P, mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
+        settings.verify_findings &= P::FUNCTION.remediates();
+        let probe = Clouds::<()>::new(config.clone(), None);
         let detectors = Detectors::new(settings.guardduty_detector_id.clone());
         let home = probe.home();
         let prefetch = async {
@@ -104,44 +130,40 @@ impl Responder {
             .clone()
             .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
         Ok(Responder {
+            playbook,
             clouds: Clouds::with_member_role(config, Some(identity.account), member_role),
             settings,
             detectors,
         })
     }
 
-    /// Handles one raw payload for `function`, and logs one line per step
-    /// it reports (finding id, step, target, status, duration).
-    pub async fn handle(
-        &self,
-        function: Function,
-        payload: &[u8],
-        deadline: Option<Instant>,
-    ) -> Result<Report, HandlerError> {
-        let result = self.respond(function, payload, deadline).await;
+    /// Handles one raw payload, and logs one line per step it reports
+    /// (finding id, step, target, status, duration).
+    pub async fn handle(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
+        let result = self.respond(payload, deadline).await;
         if let (Some(report), _) = report_of(&result) {
             log_steps(report);
         }
         result
     }
 
-    async fn respond(
-        &self,
-        function: Function,
-        payload: &[u8],
-        deadline: Option<Instant>,
-    ) -> Result<Report, HandlerError> {
+    async fn respond(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
         let event = parse_event(payload).map_err(|e| HandlerError {
             error_type: HandlerError::INVALID_EVENT,
             message: e.to_string(),
             report: None,
         })?;
         let finding = &event.finding;
-        let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %function);
-        let _guard = span.enter();
+        let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %P::FUNCTION);
+        self.respond_to(&event, deadline).instrument(span).await
+    }
+
+    async fn respond_to(&self, event: &FindingEvent, deadline: Option<Instant>) -> Result<Report, HandlerError> {
+        let function = P::FUNCTION;
+        let finding = &event.finding;
         let policy = &self.settings.policy;
 
-        let mut report = base_report(function, &event);
+        let mut report = base_report(function, event);
         let (mut report, transient) = match decide(function, finding, policy) {
             Decision::Skip(skip) => {
                 let publish = worth_publishing(&skip);
@@ -153,10 +175,10 @@ impl Responder {
                 }
                 (report, false)
             }
-            Decision::Act(Plan::Alert { scope }) => return self.alert(report, &event, &scope).await,
+            Decision::Act(plan @ Plan::Alert { .. }) => return self.alert(report, event, &plan, deadline).await,
             Decision::Act(plan) => {
-                let execution = self.execute(&plan, &event, deadline).await;
-                report.resource = Some(resource_of(&plan));
+                let execution = self.execute(&plan, event, deadline).await;
+                report.resource = Some(plan.resource());
                 finish(report, execution, policy.dry_run)
             }
         };
@@ -245,7 +267,7 @@ impl Responder {
             all.log.transient |= run.log.transient;
             all.notes.append(&mut run.notes);
             if let Some(reason) = run.skipped {
-                all.notes.push(format!("{}: not contained: {reason}", resource_of(part)));
+                all.notes.push(format!("{}: not contained: {reason}", part.resource()));
             }
         }
         if all.log.records.is_empty() {
@@ -272,62 +294,6 @@ impl Responder {
             }
         };
         match plan {
-            Plan::Quarantine { instance_id, .. } => {
-                let job = QuarantineJob {
-                    finding_id: &event.finding.id,
-                    instance_id: instance_id.as_str(),
-                    policy: &self.settings.policy,
-                    deadline,
-                    now: now_rfc3339(),
-                    gate,
-                };
-                quarantine(&cloud, &job).await
-            }
-            Plan::RevokeRoleSessions { role_name, source_instance, stolen_session, .. } => {
-                let job = CredentialJob {
-                    finding_id: &event.finding.id,
-                    policy: &self.settings.policy,
-                    now: chrono::Utc::now(),
-                    deadline,
-                    gate,
-                };
-                let mut run = match stolen_session {
-                    Some(session) => deny_stolen_session(&cloud, &job, role_name, session).await,
-                    None => revoke_role_sessions(&cloud, &job, role_name).await,
-                };
-                if stolen_session.is_some() {
-                    run.notes.push(format!(
-                        "only session {} of {role_name} is denied: the role's other sessions (its other instances) keep working; EXFILTRATION_REVOKE_ALL_SESSIONS=true revokes them all",
-                        stolen_session.as_deref().unwrap_or_default()
-                    ));
-                }
-                if let Some(instance) = source_instance {
-                    run.notes.push(format!(
-                        "these are instance {instance}'s role credentials, used elsewhere: quarantine-instance contains that instance from the same finding"
-                    ));
-                }
-                run
-            }
-            Plan::RestoreTrail { trail, scope } => {
-                let mut run = crate::cloudtrail::restore_trail(
-                    &cloud,
-                    &scope.account,
-                    trail.as_deref(),
-                    self.settings.policy.dry_run,
-                    &gate,
-                )
-                .await;
-                if let Some(key) = event.finding.resource.access_key_details.as_ref() {
-                    run.notes.push(format!(
-                        "logging was stopped with access key {} of {} ({}): treat it as compromised",
-                        key.access_key_id.as_deref().unwrap_or("?"),
-                        key.user_name.as_deref().unwrap_or("?"),
-                        key.user_type.as_deref().unwrap_or("?"),
-                    ));
-                }
-                run
-            }
-            Plan::Alert { .. } => Execution::default(),
             Plan::Sequence { parts, left_out, .. } => {
                 let mut run = Box::pin(self.run_parts(parts, event, deadline, gate)).await;
                 run.notes.extend(
@@ -335,15 +301,9 @@ impl Responder {
                 );
                 run
             }
-            Plan::DisableIamUser { user_name, access_key_id, .. } => {
-                let job = CredentialJob {
-                    finding_id: &event.finding.id,
-                    policy: &self.settings.policy,
-                    now: chrono::Utc::now(),
-                    deadline,
-                    gate,
-                };
-                disable_user(&cloud, &job, user_name, access_key_id.as_deref(), self.settings.key_scope).await
+            plan => {
+                let job = Job { event, settings: &self.settings, deadline, gate };
+                self.playbook.run(&cloud, plan, job).await
             }
         }
     }
@@ -358,42 +318,24 @@ impl Responder {
         }
     }
 
-    /// notify-finding: the CloudTrail activity around the resource, then the
-    /// alert. A failed look-up degrades to an alert without it, saying so; a
-    /// failed publish is the function failing (retryable when transient).
+    /// notify-finding: the playbook's look-up (the CloudTrail activity
+    /// around the resource), then the alert. A failed look-up degrades to an
+    /// alert without it, saying so; a failed publish is the function failing
+    /// (retryable when transient).
     async fn alert(
         &self,
         mut report: Report,
         event: &FindingEvent,
-        scope: &responder_core::plan::Scope,
+        plan: &Plan,
+        deadline: Option<Instant>,
     ) -> Result<Report, HandlerError> {
-        let finding = &event.finding;
-        report.resource = alert_resource(finding);
-        let target = report.resource.clone().unwrap_or_else(|| finding.resource.resource_type.clone());
-        let mut log = crate::steps::StepLog::default();
-        let lookup = match self.clouds.for_scope(&scope.account, &scope.region).await {
-            Ok(cloud) => {
-                crate::cloudtrail::activity(&cloud.cloudtrail, finding, self.settings.enrichment_window_minutes).await
-            }
-            Err(f) => Err(f),
-        };
-        match lookup {
-            Ok(activity) => {
-                let held = crate::steps::Held::done(format!(
-                    "{} event(s) within ±{} min",
-                    activity.len(),
-                    self.settings.enrichment_window_minutes
-                ));
-                report.activity = activity;
-                log.push("lookup-cloudtrail", &target, Ok(held));
-            }
-            Err(f) => {
-                report.notes.push(format!("CloudTrail look-up failed ({f}): this alert has no activity listing"));
-                log.push("lookup-cloudtrail", &target, Err(f));
-                // The look-up is enrichment: its failure is never retried.
-                log.transient = false;
-            }
-        }
+        report.resource = responder_core::target::alert_resource(&event.finding);
+        let run = self.run_playbook(plan, event, deadline, open_gate()).await;
+        let mut log = run.log;
+        // The look-up is enrichment: its failure is never retried.
+        log.transient = false;
+        report.activity = run.activity;
+        report.notes = run.notes;
         let topic = self.settings.notify_topic_arn.clone().unwrap_or_default();
         report.steps = log.records.clone();
         report.outcome = Outcome::of_steps(&report.steps, false);
@@ -468,41 +410,6 @@ fn base_report(function: Function, event: &FindingEvent) -> Report {
         activity: Vec::new(),
         notes: Vec::new(),
         notification: None,
-    }
-}
-
-fn resource_of(plan: &Plan) -> String {
-    match plan {
-        Plan::Quarantine { instance_id, .. } => instance_id.to_string(),
-        Plan::RevokeRoleSessions { role_name, .. } => role_name.clone(),
-        Plan::DisableIamUser { user_name, .. } => user_name.clone(),
-        Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
-        Plan::Alert { .. } => String::new(),
-        Plan::Sequence { parts, .. } => parts.iter().map(resource_of).collect::<Vec<_>>().join(", "),
-    }
-}
-
-/// What an alert is about: the instance, user or role the finding names.
-fn alert_resource(finding: &responder_core::Finding) -> Option<String> {
-    use responder_core::Target;
-    match responder_core::target::classify(finding) {
-        Target::Instance { instance_id, .. } => Some(instance_id.to_string()),
-        Target::IamUser { user_name, .. } => Some(user_name),
-        Target::RoleSession { role_name, .. } => Some(role_name),
-        Target::Root => Some("root".into()),
-        Target::Federated { principal_id } => principal_id,
-        Target::AttackSequence { actors } => {
-            let names: Vec<String> = actors
-                .into_iter()
-                .filter_map(|a| match a {
-                    Target::IamUser { user_name, .. } => Some(user_name),
-                    Target::RoleSession { role_name, .. } => Some(role_name),
-                    _ => None,
-                })
-                .collect();
-            (!names.is_empty()).then(|| names.join(", "))
-        }
-        Target::Unsupported { .. } => None,
     }
 }
 

@@ -102,3 +102,20 @@ impl StepLog {
         self.records.iter().all(|r| r.status.held())
     }
 }
+
+/// The result of a run: its steps, and when it did not act, why.
+#[derive(Debug, Default)]
+pub struct Execution {
+    pub log: StepLog,
+    /// Set when the run decided, from live state, not to act.
+    pub skipped: Option<String>,
+    /// Things a person should know that are not steps.
+    pub notes: Vec<String>,
+    /// GuardDuty does not have the event's finding as the event tells it.
+    pub possibly_forged: bool,
+    /// CloudTrail activity around the resource, when the playbook looked it up.
+    pub activity: Vec<responder_core::report::Activity>,
+}
+
+/// Why changes were not run when the gate stayed closed.
+pub const NOT_CONFIRMED: &str = "not run: the finding was not confirmed with GuardDuty";

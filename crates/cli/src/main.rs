@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use responder_aws::cloud::{Cloud, load_sdk_config};
-use responder_aws::credentials::{release_role, release_user};
-use responder_aws::release::{ReleaseOptions, release};
+use responder_aws::cloud::load_sdk_config;
 use responder_core::{AccountId, Decision, Function, Settings, decide, parse_event};
+use responder_ec2::release::{ReleaseOptions, release};
+use responder_iam::credentials::{release_role, release_user};
 
 #[derive(Debug, Parser)]
 #[command(name = "responder", version, about = "guardduty-responder operator commands")]
@@ -135,7 +135,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Posture => {
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
             let config = load_sdk_config().await;
-            let facts = responder_aws::posture::gather(&config, &settings.posture).await.map_err(|e| e.to_string())?;
+            let facts =
+                responder_cloudtrail::posture::gather(&config, &settings.posture).await.map_err(|e| e.to_string())?;
             let checks = responder_core::posture::evaluate(&facts, &settings.posture);
             println!("monitoring posture of {}", facts.region);
             println!("{:<6} {:<44} result", "", "check");
@@ -150,14 +151,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Release { what, reattach_asg } => {
-            let cloud = Cloud::new(&load_sdk_config().await);
+            let config = load_sdk_config().await;
             let (name, run) = match (what.instance, what.user, what.role) {
                 (Some(instance), _, _) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
+                    let cloud = responder_ec2::Cloud::new(&config);
                     (instance, release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await)
                 }
-                (_, Some(user), _) => (user.clone(), release_user(&cloud, &user).await),
-                (_, _, Some(role)) => (role.clone(), release_role(&cloud, &role).await),
+                (_, Some(user), _) => (user.clone(), release_user(&responder_iam::Cloud::new(&config), &user).await),
+                (_, _, Some(role)) => (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await),
                 _ => return Err("name an --instance, a --user or a --role".into()),
             };
             if let Some(reason) = &run.skipped {

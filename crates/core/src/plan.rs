@@ -134,6 +134,18 @@ impl Plan {
         }
     }
 
+    /// The resource the plan acts on, as reports name it.
+    pub fn resource(&self) -> String {
+        match self {
+            Plan::Quarantine { instance_id, .. } => instance_id.to_string(),
+            Plan::RevokeRoleSessions { role_name, .. } => role_name.clone(),
+            Plan::DisableIamUser { user_name, .. } => user_name.clone(),
+            Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
+            Plan::Alert { .. } => String::new(),
+            Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
+        }
+    }
+
     pub fn scope(&self) -> &Scope {
         match self {
             Plan::Quarantine { scope, .. }

@@ -128,6 +128,29 @@ fn sequence_actors(finding: &Finding) -> Vec<Target> {
         .collect()
 }
 
+/// What an alert is about: the instance, user or role the finding names.
+pub fn alert_resource(finding: &Finding) -> Option<String> {
+    match classify(finding) {
+        Target::Instance { instance_id, .. } => Some(instance_id.to_string()),
+        Target::IamUser { user_name, .. } => Some(user_name),
+        Target::RoleSession { role_name, .. } => Some(role_name),
+        Target::Root => Some("root".into()),
+        Target::Federated { principal_id } => principal_id,
+        Target::AttackSequence { actors } => {
+            let names: Vec<String> = actors
+                .into_iter()
+                .filter_map(|a| match a {
+                    Target::IamUser { user_name, .. } => Some(user_name),
+                    Target::RoleSession { role_name, .. } => Some(role_name),
+                    _ => None,
+                })
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        }
+        Target::Unsupported { .. } => None,
+    }
+}
+
 pub fn classify(finding: &Finding) -> Target {
     let resource = &finding.resource;
     match resource.resource_type.as_str() {

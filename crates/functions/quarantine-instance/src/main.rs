@@ -1,11 +1,10 @@
 //! Lambda function `quarantine-instance`: contains the EC2 instance a
-//! GuardDuty finding names. All logic lives in `responder-aws`; see the
-//! README for what it does, step by step.
+//! GuardDuty finding names. The playbook is in `responder-ec2`.
 
 use responder_aws::lambda::serve;
-use responder_core::Function;
+use responder_ec2::QuarantineInstance;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    serve(Function::QuarantineInstance).await
+    serve(QuarantineInstance).await
 }

@@ -1,11 +1,11 @@
 //! Lambda function `restore-cloudtrail`: starts logging again on the trail a
-//! `Stealth:IAMUser/CloudTrailLoggingDisabled` finding names. All logic lives
-//! in `responder-aws`; see the README.
+//! `Stealth:IAMUser/CloudTrailLoggingDisabled` finding names. The playbook
+//! is in `responder-cloudtrail`.
 
 use responder_aws::lambda::serve;
-use responder_core::Function;
+use responder_cloudtrail::RestoreCloudtrail;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    serve(Function::RestoreCloudtrail).await
+    serve(RestoreCloudtrail).await
 }

@@ -2,23 +2,23 @@
 //! emulator has no LookupEvents and no organization trails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput;
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
 use aws_sdk_cloudtrail::operation::lookup_events::{LookupEventsError, LookupEventsInput, LookupEventsOutput};
 use aws_sdk_cloudtrail::operation::start_logging::StartLoggingOutput;
 use aws_sdk_cloudtrail::types::{Event, LookupAttributeKey, Trail};
+use aws_smithy_mocks::Rule;
 use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
-use common::{Mocks, err_meta, mock_cloud};
-use responder_aws::cloudtrail::{MAX_EVENTS, activity, restore_trail};
+use responder_aws::mocks::{self, err_meta};
 use responder_aws::verify::open_gate;
+use responder_cloudtrail::Cloud;
+use responder_cloudtrail::cloudtrail::{MAX_EVENTS, activity, restore_trail};
 use responder_core::finding::Finding;
 use responder_core::{AccountId, StepStatus, parse_event};
 
 fn finding(file: &str) -> Finding {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../events").join(file);
     parse_event(&std::fs::read(path).unwrap()).unwrap().finding
 }
 
@@ -61,7 +61,7 @@ async fn instance_activity_keeps_the_relevant_calls_newest_first() {
                 .build()
         }
     });
-    let cloud = mock_cloud(Mocks { cloudtrail: vec![lookups.clone()], ..Default::default() });
+    let cloud = mock_cloud(vec![lookups.clone()]);
     let found = activity(&cloud.cloudtrail, &finding("ec2-cryptocurrency-bitcointool-high.json"), 60).await.unwrap();
     let names: Vec<&str> = found.iter().map(|a| a.event_name.as_str()).collect();
     assert_eq!(names[0], "AuthorizeSecurityGroupIngress");
@@ -92,7 +92,7 @@ async fn credential_activity_lists_the_keys_calls_and_assume_role_of_the_role() 
             other => panic!("unexpected look-up {other:?}"),
         }
     });
-    let cloud = mock_cloud(Mocks { cloudtrail: vec![lookups], ..Default::default() });
+    let cloud = mock_cloud(vec![lookups]);
     let found = activity(&cloud.cloudtrail, &finding("iam-role-malicious-ip-caller.json"), 60).await.unwrap();
     assert_eq!(found.len(), MAX_EVENTS, "bounded");
     assert_eq!(found[0].event_name, "AssumeRole");
@@ -102,7 +102,7 @@ async fn credential_activity_lists_the_keys_calls_and_assume_role_of_the_role() 
 async fn lookup_failures_are_returned_for_the_caller_to_degrade() {
     let lookups = mock!(aws_sdk_cloudtrail::Client::lookup_events)
         .then_error(|| LookupEventsError::generic(err_meta("AccessDeniedException")));
-    let cloud = mock_cloud(Mocks { cloudtrail: vec![lookups], ..Default::default() });
+    let cloud = mock_cloud(vec![lookups]);
     let err = activity(&cloud.cloudtrail, &finding("iam-user-malicious-ip-caller.json"), 60).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("AccessDeniedException"));
 }
@@ -121,7 +121,7 @@ async fn an_organization_trail_of_another_account_is_reported_not_failed() {
     let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
         .then_output(|| DescribeTrailsOutput::builder().trail_list(trail("org-trail", "999988887777")).build());
     let start = mock!(aws_sdk_cloudtrail::Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
-    let cloud = mock_cloud(Mocks { cloudtrail: vec![describe, start.clone()], ..Default::default() });
+    let cloud = mock_cloud(vec![describe, start.clone()]);
     let account = AccountId::parse("123456789012").unwrap();
     let run = restore_trail(&cloud, &account, Some("org-trail"), false, &open_gate()).await;
     let reason = run.skipped.expect("skipped with a reason");
@@ -136,9 +136,18 @@ async fn dry_run_plans_the_restart() {
     let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
         .then_output(|| GetTrailStatusOutput::builder().is_logging(false).build());
     let start = mock!(aws_sdk_cloudtrail::Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
-    let cloud = mock_cloud(Mocks { cloudtrail: vec![describe, status, start.clone()], ..Default::default() });
+    let cloud = mock_cloud(vec![describe, status, start.clone()]);
     let account = AccountId::parse("123456789012").unwrap();
     let run = restore_trail(&cloud, &account, Some("main"), true, &open_gate()).await;
     assert!(run.log.records.iter().any(|r| r.action == "start-logging" && r.status == StepStatus::Planned));
     assert_eq!(start.num_calls(), 0);
+}
+
+fn mock_cloud(rules: Vec<Rule>) -> Cloud {
+    let sdk = mocks::sdk_config();
+    let mut cloud = Cloud::new(&sdk);
+    cloud.cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(&sdk).interceptor(mocks::interceptor(&rules)).build(),
+    );
+    cloud
 }

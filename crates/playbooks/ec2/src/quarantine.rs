@@ -43,11 +43,11 @@ use futures::future::join_all;
 use responder_core::record::{InstanceRecord, chunk_tag, join_tag};
 use responder_core::{Policy, StepStatus, tags};
 
+use crate::Cloud;
 use crate::autoscaling;
-use crate::cloud::Cloud;
 use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
 use crate::failure::AwsFailure;
-use crate::steps::{DEADLINE, Held, StepLog, StepResult, Timed, timed};
+use crate::steps::{DEADLINE, Execution, Held, NOT_CONFIRMED, StepResult, Timed, timed};
 use crate::verify::Gate;
 
 /// Time a wave needs at least; with less left before the deadline, the run
@@ -67,21 +67,6 @@ pub struct QuarantineJob<'a> {
     /// Opens when GuardDuty has confirmed the finding; no change before.
     pub gate: Gate,
 }
-
-/// The result of a run: its steps, and when it did not act, why.
-#[derive(Debug, Default)]
-pub struct Execution {
-    pub log: StepLog,
-    /// Set when the run decided, from live state, not to act.
-    pub skipped: Option<String>,
-    /// Things a person should know that are not steps.
-    pub notes: Vec<String>,
-    /// GuardDuty does not have the event's finding as the event tells it.
-    pub possibly_forged: bool,
-}
-
-/// Why changes were not run when the gate stayed closed.
-pub const NOT_CONFIRMED: &str = "not run: the finding was not confirmed with GuardDuty";
 
 /// Everything wave 1 learns.
 #[derive(Debug)]

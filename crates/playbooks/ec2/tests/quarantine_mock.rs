@@ -2,8 +2,6 @@
 //! failing in turn, error mapping and retryability, and the deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,10 +31,11 @@ use aws_sdk_ec2::types::{
     Tag,
 };
 use aws_smithy_mocks::{Rule, mock};
-use responder_aws::cloud::Cloud;
-use responder_aws::quarantine::{QuarantineJob, quarantine};
+use responder_aws::mocks::{self, err_meta};
 use responder_aws::verify::open_gate;
 use responder_core::{Policy, StepStatus};
+use responder_ec2::Cloud;
+use responder_ec2::quarantine::{QuarantineJob, quarantine};
 
 const INSTANCE: &str = "i-0123456789abcdef0";
 const VPC: &str = "vpc-1";
@@ -49,7 +48,15 @@ type Calls = Arc<Mutex<Vec<String>>>;
 type FailureCase = (&'static str, &'static str, Box<dyn Fn() -> Rule>);
 
 fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
-    common::mock_cloud(common::Mocks { ec2, autoscaling: asg, ..Default::default() })
+    let sdk = mocks::sdk_config();
+    let mut cloud = Cloud::new(&sdk);
+    cloud.ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk).interceptor(mocks::interceptor(&ec2)).build(),
+    );
+    cloud.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+        aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(mocks::interceptor(&asg)).build(),
+    );
+    cloud
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -232,8 +239,6 @@ fn job<'a>(policy: &'a Policy, deadline: Option<Instant>) -> QuarantineJob<'a> {
         gate: open_gate(),
     }
 }
-
-use common::err_meta;
 
 fn outcome_of(records: &[responder_core::StepRecord]) -> responder_core::Outcome {
     responder_core::Outcome::of_steps(records, false)

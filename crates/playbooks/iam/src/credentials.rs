@@ -38,11 +38,11 @@ use responder_core::revocation::{
 use responder_core::settings::KeyScope;
 use responder_core::{Policy, StepStatus, tags};
 
-use crate::cloud::Cloud;
+use crate::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
 use crate::iam::{self, Principal};
-use crate::quarantine::{Execution, NOT_CONFIRMED};
 use crate::steps::{DEADLINE, Held, StepResult, Timed, timed};
+use crate::steps::{Execution, NOT_CONFIRMED};
 
 /// What a credential playbook is asked to do.
 #[derive(Debug, Clone)]

@@ -9,11 +9,11 @@
 use responder_core::record::{InstanceRecord, chunk_keys, join_tag};
 use responder_core::tags;
 
+use crate::Cloud;
 use crate::autoscaling;
-use crate::cloud::Cloud;
 use crate::ec2;
 use crate::failure::AwsFailure;
-use crate::quarantine::Execution;
+use crate::steps::Execution;
 use crate::steps::Held;
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,8 +3,6 @@
 //! of changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_iam::operation::delete_login_profile::{DeleteLoginProfileError, DeleteLoginProfileOutput};
@@ -24,11 +22,12 @@ use aws_sdk_iam::operation::update_access_key::{UpdateAccessKeyError, UpdateAcce
 use aws_sdk_iam::types::{AccessKeyMetadata, LoginProfile, Role, StatusType, User};
 use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_types::DateTime;
-use common::{Mocks, err_meta, mock_cloud};
-use responder_aws::credentials::{CredentialJob, disable_user, revoke_role_sessions};
+use responder_aws::mocks::{self, err_meta};
 use responder_aws::verify::open_gate;
 use responder_core::settings::KeyScope;
 use responder_core::{Outcome, Policy, StepStatus};
+use responder_iam::Cloud;
+use responder_iam::credentials::{CredentialJob, disable_user, revoke_role_sessions};
 
 type Calls = Arc<Mutex<Vec<String>>>;
 
@@ -110,13 +109,13 @@ fn job(policy: &Policy) -> CredentialJob<'_> {
     CredentialJob { finding_id: "finding-1", policy, now: chrono::Utc::now(), deadline: None, gate: open_gate() }
 }
 
-async fn run_user(failing: Option<Rule>) -> (responder_aws::quarantine::Execution, Vec<String>) {
+async fn run_user(failing: Option<Rule>) -> (responder_aws::steps::Execution, Vec<String>) {
     let calls = Calls::default();
     let mut iam = Vec::new();
     iam.extend(failing);
     iam.extend(user_reads("/"));
     iam.extend(user_changes(&calls));
-    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+    let cloud = mock_cloud(iam);
     let policy = Policy::default();
     let run = disable_user(&cloud, &job(&policy), "ci-deployer", Some("AKIAFINDINGKEY000001"), KeyScope::AllKeys).await;
     let calls = calls.lock().unwrap().clone();
@@ -230,7 +229,7 @@ async fn role_revocation_failures_are_named() {
             mock!(aws_sdk_iam::Client::put_role_policy).then_error(move || PutRolePolicyError::generic(err_meta(code)));
         let mut iam = vec![put.clone()];
         iam.extend(role_reads("/"));
-        let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+        let cloud = mock_cloud(iam);
         let policy = Policy::default();
         let run = revoke_role_sessions(&cloud, &job(&policy), "data-pipeline").await;
         let failed = run.log.records.iter().find(|r| r.status == StepStatus::Failed).unwrap();
@@ -251,7 +250,7 @@ async fn live_paths_and_protected_arns_stop_the_revocation() {
         let put = mock!(aws_sdk_iam::Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
         let mut iam = vec![put.clone()];
         iam.extend(role_reads(path));
-        let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+        let cloud = mock_cloud(iam);
         let policy = Policy {
             protected_principals: protected.map(responder_core::pattern::Pattern::new).into_iter().collect(),
             ..Policy::default()
@@ -271,7 +270,7 @@ async fn a_close_deadline_starts_no_credential_change() {
     let calls = Calls::default();
     let mut iam = user_reads("/");
     iam.extend(user_changes(&calls));
-    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+    let cloud = mock_cloud(iam);
     let user_job = CredentialJob { deadline: soon(), ..job(&policy) };
     let run = disable_user(&cloud, &user_job, "ci-deployer", Some("AKIAFINDINGKEY000001"), KeyScope::AllKeys).await;
     assert!(calls.lock().unwrap().is_empty(), "{:?}", calls.lock().unwrap());
@@ -283,11 +282,20 @@ async fn a_close_deadline_starts_no_credential_change() {
     let put = mock!(aws_sdk_iam::Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
     let mut iam = vec![put.clone()];
     iam.extend(role_reads("/"));
-    let cloud = mock_cloud(Mocks { iam, ..Default::default() });
+    let cloud = mock_cloud(iam);
     let role_job = CredentialJob { deadline: soon(), ..job(&policy) };
     let run = revoke_role_sessions(&cloud, &role_job, "data-pipeline").await;
     assert_eq!(put.num_calls(), 0);
     let revoke = run.log.records.iter().find(|r| r.action == "revoke-older-sessions").unwrap();
     assert_eq!(revoke.status, StepStatus::Planned);
     assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Failed);
+}
+
+fn mock_cloud(iam: Vec<Rule>) -> Cloud {
+    let sdk = mocks::sdk_config();
+    let mut cloud = Cloud::new(&sdk);
+    cloud.iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk).interceptor(mocks::interceptor(&iam)).build(),
+    );
+    cloud
 }

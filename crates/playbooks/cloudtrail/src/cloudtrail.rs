@@ -22,9 +22,9 @@ use responder_core::report::Activity;
 use responder_core::target::{Target, classify};
 use responder_core::{AccountId, StepStatus};
 
-use crate::cloud::Cloud;
+use crate::Cloud;
 use crate::failure::{AwsFailure, FailureKind};
-use crate::quarantine::Execution;
+use crate::steps::Execution;
 use crate::steps::{Held, Timed};
 
 /// A trail as DescribeTrails reports it.
@@ -140,7 +140,7 @@ pub async fn restore_trail(
         let result = match is_logging(ct, &t.name).await {
             Ok(true) => Ok(Some(Held::already("logging"))),
             Ok(false) if dry_run => Ok(None),
-            Ok(false) if gate.clone().await.is_err() => Ok(Some(Held::skipped(crate::quarantine::NOT_CONFIRMED))),
+            Ok(false) if gate.clone().await.is_err() => Ok(Some(Held::skipped(crate::steps::NOT_CONFIRMED))),
             Ok(false) => start_logging(ct, &t.name).await.map(|()| Some(Held::done("logging restarted"))),
             Err(f) => Err(f),
         };
