@@ -8,6 +8,7 @@ mod cross_account;
 mod notify;
 mod posture;
 mod quarantine;
+mod s3;
 mod verify;
 
 use aws_config::SdkConfig;

@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with two fidelity patches.
+"""Runs moto's server for the project's tests and demo, with seven fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -42,10 +42,22 @@ test (or the demo) registers a finding by posting its EventBridge event to
 account has none there, and `GetFindings` on that detector returns it, as
 GuardDuty returns the finding an event was made from. An event with
 `"detail": {"id": ..., "deleted": true}` forgets the finding. The API
-types the timestamps of an attack sequence (signals, actor sessions) as
-timestamps, which GetFindings sends as epoch seconds where the event has
+types the timestamps of an attack sequence (signals, actor sessions), of
+S3 bucket details and of Lambda details as timestamps, which GetFindings sends as epoch seconds where the event has
 ISO 8601 text: they are converted on the way out, as GuardDuty serializes
 them.
+
+With IAM enforcement on, moto authorizes a bucket's Public Access Block
+calls under the names of other actions: GetPublicAccessBlock as
+`s3:ListBucket`, PutPublicAccessBlock as `s3:CreateBucket`,
+DeletePublicAccessBlock as `s3:DeleteBucket`. A policy that grants the
+functions what AWS requires would then be refused, and one that grants those
+other actions would pass where AWS refuses. The seventh patch checks them
+under the names IAM uses: `s3:GetBucketPublicAccessBlock` for the get,
+`s3:PutBucketPublicAccessBlock` for the put and for the delete. Only the name
+checked changes; the request is then answered as before. (Bucket tagging is
+already checked as IAM does: `s3:GetBucketTagging`, and `s3:PutBucketTagging`
+for the put and for the delete.)
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -195,8 +207,8 @@ def _register_finding(request, full_url, headers):
     return 200, {}, json.dumps({"detectorId": backend.list_detectors()[0]})
 
 
-# Attack-sequence members the API model types as timestamps.
-_SEQUENCE_TIMESTAMPS = {"createdAt", "updatedAt", "firstSeenAt", "lastSeenAt", "createdTime"}
+# Members the API model types as timestamps (attack sequences, S3 buckets, Lambda functions).
+_SEQUENCE_TIMESTAMPS = {"createdAt", "updatedAt", "firstSeenAt", "lastSeenAt", "createdTime", "lastModifiedAt"}
 
 
 def _epoch_timestamps(value):
@@ -219,6 +231,11 @@ def _as_guardduty_serves(finding):
     service = finding.get("service") or {}
     if "detection" in service:
         service["detection"] = _epoch_timestamps(service["detection"])
+    resource = finding.get("resource") or {}
+    # S3 and Lambda resource details carry API-model timestamps too.
+    for key in ("s3BucketDetails", "lambdaDetails"):
+        if key in resource:
+            resource[key] = _epoch_timestamps(resource[key])
     return finding
 
 
@@ -233,6 +250,29 @@ def _get_findings(self):
 moto_api_urls.url_paths["{0}/moto-api/static/guardduty/findings"] = _register_finding
 guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/findings/get$"] = GuardDutyResponse.dispatch
 GuardDutyResponse.get_findings = _get_findings
+
+
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+from moto.iam.access_control import S3IAMRequest  # noqa: E402
+
+_check_s3_action = S3IAMRequest.check_action_permitted
+
+# moto's name for a bucket's Public Access Block call -> the name IAM uses
+_PUBLIC_ACCESS_BLOCK_ACTIONS = {
+    "s3:ListBucket": "s3:GetBucketPublicAccessBlock",
+    "s3:CreateBucket": "s3:PutBucketPublicAccessBlock",
+    "s3:DeleteBucket": "s3:PutBucketPublicAccessBlock",
+}
+
+
+def _check_s3_action_under_iam_name(self, resource):
+    if "publicAccessBlock" in parse_qs(urlsplit(self._path).query, keep_blank_values=True):
+        self._action = _PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
+    return _check_s3_action(self, resource)
+
+
+S3IAMRequest.check_action_permitted = _check_s3_action_under_iam_name
 
 
 def _exit_with_parent(parent):

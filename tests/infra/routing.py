@@ -24,11 +24,12 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
-Q, R, D, T, N = (
+Q, R, D, T, S, N = (
     "quarantine-instance",
     "revoke-role-sessions",
     "disable-iam-user",
     "restore-cloudtrail",
+    "protect-s3-bucket",
     "notify-finding",
 )
 
@@ -51,6 +52,12 @@ EXPECTED = {
     "ec2-trojan-archived-finding.json": {Q, N},
     "ec2-cryptocurrency-other-account.json": {Q, N},
     "iam-instance-credential-exfiltration-outside-aws.json": {Q, R, N},
+    "s3-bucket-block-public-access-disabled.json": {S},
+    "s3-bucket-anonymous-access-granted.json": {S, D, N},
+    "s3-account-block-public-access-disabled.json": set(),
+    "s3-exfiltration-malicious-ip-caller-user.json": {D, N},
+    "s3-anomalous-behavior-role.json": {R, N},
+    "s3-server-access-logging-disabled.json": {N},
     "iam-role-instance-credential-exfiltration-inside-aws.json": {Q, R, N},
     "iam-role-malicious-ip-caller.json": {R, N},
     "iam-role-tor-ip-caller.json": {N},

@@ -249,6 +249,11 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
         Function::NotifyFinding => {
             vec![Case { function, event: fixture_with("ec2-recon-port-probe-medium.json", &[]) }]
         }
+        Function::ProtectS3Bucket => {
+            let bucket = buckets.lock().unwrap().pop().expect("a bucket made before enforcement");
+            let event = fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &bucket)]);
+            vec![Case { function, event }]
+        }
     }
 }
 
@@ -298,7 +303,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     // Before enforcement: the admin, and buckets (made with bare requests).
     let admin = principal(&root_config, "lp-admin", &["*".to_owned()]).await;
     // Trails need buckets, which the harness makes with bare requests.
-    let buckets: Vec<String> = (0..40).map(|_| seed::unique("lp-logs").to_lowercase()).collect();
+    let buckets: Vec<String> = (0..60).map(|_| seed::unique("lp-logs").to_lowercase()).collect();
     for b in &buckets {
         seed::bucket(&endpoint, b);
     }
@@ -315,6 +320,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         Function::DisableIamUser,
         Function::RevokeRoleSessions,
         Function::RestoreCloudtrail,
+        Function::ProtectS3Bucket,
         Function::NotifyFinding,
     ];
     let mut report = Vec::new();
@@ -497,6 +503,7 @@ struct Contained {
     instance: String,
     users: Vec<String>,
     roles: Vec<String>,
+    buckets: Vec<String>,
 }
 
 async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
@@ -506,6 +513,9 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     let (plain_user, plain_keys, _) = seed::iam_user(admin, 1, 0, false).await;
     let role = seed::iam_role(admin, "data-pipeline", "/").await;
     let stolen = seed::iam_role(admin, "web-app-role", "/").await;
+    // One bucket that had a block (put back) and one that had none (deleted).
+    let blocked = seed::tagged_bucket(admin, &[], Some([true, false, false, false])).await;
+    let open = seed::tagged_bucket(admin, &[], None).await;
     // Revocations a person put earlier: release puts them back.
     let earlier = responder_core::revocation::policy_document(chrono::Utc::now() - chrono::Duration::days(30));
     let iam = aws_sdk_iam::Client::new(admin);
@@ -542,12 +552,25 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
                 &[("i-0a1b2c3d4e5f67890", &inst.id), ("web-app-role", &stolen)],
             ),
         },
+        Case {
+            function: Function::ProtectS3Bucket,
+            event: fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &blocked)]),
+        },
+        Case {
+            function: Function::ProtectS3Bucket,
+            event: fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &open)]),
+        },
     ];
     for case in &cases {
         let run = run_as(admin, topic, case).await;
         assert_eq!(run.outcome, "contained", "{run:#?}");
     }
-    Contained { instance: inst.id, users: vec![user, plain_user], roles: vec![role, stolen] }
+    Contained {
+        instance: inst.id,
+        users: vec![user, plain_user],
+        roles: vec![role, stolen],
+        buckets: vec![blocked, open],
+    }
 }
 
 /// Releases everything in `contained` as the caller of `config`.
@@ -567,6 +590,10 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     }
     for role in &contained.roles {
         runs.push((role.clone(), responder_iam::credentials::release_role(&iam, role).await));
+    }
+    let s3 = responder_s3::Cloud::new(config);
+    for bucket in &contained.buckets {
+        runs.push((bucket.clone(), responder_s3::bucket::release(&s3, bucket).await));
     }
     for (what, run) in runs {
         if !run.log.all_held() || run.skipped.is_some() {

@@ -311,6 +311,8 @@ fn identify(request: &HttpRequest, body: &str) -> (String, String) {
 /// The action of a REST request (GuardDuty's: the operations the responder
 /// calls), from its method and path.
 fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    let has = |key: &str| query.split('&').any(|p| p.split('=').next() == Some(key));
     let path = uri.split('?').next().unwrap_or(uri);
     let path = path.split_once("://").map_or(path, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -319,6 +321,11 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
         ("guardduty", "POST", ["detector"]) => Some("CreateDetector"),
         ("guardduty", "GET", ["detector", _]) => Some("GetDetector"),
         ("guardduty", "POST", ["detector", _, "findings", "get"]) => Some("GetFindings"),
+        // S3 (path style), named as IAM names them: a delete is a put there.
+        ("s3", "GET", [_]) if has("tagging") => Some("GetBucketTagging"),
+        ("s3", "PUT" | "DELETE", [_]) if has("tagging") => Some("PutBucketTagging"),
+        ("s3", "GET", [_]) if has("publicAccessBlock") => Some("GetBucketPublicAccessBlock"),
+        ("s3", "PUT" | "DELETE", [_]) if has("publicAccessBlock") => Some("PutBucketPublicAccessBlock"),
         _ => None,
     }
 }

@@ -1,6 +1,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! Harness for the end-to-end tests: a real AWS emulator (`moto_server`, with
-//! the one fidelity patch in `tests/emulator/moto_emulator.py`) on a free
+//! the fidelity patches in `tests/emulator/moto_emulator.py`) on a free
 //! loopback port, SDK clients pointed at it, and helpers that seed realistic
 //! resources. Production code reaches the emulator only through
 //! `AWS_ENDPOINT_URL`-style configuration: there is no test branch in it.
@@ -224,6 +224,7 @@ pub async fn responder_for(
         Function::DisableIamUser => one(responder_iam::DisableIamUser, settings, config).await,
         Function::RestoreCloudtrail => one(responder_cloudtrail::RestoreCloudtrail, settings, config).await,
         Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
+        Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
     }
 }
 

@@ -390,9 +390,8 @@ pub async fn role_policy(config: &SdkConfig, role: &str, policy: &str) -> Option
     Some(out.policy_document().to_owned())
 }
 
-/// Creates an S3 bucket in the emulator with a bare path-style request (the
-/// tests need one only as a trail's destination; the emulator does not check
-/// signatures, and this spares the build an S3 client).
+/// Creates an S3 bucket in the emulator with a bare path-style request (as
+/// a trail's destination, and before IAM enforcement starts).
 pub fn bucket(endpoint: &str, name: &str) {
     crate::bare_request(endpoint, "PUT", &format!("/{name}"), "");
 }
@@ -531,4 +530,69 @@ pub async fn member_role(member: &SdkConfig, home_account: &str, name: &str, ext
         .await
         .expect("CreateRole (member role)");
     out.role().map(|r| r.arn().to_owned()).expect("role arn")
+}
+
+fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
+/// A new bucket with `tags` and, when given, a public access block of
+/// (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).
+pub async fn tagged_bucket(config: &SdkConfig, tags: &[(&str, &str)], block: Option<[bool; 4]>) -> String {
+    use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
+    let name = unique("exports").to_lowercase();
+    let s3 = s3(config);
+    s3.create_bucket().bucket(&name).send().await.expect("CreateBucket");
+    if !tags.is_empty() {
+        let set = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag")).collect();
+        let tagging = Tagging::builder().set_tag_set(Some(set)).build().expect("tagging");
+        s3.put_bucket_tagging().bucket(&name).tagging(tagging).send().await.expect("PutBucketTagging");
+    }
+    if let Some([a, b, c, d]) = block {
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(a)
+            .ignore_public_acls(b)
+            .block_public_policy(c)
+            .restrict_public_buckets(d)
+            .build();
+        s3.put_public_access_block()
+            .bucket(&name)
+            .public_access_block_configuration(config)
+            .send()
+            .await
+            .expect("PutPublicAccessBlock");
+    }
+    name
+}
+
+/// The bucket's public access block as the four settings, `None` when it has none.
+pub async fn public_access_block(config: &SdkConfig, bucket: &str) -> Option<[bool; 4]> {
+    match s3(config).get_public_access_block().bucket(bucket).send().await {
+        Ok(out) => {
+            let c = out.public_access_block_configuration().expect("a configuration");
+            Some([
+                c.block_public_acls().unwrap_or(false),
+                c.ignore_public_acls().unwrap_or(false),
+                c.block_public_policy().unwrap_or(false),
+                c.restrict_public_buckets().unwrap_or(false),
+            ])
+        }
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+            assert_eq!(code.as_deref(), Some("NoSuchPublicAccessBlockConfiguration"), "{e:?}");
+            None
+        }
+    }
+}
+
+/// The bucket's tags.
+pub async fn bucket_tags(config: &SdkConfig, bucket: &str) -> std::collections::BTreeMap<String, String> {
+    match s3(config).get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+            assert_eq!(code.as_deref(), Some("NoSuchTagSet"), "{e:?}");
+            Default::default()
+        }
+    }
 }

@@ -8,6 +8,8 @@
 //!   a table; exit code 1 when a check fails, so it can gate a pipeline.
 //! - `responder release --user NAME` / `--role NAME`: reactivate exactly the
 //!   keys the responder deactivated, remove its session revocation.
+//! - `responder release --bucket NAME`: put back the public access block the
+//!   bucket had before the responder turned it on.
 //!
 //! Settings come from the same environment variables as the functions.
 
@@ -66,6 +68,9 @@ struct ReleaseTarget {
     /// An IAM role whose sessions the responder revoked.
     #[arg(long)]
     role: Option<String>,
+    /// An S3 bucket whose public access the responder blocked.
+    #[arg(long)]
+    bucket: Option<String>,
 }
 
 #[tokio::main]
@@ -152,15 +157,22 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Release { what, reattach_asg } => {
             let config = load_sdk_config().await;
-            let (name, run) = match (what.instance, what.user, what.role) {
-                (Some(instance), _, _) => {
+            let (name, run) = match (what.instance, what.user, what.role, what.bucket) {
+                (Some(instance), ..) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
                     let cloud = responder_ec2::Cloud::new(&config);
                     (instance, release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await)
                 }
-                (_, Some(user), _) => (user.clone(), release_user(&responder_iam::Cloud::new(&config), &user).await),
-                (_, _, Some(role)) => (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await),
-                _ => return Err("name an --instance, a --user or a --role".into()),
+                (_, Some(user), ..) => (user.clone(), release_user(&responder_iam::Cloud::new(&config), &user).await),
+                (_, _, Some(role), _) => (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await),
+                (.., Some(bucket)) => {
+                    if !responder_core::target::is_bucket_name(&bucket) {
+                        return Err(format!("{bucket:?} is not an S3 bucket name"));
+                    }
+                    let cloud = responder_s3::Cloud::new(&config);
+                    (bucket.clone(), responder_s3::bucket::release(&cloud, &bucket).await)
+                }
+                _ => return Err("name an --instance, a --user, a --role or a --bucket".into()),
             };
             if let Some(reason) = &run.skipped {
                 println!("nothing released: {reason}");

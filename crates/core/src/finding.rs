@@ -45,6 +45,20 @@ pub struct Resource {
     pub instance_details: Option<InstanceDetails>,
     #[serde(default)]
     pub access_key_details: Option<AccessKeyDetails>,
+    /// S3 Protection findings: the buckets involved.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub s3_bucket_details: Vec<S3BucketDetail>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3BucketDetail {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub r#type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

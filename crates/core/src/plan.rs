@@ -19,6 +19,7 @@ pub enum Function {
     DisableIamUser,
     RestoreCloudtrail,
     NotifyFinding,
+    ProtectS3Bucket,
 }
 
 impl Function {
@@ -29,15 +30,17 @@ impl Function {
             Function::DisableIamUser => "disable-iam-user",
             Function::RestoreCloudtrail => "restore-cloudtrail",
             Function::NotifyFinding => "notify-finding",
+            Function::ProtectS3Bucket => "protect-s3-bucket",
         }
     }
 
     /// Every function, in the order the README lists them.
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::QuarantineInstance,
         Function::RevokeRoleSessions,
         Function::DisableIamUser,
         Function::RestoreCloudtrail,
+        Function::ProtectS3Bucket,
         Function::NotifyFinding,
     ];
 
@@ -90,6 +93,9 @@ pub enum Plan {
     RestoreTrail { scope: Scope, trail: Option<String> },
     /// Alert a person, with the CloudTrail activity around the resource.
     Alert { scope: Scope },
+    /// Record the bucket's public access block, then turn all four settings on.
+    ProtectBucket { scope: Scope, bucket: String },
+
     /// An attack sequence naming several principals this function contains:
     /// one plan each, run one after another; `left_out` says which actors of
     /// its kind were not acted on, and why (protected, say).
@@ -127,6 +133,11 @@ impl Plan {
             Plan::Alert { scope } => {
                 format!("alert the team, with the CloudTrail activity around the resource, {}", at(scope))
             }
+            Plan::ProtectBucket { scope, bucket } => format!(
+                "block all public access to bucket {bucket} {}: record its public access block, then turn all four settings on",
+                at(scope)
+            ),
+
             Plan::Sequence { parts, .. } => {
                 let parts: Vec<String> = parts.iter().map(Plan::describe).collect();
                 format!("for each principal of the attack sequence: {}", parts.join("; "))
@@ -142,6 +153,7 @@ impl Plan {
             Plan::DisableIamUser { user_name, .. } => user_name.clone(),
             Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
             Plan::Alert { .. } => String::new(),
+            Plan::ProtectBucket { bucket, .. } => bucket.clone(),
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
         }
     }
@@ -153,6 +165,7 @@ impl Plan {
             | Plan::DisableIamUser { scope, .. }
             | Plan::RestoreTrail { scope, .. }
             | Plan::Alert { scope }
+            | Plan::ProtectBucket { scope, .. }
             | Plan::Sequence { scope, .. } => scope,
         }
     }
@@ -294,8 +307,26 @@ const CREDENTIAL_TYPES: &[&str] = &[
 /// Turning CloudTrail logging off: restarted whatever the severity (GuardDuty rates it Low).
 const TRAIL_STOPPED_TYPES: &[&str] = &["Stealth:IAMUser/CloudTrailLoggingDisabled"];
 
+/// S3 data-event findings: the resource is the bucket, the caller in
+/// `accessKeyDetails` is contained like an `AccessKey` finding's; the bucket
+/// itself is not changed.
+const S3_CALLER_TYPES: &[&str] =
+    &["Exfiltration:S3/*", "Impact:S3/*", "Discovery:S3/*", "UnauthorizedAccess:S3/*", "PenTest:S3/*"];
+
+/// Findings that a bucket was opened to the public: its public access block
+/// is turned back on, whatever the severity (GuardDuty rates the disabling Low).
+const BUCKET_EXPOSURE_TYPES: &[&str] = &[
+    "Policy:S3/BucketBlockPublicAccessDisabled",
+    "Policy:S3/BucketPublicAccessGranted",
+    "Policy:S3/BucketAnonymousAccessGranted",
+];
+
+/// Alerted whatever the severity: GuardDuty rates them Low, and no
+/// remediation function reports them.
+const ALWAYS_ALERTED_TYPES: &[&str] = &["Stealth:S3/ServerAccessLoggingDisabled"];
+
 /// Contained only when the policy opts in.
-const ANOMALY_TYPES: &[&str] = &["*:IAMUser/AnomalousBehavior"];
+const ANOMALY_TYPES: &[&str] = &["*:IAMUser/AnomalousBehavior", "*:S3/AnomalousBehavior", "*:S3/AnomalousBehavior.*"];
 
 fn matches_any(patterns: &[&str], finding_type: &str) -> bool {
     patterns.iter().any(|p| Pattern::new(*p).matches(finding_type))
@@ -380,7 +411,32 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
             severity_gate(finding, policy)?;
             Ok(Plan::Quarantine { scope, instance_id, eni_hints })
         }
+        Function::ProtectS3Bucket => {
+            let Target::S3Buckets { buckets, .. } = target else {
+                return Err(Skip::NotForThisFunction(match target {
+                    Target::Unsupported { reason } => reason,
+                    _ => "the finding is not about an S3 bucket".into(),
+                }));
+            };
+            if !matches_any(BUCKET_EXPOSURE_TYPES, finding_type) {
+                if matches_any(S3_CALLER_TYPES, finding_type) {
+                    return Err(Skip::NotForThisFunction(format!(
+                        "{finding_type}: the caller is contained by the credential functions; the bucket is left as it is"
+                    )));
+                }
+                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+            }
+            gates(finding, policy)?;
+            let mut parts: Vec<Plan> =
+                buckets.into_iter().map(|bucket| Plan::ProtectBucket { scope: scope.clone(), bucket }).collect();
+            match parts.len() {
+                0 => Err(Skip::Malformed("no bucket in s3BucketDetails".into())),
+                1 => Ok(parts.remove(0)),
+                _ => Ok(Plan::Sequence { scope, parts, left_out: Vec::new() }),
+            }
+        }
         Function::RevokeRoleSessions => {
+            let target = caller_of(target, finding_type);
             let Target::RoleSession { role_name, session_name, access_key_id, source_instance } = target else {
                 return Err(not_mine(target, "an assumed-role session"));
             };
@@ -427,12 +483,13 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
         }
         Function::NotifyFinding => {
             let severity = finding.severity.value();
-            if severity < policy.alert_threshold {
+            if severity < policy.alert_threshold && !matches_any(ALWAYS_ALERTED_TYPES, finding_type) {
                 return Err(Skip::BelowAlertThreshold { severity, threshold: policy.alert_threshold });
             }
             Ok(Plan::Alert { scope })
         }
         Function::DisableIamUser => {
+            let target = caller_of(target, finding_type);
             let Target::IamUser { user_name, access_key_id } = target else {
                 return Err(not_mine(target, "an IAM user's access key"));
             };
@@ -445,6 +502,17 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
             severity_gate(finding, policy)?;
             Ok(Plan::DisableIamUser { scope, user_name, access_key_id })
         }
+    }
+}
+
+/// For an S3 data-event finding, the caller `accessKeyDetails` names.
+fn caller_of(target: Target, finding_type: &str) -> Target {
+    match target {
+        Target::S3Buckets { caller: Some(caller), .. } if matches_any(S3_CALLER_TYPES, finding_type) => *caller,
+        Target::S3Buckets { .. } => Target::Unsupported {
+            reason: format!("{finding_type} is about the bucket, not about credentials to contain"),
+        },
+        other => other,
     }
 }
 
@@ -488,7 +556,7 @@ fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip>
         }
         return Err(Skip::TypeNotHandled(format!("{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)")));
     }
-    if matches_any(CREDENTIAL_TYPES, finding_type) {
+    if matches_any(CREDENTIAL_TYPES, finding_type) || matches_any(S3_CALLER_TYPES, finding_type) {
         Ok(())
     } else {
         Err(Skip::TypeNotHandled(finding_type.to_owned()))

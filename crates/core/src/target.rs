@@ -31,8 +31,23 @@ pub enum Target {
     /// each actor `service.detection.sequence` names, as targets of their
     /// own (IAM users and role sessions; anything else as `Unsupported`).
     AttackSequence { actors: Vec<Target> },
+    /// S3 buckets (`resourceType: S3Bucket`), with the caller the finding
+    /// names in `accessKeyDetails` (data-event findings), classified as an
+    /// `AccessKey` finding's would be.
+    S3Buckets { buckets: Vec<String>, caller: Option<Box<Target>> },
     /// Anything else, with why.
     Unsupported { reason: String },
+}
+
+/// An S3 bucket name as S3 allows new ones: 3–63 of lowercase letters,
+/// digits, `.` and `-`, a letter or digit first and last.
+pub fn is_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.first().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !name.contains("..")
 }
 
 /// IAM user and role names: 1–64 of `[A-Za-z0-9+=,.@_-]`. A name with a path
@@ -136,6 +151,12 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
         Target::RoleSession { role_name, .. } => Some(role_name),
         Target::Root => Some("root".into()),
         Target::Federated { principal_id } => principal_id,
+        Target::S3Buckets { buckets, .. } if !buckets.is_empty() => Some(buckets.join(", ")),
+        Target::S3Buckets { caller, .. } => caller.and_then(|c| match *c {
+            Target::IamUser { user_name, .. } => Some(user_name),
+            Target::RoleSession { role_name, .. } => Some(role_name),
+            _ => None,
+        }),
         Target::AttackSequence { actors } => {
             let names: Vec<String> = actors
                 .into_iter()
@@ -165,49 +186,64 @@ pub fn classify(finding: &Finding) -> Target {
             let eni_hints = details.network_interfaces.iter().filter_map(|n| n.network_interface_id.clone()).collect();
             Target::Instance { instance_id, eni_hints }
         }
-        "AccessKey" => {
-            let Some(key) = &resource.access_key_details else {
-                return Target::Unsupported { reason: "the finding has no accessKeyDetails".into() };
-            };
-            let name = key.user_name.clone().unwrap_or_default();
-            if let Some(id) = key.access_key_id.as_deref().filter(|id| !is_access_key_id(id)) {
+        "S3Bucket" => {
+            let names = resource.s3_bucket_details.iter().filter_map(|b| b.name.clone());
+            let names: Vec<String> = names.filter(|n| !n.is_empty()).collect();
+            if let Some(bad) = names.iter().find(|n| !is_bucket_name(n)) {
                 return Target::Unsupported {
-                    reason: format!("accessKeyId {:?} is not an access key id", crate::finding::truncate(id, 80)),
+                    reason: format!("bucket name {:?} is not an S3 bucket name", crate::finding::truncate(bad, 80)),
                 };
             }
-            match key.user_type.as_deref() {
-                Some("IAMUser") if is_iam_name(&name) => {
-                    Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
-                }
-                Some("AssumedRole") if is_iam_name(&name) => {
-                    let session_name = key
-                        .principal_id
-                        .as_deref()
-                        .and_then(|p| p.split_once(':'))
-                        .map(|(_, session)| session.to_owned())
-                        .filter(|s| !s.is_empty());
-                    let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
-                    Target::RoleSession {
-                        role_name: name,
-                        session_name,
-                        access_key_id: key.access_key_id.clone(),
-                        source_instance,
-                    }
-                }
-                Some("IAMUser" | "AssumedRole") => Target::Unsupported {
-                    reason: format!("userName {:?} is not a plain IAM name", crate::finding::truncate(&name, 80)),
-                },
-                Some("Root") => Target::Root,
-                Some("Federated") => Target::Federated { principal_id: key.principal_id.clone() },
-                Some(other) => Target::Unsupported {
-                    reason: format!("credentials of type {:?} are not handled", crate::finding::truncate(other, 40)),
-                },
-                None => Target::Unsupported { reason: "the finding names no userType".into() },
-            }
+            let caller = resource.access_key_details.as_ref().map(|_| Box::new(access_key_target(finding)));
+            Target::S3Buckets { buckets: names, caller }
         }
+        "AccessKey" => access_key_target(finding),
         other => Target::Unsupported {
             reason: format!("resource type {:?} is not handled", crate::finding::truncate(other, 40)),
         },
+    }
+}
+
+/// The credentials `accessKeyDetails` names.
+fn access_key_target(finding: &Finding) -> Target {
+    let resource = &finding.resource;
+    let Some(key) = &resource.access_key_details else {
+        return Target::Unsupported { reason: "the finding has no accessKeyDetails".into() };
+    };
+    let name = key.user_name.clone().unwrap_or_default();
+    if let Some(id) = key.access_key_id.as_deref().filter(|id| !is_access_key_id(id)) {
+        return Target::Unsupported {
+            reason: format!("accessKeyId {:?} is not an access key id", crate::finding::truncate(id, 80)),
+        };
+    }
+    match key.user_type.as_deref() {
+        Some("IAMUser") if is_iam_name(&name) => {
+            Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
+        }
+        Some("AssumedRole") if is_iam_name(&name) => {
+            let session_name = key
+                .principal_id
+                .as_deref()
+                .and_then(|p| p.split_once(':'))
+                .map(|(_, session)| session.to_owned())
+                .filter(|s| !s.is_empty());
+            let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
+            Target::RoleSession {
+                role_name: name,
+                session_name,
+                access_key_id: key.access_key_id.clone(),
+                source_instance,
+            }
+        }
+        Some("IAMUser" | "AssumedRole") => Target::Unsupported {
+            reason: format!("userName {:?} is not a plain IAM name", crate::finding::truncate(&name, 80)),
+        },
+        Some("Root") => Target::Root,
+        Some("Federated") => Target::Federated { principal_id: key.principal_id.clone() },
+        Some(other) => Target::Unsupported {
+            reason: format!("credentials of type {:?} are not handled", crate::finding::truncate(other, 40)),
+        },
+        None => Target::Unsupported { reason: "the finding names no userType".into() },
     }
 }
 
@@ -222,6 +258,17 @@ mod tests {
         assert!(!is_iam_name("path/role"));
         assert!(!is_iam_name("rôle"));
         assert!(!is_iam_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn bucket_names_as_s3_allows_them() {
+        use super::is_bucket_name as ok;
+        for good in ["abc", "customer-exports", "logs.example.com", "a1-b2", &"a".repeat(63)] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in ["ab", "Upper", "-abc", "abc-", "a..b", "a_b", "a b", "bucket/../x", &"a".repeat(64)] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]

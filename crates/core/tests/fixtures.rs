@@ -16,8 +16,18 @@ struct Row {
 /// Fixtures restore-cloudtrail acts on; it skips every other.
 const TRAIL_FIXTURES: &[&str] = &["cloudtrail-logging-disabled.json", "cloudtrail-logging-disabled-unnamed-trail.json"];
 
+/// What protect-s3-bucket does with the fixtures it does not answer
+/// `not_for_this_function`.
+const BUCKET_FIXTURES: &[(&str, &str)] = &[
+    ("s3-bucket-block-public-access-disabled.json", "act"),
+    ("s3-bucket-anonymous-access-granted.json", "act"),
+    ("s3-server-access-logging-disabled.json", "type_not_handled"),
+];
+
 /// Fixtures below the default alert threshold (4.0), which notify-finding skips.
 const QUIET_FIXTURES: &[&str] = &[
+    "s3-bucket-block-public-access-disabled.json",
+    "s3-account-block-public-access-disabled.json",
     "ec2-ssh-bruteforce-target-victim.json",
     "iam-root-credential-usage.json",
     "cloudtrail-logging-disabled.json",
@@ -223,6 +233,42 @@ const TABLE: &[Row] = &[
         revoke: "not_for_this_function",
         disable: "sample",
     },
+    Row {
+        file: "s3-bucket-block-public-access-disabled.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "s3-bucket-anonymous-access-granted.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "s3-account-block-public-access-disabled.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "type_not_handled",
+    },
+    Row {
+        file: "s3-exfiltration-malicious-ip-caller-user.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "s3-anomalous-behavior-role.json",
+        quarantine: "not_for_this_function",
+        revoke: "type_not_handled",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "s3-server-access-logging-disabled.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
 ];
 
 fn events_dir() -> PathBuf {
@@ -260,11 +306,13 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
         let event = parse_event(&bytes).unwrap_or_else(|e| panic!("{}: {e}", row.file));
         let trail = if TRAIL_FIXTURES.contains(&row.file) { "act" } else { "not_for_this_function" };
         let alert = if QUIET_FIXTURES.contains(&row.file) { "below_alert_threshold" } else { "act" };
+        let bucket = BUCKET_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         for (function, want) in [
             (Function::QuarantineInstance, row.quarantine),
             (Function::RevokeRoleSessions, row.revoke),
             (Function::DisableIamUser, row.disable),
             (Function::RestoreCloudtrail, trail),
+            (Function::ProtectS3Bucket, bucket),
             (Function::NotifyFinding, alert),
         ] {
             let got = decide(function, &event.finding, &policy);
@@ -413,6 +461,7 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::DisableIamUser { user_name, .. } => user_name.clone(),
                 responder_core::Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "every".into()),
                 responder_core::Plan::Alert { .. } => "alert".into(),
+                responder_core::Plan::ProtectBucket { bucket, .. } => bucket.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());

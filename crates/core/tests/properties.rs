@@ -75,6 +75,7 @@ const PATHS: &[&[&str]] = &[
     &["detail", "resource", "accessKeyDetails", "userName"],
     &["detail", "resource", "accessKeyDetails", "userType"],
     &["detail", "resource", "accessKeyDetails", "principalId"],
+    &["detail", "resource", "s3BucketDetails"],
     &["detail", "service"],
     &["detail", "service", "archived"],
     &["detail", "service", "resourceRole"],
@@ -122,6 +123,7 @@ struct Shapes {
     access_key_id: regex_lite::Regex,
     trail_name: regex_lite::Regex,
     trail_arn: regex_lite::Regex,
+    bucket_name: regex_lite::Regex,
 }
 
 fn shapes() -> &'static Shapes {
@@ -138,6 +140,8 @@ fn shapes() -> &'static Shapes {
             // CloudTrail: 3–128, letters, digits, `._-`, alphanumeric at both ends.
             trail_name: re(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,126})[A-Za-z0-9]$"),
             trail_arn: re(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/(.+)$"),
+            // S3: 3–63 of lowercase letters, digits, `.` and `-`, alphanumeric at both ends.
+            bucket_name: re(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
         }
     })
 }
@@ -173,6 +177,9 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
             assert!(trail_name_ok(name), "{trail:?}");
         }
         Plan::RestoreTrail { trail: None, .. } | Plan::Alert { .. } => {}
+        Plan::ProtectBucket { bucket, .. } => {
+            assert!(s.bucket_name.is_match(bucket) && !bucket.contains(".."), "{bucket:?}")
+        }
         Plan::Sequence { parts, .. } => parts.iter().for_each(assert_acts_only_on_well_formed_names),
     }
 }

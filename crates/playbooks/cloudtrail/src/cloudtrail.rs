@@ -171,6 +171,21 @@ const INSTANCE_EVENTS: &[&str] = &[
     "StopInstances",
 ];
 
+/// Events worth listing for an S3 bucket finding: its configuration changes.
+const BUCKET_EVENTS: &[&str] = &[
+    "PutBucketLogging",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketAcl",
+    "PutBucketPublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+    "PutBucketOwnershipControls",
+    "PutBucketVersioning",
+    "PutBucketLifecycle",
+    "PutBucketReplication",
+    "DeleteBucket",
+];
+
 /// Pages read per look-up, and events listed in an alert.
 const MAX_PAGES: usize = 3;
 pub const MAX_EVENTS: usize = 20;
@@ -201,6 +216,16 @@ pub async fn activity(ct: &Client, finding: &Finding, window_minutes: u32) -> Re
                 lookups.push((LookupAttributeKey::AccessKeyId, key, Filter::All));
             }
             lookups.push((LookupAttributeKey::EventName, "AssumeRole".into(), Filter::AssumedRole(role_name)));
+        }
+        Target::S3Buckets { buckets, .. } => {
+            // The bucket's configuration changes first: the call that turned
+            // logging off, or opened it, is among them.
+            for bucket in buckets {
+                lookups.push((LookupAttributeKey::ResourceName, bucket, Filter::Names(BUCKET_EVENTS)));
+            }
+            if let Some(key) = key_of(finding) {
+                lookups.push((LookupAttributeKey::AccessKeyId, key, Filter::All));
+            }
         }
         _ => {
             if let Some(key) = key_of(finding) {

@@ -87,6 +87,16 @@ impl Playbook for NotifyFinding {
             let target = responder_core::target::alert_resource(finding)
                 .unwrap_or_else(|| finding.resource.resource_type.clone());
             let mut run = Execution::default();
+            if let Some(call) = finding.service.action.as_ref().and_then(|a| a.aws_api_call_action.as_ref()) {
+                let key = finding.resource.access_key_details.as_ref();
+                let who = key.and_then(|k| k.user_name.as_deref()).unwrap_or("an unnamed caller");
+                let ip = call.remote_ip_details.as_ref().and_then(|r| r["ipAddressV4"].as_str()).unwrap_or("-");
+                run.notes.push(format!(
+                    "the call GuardDuty saw: {} by {who} (access key {}) from {ip}",
+                    call.api.as_deref().unwrap_or("?"),
+                    key.and_then(|k| k.access_key_id.as_deref()).unwrap_or("?"),
+                ));
+            }
             match cloudtrail::activity(&cloud.cloudtrail, finding, minutes).await {
                 Ok(activity) => {
                     let held = Held::done(format!("{} event(s) within ±{minutes} min", activity.len()));

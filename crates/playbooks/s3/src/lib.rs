@@ -1,0 +1,66 @@
+//! # responder-s3
+//!
+//! The S3 playbooks, the only crate that links the S3 SDK:
+//! [`ProtectS3Bucket`] (the `protect-s3-bucket` function) and
+//! [`bucket::release`] (`responder release --bucket`).
+//!
+//! - [`s3`]: service adapter.
+//! - [`bucket`]: the playbook and its release.
+
+pub mod bucket;
+pub mod s3;
+
+pub(crate) use responder_aws::{failure, steps, verify};
+
+use futures::future::BoxFuture;
+use responder_aws::cloud::Clients;
+use responder_aws::playbook::not_mine;
+use responder_aws::steps::Execution;
+use responder_aws::{Job, Playbook};
+use responder_core::{Function, Plan};
+
+/// The clients the S3 playbooks call.
+#[derive(Debug, Clone)]
+pub struct S3Clients {
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Clients for S3Clients {
+    fn new(config: &aws_config::SdkConfig) -> Self {
+        // Path-style addressing: bucket names with dots break virtual-hosted
+        // TLS, and an endpoint override (a VPC endpoint) takes it as given.
+        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
+        S3Clients { s3: aws_sdk_s3::Client::from_conf(s3) }
+    }
+}
+
+/// Clients for one account and region, S3's included.
+pub type Cloud = responder_aws::cloud::Cloud<S3Clients>;
+
+/// `protect-s3-bucket`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProtectS3Bucket;
+
+impl Playbook for ProtectS3Bucket {
+    const FUNCTION: Function = Function::ProtectS3Bucket;
+    type Clients = S3Clients;
+
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+        Box::pin(async move {
+            let Plan::ProtectBucket { bucket, .. } = plan else { return not_mine(Self::FUNCTION, plan) };
+            let job = bucket::BucketJob {
+                finding_id: job.finding_id(),
+                bucket,
+                policy: &job.settings.policy,
+                gate: job.gate.clone(),
+            };
+            let mut run = bucket::protect(cloud, &job).await;
+            if run.log.all_held() && !run.log.records.is_empty() {
+                run.notes.push(format!(
+                    "public access to {bucket} is blocked; review its bucket policy and ACLs for what was opened, then `responder release --bucket {bucket}` restores the previous block"
+                ));
+            }
+            run
+        })
+    }
+}

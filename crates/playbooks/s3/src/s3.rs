@@ -1,0 +1,154 @@
+//! S3 adapter: a bucket's tags and public access block, and nothing else.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
+
+use crate::failure::{AwsFailure, FailureKind};
+
+/// The four settings of a public access block, in S3's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl Block {
+    pub const ALL_ON: Block = Block {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    /// As a tag value holds it (S3 tag values allow letters, digits,
+    /// spaces and `+ - = . _ : / @`).
+    pub fn to_record(self) -> String {
+        format!(
+            "BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
+            self.block_public_acls, self.ignore_public_acls, self.block_public_policy, self.restrict_public_buckets
+        )
+    }
+
+    /// Reads [`Block::to_record`]'s text back; `None` for anything else.
+    pub fn from_record(text: &str) -> Option<Block> {
+        let mut values = BTreeMap::new();
+        for part in text.split_whitespace() {
+            let (k, v) = part.split_once('=')?;
+            let v = match v {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            };
+            values.insert(k, v);
+        }
+        let block = Block {
+            block_public_acls: *values.get("BlockPublicAcls")?,
+            ignore_public_acls: *values.get("IgnorePublicAcls")?,
+            block_public_policy: *values.get("BlockPublicPolicy")?,
+            restrict_public_buckets: *values.get("RestrictPublicBuckets")?,
+        };
+        (values.len() == 4).then_some(block)
+    }
+}
+
+/// What a bucket had: a public access block, or none at all.
+pub const NO_BLOCK: &str = "none";
+
+fn not_found(failure: AwsFailure, codes: &[&str]) -> Result<(), AwsFailure> {
+    if codes.iter().any(|c| failure.is_code(c)) { Ok(()) } else { Err(failure) }
+}
+
+/// The bucket's tags; a bucket without any has an empty map.
+pub async fn tags(s3: &Client, bucket: &str) -> Result<BTreeMap<String, String>, AwsFailure> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()),
+        Err(e) => {
+            let failure = AwsFailure::from(e);
+            if failure.is_code("NoSuchBucket") {
+                return Err(AwsFailure { kind: FailureKind::NotFound, ..failure });
+            }
+            not_found(failure, &["NoSuchTagSet", "NoSuchTagSetError"]).map(|()| BTreeMap::new())
+        }
+    }
+}
+
+/// Replaces the bucket's whole tag set (S3 has no per-key tagging); an
+/// empty map deletes it.
+pub async fn set_tags(s3: &Client, bucket: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsFailure> {
+    if tags.is_empty() {
+        s3.delete_bucket_tagging().bucket(bucket).send().await?;
+        return Ok(());
+    }
+    let set: Result<Vec<Tag>, _> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let set = set.map_err(|e| AwsFailure::rejected(e.to_string()))?;
+    let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| AwsFailure::rejected(e.to_string()))?;
+    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await?;
+    Ok(())
+}
+
+/// The bucket's public access block; `None` when it has none.
+pub async fn public_access_block(s3: &Client, bucket: &str) -> Result<Option<Block>, AwsFailure> {
+    match s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(out) => {
+            let c = out.public_access_block_configuration();
+            Ok(Some(Block {
+                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+                restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
+            }))
+        }
+        Err(e) => {
+            let failure = AwsFailure::from(e);
+            if failure.is_code("NoSuchBucket") {
+                return Err(AwsFailure { kind: FailureKind::NotFound, ..failure });
+            }
+            not_found(failure, &["NoSuchPublicAccessBlockConfiguration"]).map(|()| None)
+        }
+    }
+}
+
+pub async fn put_public_access_block(s3: &Client, bucket: &str, block: Block) -> Result<(), AwsFailure> {
+    let config = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(block.block_public_acls)
+        .ignore_public_acls(block.ignore_public_acls)
+        .block_public_policy(block.block_public_policy)
+        .restrict_public_buckets(block.restrict_public_buckets)
+        .build();
+    s3.put_public_access_block().bucket(bucket).public_access_block_configuration(config).send().await?;
+    Ok(())
+}
+
+pub async fn delete_public_access_block(s3: &Client, bucket: &str) -> Result<(), AwsFailure> {
+    s3.delete_public_access_block().bucket(bucket).send().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Block;
+
+    #[test]
+    fn a_record_reads_back_as_written_and_nothing_else_reads() {
+        let b = Block {
+            block_public_acls: true,
+            ignore_public_acls: false,
+            block_public_policy: true,
+            restrict_public_buckets: false,
+        };
+        assert_eq!(Block::from_record(&b.to_record()), Some(b));
+        assert_eq!(Block::from_record(&Block::ALL_ON.to_record()), Some(Block::ALL_ON));
+        assert_eq!(Block::from_record("none"), None);
+        assert_eq!(Block::from_record("BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true"), None);
+        assert_eq!(
+            Block::from_record(
+                "BlockPublicAcls=yes IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true"
+            ),
+            None
+        );
+    }
+}
