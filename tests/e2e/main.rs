@@ -5,6 +5,7 @@
 mod concurrency;
 mod credentials;
 mod cross_account;
+mod lambda;
 mod notify;
 mod posture;
 mod quarantine;

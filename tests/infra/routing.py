@@ -24,12 +24,13 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
-Q, R, D, T, S, N = (
+Q, R, D, T, S, L, N = (
     "quarantine-instance",
     "revoke-role-sessions",
     "disable-iam-user",
     "restore-cloudtrail",
     "protect-s3-bucket",
+    "contain-lambda-function",
     "notify-finding",
 )
 
@@ -58,6 +59,8 @@ EXPECTED = {
     "s3-exfiltration-malicious-ip-caller-user.json": {D, N},
     "s3-anomalous-behavior-role.json": {R, N},
     "s3-server-access-logging-disabled.json": {N},
+    "lambda-backdoor-c2-activity.json": {L, N},
+    "lambda-cryptocurrency-bitcoin-tool.json": {L, N},
     "iam-role-instance-credential-exfiltration-inside-aws.json": {Q, R, N},
     "iam-role-malicious-ip-caller.json": {R, N},
     "iam-role-tor-ip-caller.json": {N},

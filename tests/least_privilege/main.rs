@@ -249,6 +249,11 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
         Function::NotifyFinding => {
             vec![Case { function, event: fixture_with("ec2-recon-port-probe-medium.json", &[]) }]
         }
+        Function::ContainLambdaFunction => {
+            let world = seed::lambda_function(admin, None, true, Some(5)).await;
+            let event = fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &world.function)]);
+            vec![Case { function, event }]
+        }
         Function::ProtectS3Bucket => {
             let bucket = buckets.lock().unwrap().pop().expect("a bucket made before enforcement");
             let event = fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &bucket)]);
@@ -321,6 +326,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         Function::RevokeRoleSessions,
         Function::RestoreCloudtrail,
         Function::ProtectS3Bucket,
+        Function::ContainLambdaFunction,
         Function::NotifyFinding,
     ];
     let mut report = Vec::new();
@@ -504,6 +510,7 @@ struct Contained {
     users: Vec<String>,
     roles: Vec<String>,
     buckets: Vec<String>,
+    functions: Vec<String>,
 }
 
 async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
@@ -516,6 +523,10 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     // One bucket that had a block (put back) and one that had none (deleted).
     let blocked = seed::tagged_bucket(admin, &[], Some([true, false, false, false])).await;
     let open = seed::tagged_bucket(admin, &[], None).await;
+    // Two functions sharing a role: releasing the first keeps the second's
+    // session denied (the record is rewritten), the second removes it all.
+    let first = seed::lambda_function(admin, None, true, None).await;
+    let second = seed::lambda_function(admin, Some(&first.role), false, Some(3)).await;
     // Revocations a person put earlier: release puts them back.
     let earlier = responder_core::revocation::policy_document(chrono::Utc::now() - chrono::Duration::days(30));
     let iam = aws_sdk_iam::Client::new(admin);
@@ -560,6 +571,14 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
             function: Function::ProtectS3Bucket,
             event: fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &open)]),
         },
+        Case {
+            function: Function::ContainLambdaFunction,
+            event: fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &first.function)]),
+        },
+        Case {
+            function: Function::ContainLambdaFunction,
+            event: fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &second.function)]),
+        },
     ];
     for case in &cases {
         let run = run_as(admin, topic, case).await;
@@ -570,6 +589,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
         users: vec![user, plain_user],
         roles: vec![role, stolen],
         buckets: vec![blocked, open],
+        functions: vec![first.function, second.function],
     }
 }
 
@@ -594,6 +614,10 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     let s3 = responder_s3::Cloud::new(config);
     for bucket in &contained.buckets {
         runs.push((bucket.clone(), responder_s3::bucket::release(&s3, bucket).await));
+    }
+    let lambda = responder_lambda::Cloud::new(config);
+    for function in &contained.functions {
+        runs.push((function.clone(), responder_lambda::contain::release(&lambda, function).await));
     }
     for (what, run) in runs {
         if !run.log.all_held() || run.skipped.is_some() {

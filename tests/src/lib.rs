@@ -225,6 +225,7 @@ pub async fn responder_for(
         Function::RestoreCloudtrail => one(responder_cloudtrail::RestoreCloudtrail, settings, config).await,
         Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
         Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
+        Function::ContainLambdaFunction => one(responder_lambda::ContainLambdaFunction, settings, config).await,
     }
 }
 

@@ -596,3 +596,124 @@ pub async fn bucket_tags(config: &SdkConfig, bucket: &str) -> std::collections::
         }
     }
 }
+
+/// What [`lambda_function`] made: the function, its role, a mapping from an
+/// SQS queue (enabled) and a second one (disabled by its owner).
+#[derive(Debug, Clone)]
+pub struct LambdaWorld {
+    pub function: String,
+    pub role: String,
+    pub enabled_mapping: String,
+    pub disabled_mapping: String,
+}
+
+/// A function (code: an empty zip) running as `role` (made when `None`),
+/// with a public URL when `public_url`, reserved concurrency when given,
+/// and two SQS event source mappings, one of them disabled.
+pub async fn lambda_function(
+    config: &SdkConfig,
+    role: Option<&str>,
+    public_url: bool,
+    concurrency: Option<i32>,
+) -> LambdaWorld {
+    use aws_sdk_lambda::types::{FunctionCode, FunctionUrlAuthType, Runtime};
+    let role = match role {
+        Some(r) => r.to_owned(),
+        None => {
+            let iam = aws_sdk_iam::Client::new(config);
+            let name = unique("fn-role");
+            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+            iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await.expect("CreateRole");
+            name
+        }
+    };
+    let account = aws_sdk_sts::Client::new(config).get_caller_identity().send().await.expect("identity");
+    let role_arn = format!("arn:aws:iam::{}:role/{role}", account.account().unwrap_or_default());
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let name = unique("order-processor");
+    // An empty zip archive: the end-of-central-directory record alone.
+    let mut zip = vec![0x50, 0x4b, 0x05, 0x06];
+    zip.extend([0u8; 18]);
+    lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .role(&role_arn)
+        .handler("bootstrap")
+        .code(FunctionCode::builder().zip_file(aws_smithy_types::Blob::new(zip)).build())
+        .tags("app", "orders")
+        .send()
+        .await
+        .expect("CreateFunction");
+    if let Some(n) = concurrency {
+        lambda
+            .put_function_concurrency()
+            .function_name(&name)
+            .reserved_concurrent_executions(n)
+            .send()
+            .await
+            .expect("concurrency");
+    }
+    if public_url {
+        lambda
+            .create_function_url_config()
+            .function_name(&name)
+            .auth_type(FunctionUrlAuthType::None)
+            .send()
+            .await
+            .expect("CreateFunctionUrlConfig");
+    }
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut mappings = Vec::new();
+    for enabled in [true, false] {
+        let queue = sqs.create_queue().queue_name(unique("orders")).send().await.expect("CreateQueue");
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(queue.queue_url().unwrap_or_default())
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        let arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .expect("queue arn");
+        let mapping = lambda
+            .create_event_source_mapping()
+            .function_name(&name)
+            .event_source_arn(arn)
+            .enabled(enabled)
+            .send()
+            .await
+            .expect("CreateEventSourceMapping");
+        mappings.push(mapping.uuid().unwrap_or_default().to_owned());
+    }
+    LambdaWorld { function: name, role, enabled_mapping: mappings[0].clone(), disabled_mapping: mappings[1].clone() }
+}
+
+/// A function's reserved concurrency, mapping states by UUID, URL auth type and tags.
+pub async fn lambda_state(
+    config: &SdkConfig,
+    function: &str,
+) -> (Option<i32>, std::collections::BTreeMap<String, String>, Option<String>, std::collections::BTreeMap<String, String>)
+{
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let concurrency = lambda.get_function_concurrency().function_name(function).send().await.expect("concurrency");
+    let mappings = lambda.list_event_source_mappings().function_name(function).send().await.expect("mappings");
+    let states = mappings
+        .event_source_mappings()
+        .iter()
+        .map(|m| (m.uuid().unwrap_or_default().to_owned(), m.state().unwrap_or_default().to_owned()))
+        .collect();
+    let url = lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .ok()
+        .map(|u| u.auth_type().as_str().to_owned());
+    let got = lambda.get_function().function_name(function).send().await.expect("GetFunction");
+    let tags = got.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    (concurrency.reserved_concurrent_executions(), states, url, tags)
+}

@@ -10,6 +10,9 @@
 //!   keys the responder deactivated, remove its session revocation.
 //! - `responder release --bucket NAME`: put back the public access block the
 //!   bucket had before the responder turned it on.
+//! - `responder release --function NAME`: put back a contained Lambda
+//!   function's concurrency, event source mappings and URL auth, and lift the
+//!   deny on its role sessions.
 //!
 //! Settings come from the same environment variables as the functions.
 
@@ -71,6 +74,9 @@ struct ReleaseTarget {
     /// An S3 bucket whose public access the responder blocked.
     #[arg(long)]
     bucket: Option<String>,
+    /// A Lambda function the responder contained.
+    #[arg(long)]
+    function: Option<String>,
 }
 
 #[tokio::main]
@@ -157,22 +163,31 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Release { what, reattach_asg } => {
             let config = load_sdk_config().await;
-            let (name, run) = match (what.instance, what.user, what.role, what.bucket) {
+            let (name, run) = match (what.instance, what.user, what.role, what.bucket, what.function) {
                 (Some(instance), ..) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
                     let cloud = responder_ec2::Cloud::new(&config);
                     (instance, release(&cloud, id.as_str(), ReleaseOptions { reattach_asg }).await)
                 }
                 (_, Some(user), ..) => (user.clone(), release_user(&responder_iam::Cloud::new(&config), &user).await),
-                (_, _, Some(role), _) => (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await),
-                (.., Some(bucket)) => {
+                (_, _, Some(role), ..) => {
+                    (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await)
+                }
+                (_, _, _, Some(bucket), _) => {
                     if !responder_core::target::is_bucket_name(&bucket) {
                         return Err(format!("{bucket:?} is not an S3 bucket name"));
                     }
                     let cloud = responder_s3::Cloud::new(&config);
                     (bucket.clone(), responder_s3::bucket::release(&cloud, &bucket).await)
                 }
-                _ => return Err("name an --instance, a --user, a --role or a --bucket".into()),
+                (.., Some(function)) => {
+                    if !responder_core::target::is_function_name(&function) {
+                        return Err(format!("{function:?} is not a Lambda function name"));
+                    }
+                    let cloud = responder_lambda::Cloud::new(&config);
+                    (function.clone(), responder_lambda::contain::release(&cloud, &function).await)
+                }
+                _ => return Err("name an --instance, a --user, a --role, a --bucket or a --function".into()),
             };
             if let Some(reason) = &run.skipped {
                 println!("nothing released: {reason}");

@@ -48,6 +48,21 @@ pub struct Resource {
     /// S3 Protection findings: the buckets involved.
     #[serde(default, deserialize_with = "null_as_default")]
     pub s3_bucket_details: Vec<S3BucketDetail>,
+    /// Lambda Protection findings: the function.
+    #[serde(default)]
+    pub lambda_details: Option<LambdaDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaDetails {
+    #[serde(default)]
+    pub function_name: Option<String>,
+    #[serde(default)]
+    pub function_arn: Option<String>,
+    /// The execution role's ARN.
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

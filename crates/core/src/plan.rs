@@ -20,6 +20,7 @@ pub enum Function {
     RestoreCloudtrail,
     NotifyFinding,
     ProtectS3Bucket,
+    ContainLambdaFunction,
 }
 
 impl Function {
@@ -31,16 +32,18 @@ impl Function {
             Function::RestoreCloudtrail => "restore-cloudtrail",
             Function::NotifyFinding => "notify-finding",
             Function::ProtectS3Bucket => "protect-s3-bucket",
+            Function::ContainLambdaFunction => "contain-lambda-function",
         }
     }
 
     /// Every function, in the order the README lists them.
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::QuarantineInstance,
         Function::RevokeRoleSessions,
         Function::DisableIamUser,
         Function::RestoreCloudtrail,
         Function::ProtectS3Bucket,
+        Function::ContainLambdaFunction,
         Function::NotifyFinding,
     ];
 
@@ -95,6 +98,9 @@ pub enum Plan {
     Alert { scope: Scope },
     /// Record the bucket's public access block, then turn all four settings on.
     ProtectBucket { scope: Scope, bucket: String },
+    /// Stop a Lambda function: concurrency 0, event source mappings off,
+    /// URL behind IAM, an evidence version, its role's sessions denied.
+    ContainFunction { scope: Scope, function_name: String },
 
     /// An attack sequence naming several principals this function contains:
     /// one plan each, run one after another; `left_out` says which actors of
@@ -133,6 +139,10 @@ impl Plan {
             Plan::Alert { scope } => {
                 format!("alert the team, with the CloudTrail activity around the resource, {}", at(scope))
             }
+            Plan::ContainFunction { scope, function_name } => format!(
+                "contain Lambda function {function_name} {}: record its state, publish an evidence version, reserved concurrency 0, event source mappings off, function URL behind IAM auth, deny its role's sessions for this function only",
+                at(scope)
+            ),
             Plan::ProtectBucket { scope, bucket } => format!(
                 "block all public access to bucket {bucket} {}: record its public access block, then turn all four settings on",
                 at(scope)
@@ -154,6 +164,7 @@ impl Plan {
             Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
             Plan::Alert { .. } => String::new(),
             Plan::ProtectBucket { bucket, .. } => bucket.clone(),
+            Plan::ContainFunction { function_name, .. } => function_name.clone(),
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
         }
     }
@@ -166,6 +177,7 @@ impl Plan {
             | Plan::RestoreTrail { scope, .. }
             | Plan::Alert { scope }
             | Plan::ProtectBucket { scope, .. }
+            | Plan::ContainFunction { scope, .. }
             | Plan::Sequence { scope, .. } => scope,
         }
     }
@@ -321,6 +333,10 @@ const BUCKET_EXPOSURE_TYPES: &[&str] = &[
     "Policy:S3/BucketAnonymousAccessGranted",
 ];
 
+/// Lambda Protection findings that contain the function.
+const LAMBDA_TYPES: &[&str] =
+    &["Backdoor:Lambda/*", "CryptoCurrency:Lambda/*", "Trojan:Lambda/*", "UnauthorizedAccess:Lambda/*"];
+
 /// Alerted whatever the severity: GuardDuty rates them Low, and no
 /// remediation function reports them.
 const ALWAYS_ALERTED_TYPES: &[&str] = &["Stealth:S3/ServerAccessLoggingDisabled"];
@@ -434,6 +450,20 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
                 1 => Ok(parts.remove(0)),
                 _ => Ok(Plan::Sequence { scope, parts, left_out: Vec::new() }),
             }
+        }
+        Function::ContainLambdaFunction => {
+            let Target::LambdaFunction { function_name } = target else {
+                return Err(Skip::NotForThisFunction(match target {
+                    Target::Unsupported { reason } if finding.resource.resource_type == "Lambda" => reason,
+                    _ => "the finding is not about a Lambda function".into(),
+                }));
+            };
+            if !matches_any(LAMBDA_TYPES, finding_type) {
+                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+            }
+            gates(finding, policy)?;
+            severity_gate(finding, policy)?;
+            Ok(Plan::ContainFunction { scope, function_name })
         }
         Function::RevokeRoleSessions => {
             let target = caller_of(target, finding_type);

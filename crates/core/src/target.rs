@@ -35,8 +35,15 @@ pub enum Target {
     /// names in `accessKeyDetails` (data-event findings), classified as an
     /// `AccessKey` finding's would be.
     S3Buckets { buckets: Vec<String>, caller: Option<Box<Target>> },
+    /// A Lambda function (`resourceType: Lambda`).
+    LambdaFunction { function_name: String },
     /// Anything else, with why.
     Unsupported { reason: String },
+}
+
+/// A Lambda function name: 1–64 of letters, digits, `-` and `_`.
+pub fn is_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An S3 bucket name as S3 allows new ones: 3–63 of lowercase letters,
@@ -152,6 +159,7 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
         Target::Root => Some("root".into()),
         Target::Federated { principal_id } => principal_id,
         Target::S3Buckets { buckets, .. } if !buckets.is_empty() => Some(buckets.join(", ")),
+        Target::LambdaFunction { function_name } => Some(function_name),
         Target::S3Buckets { caller, .. } => caller.and_then(|c| match *c {
             Target::IamUser { user_name, .. } => Some(user_name),
             Target::RoleSession { role_name, .. } => Some(role_name),
@@ -198,6 +206,19 @@ pub fn classify(finding: &Finding) -> Target {
             Target::S3Buckets { buckets: names, caller }
         }
         "AccessKey" => access_key_target(finding),
+        "Lambda" => {
+            let name = resource.lambda_details.as_ref().and_then(|d| d.function_name.clone()).unwrap_or_default();
+            if is_function_name(&name) {
+                Target::LambdaFunction { function_name: name }
+            } else {
+                Target::Unsupported {
+                    reason: format!(
+                        "function name {:?} is not a Lambda function name",
+                        crate::finding::truncate(&name, 80)
+                    ),
+                }
+            }
+        }
         other => Target::Unsupported {
             reason: format!("resource type {:?} is not handled", crate::finding::truncate(other, 40)),
         },

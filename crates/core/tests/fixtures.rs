@@ -24,6 +24,11 @@ const BUCKET_FIXTURES: &[(&str, &str)] = &[
     ("s3-server-access-logging-disabled.json", "type_not_handled"),
 ];
 
+/// What contain-lambda-function does with the fixtures it does not answer
+/// `not_for_this_function`.
+const FUNCTION_FIXTURES: &[(&str, &str)] =
+    &[("lambda-backdoor-c2-activity.json", "act"), ("lambda-cryptocurrency-bitcoin-tool.json", "act")];
+
 /// Fixtures below the default alert threshold (4.0), which notify-finding skips.
 const QUIET_FIXTURES: &[&str] = &[
     "s3-bucket-block-public-access-disabled.json",
@@ -269,6 +274,18 @@ const TABLE: &[Row] = &[
         revoke: "not_for_this_function",
         disable: "not_for_this_function",
     },
+    Row {
+        file: "lambda-backdoor-c2-activity.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "lambda-cryptocurrency-bitcoin-tool.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
 ];
 
 fn events_dir() -> PathBuf {
@@ -306,6 +323,8 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
         let event = parse_event(&bytes).unwrap_or_else(|e| panic!("{}: {e}", row.file));
         let trail = if TRAIL_FIXTURES.contains(&row.file) { "act" } else { "not_for_this_function" };
         let alert = if QUIET_FIXTURES.contains(&row.file) { "below_alert_threshold" } else { "act" };
+        let function =
+            FUNCTION_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         let bucket = BUCKET_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         for (function, want) in [
             (Function::QuarantineInstance, row.quarantine),
@@ -313,6 +332,7 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
             (Function::DisableIamUser, row.disable),
             (Function::RestoreCloudtrail, trail),
             (Function::ProtectS3Bucket, bucket),
+            (Function::ContainLambdaFunction, function),
             (Function::NotifyFinding, alert),
         ] {
             let got = decide(function, &event.finding, &policy);
@@ -462,6 +482,7 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "every".into()),
                 responder_core::Plan::Alert { .. } => "alert".into(),
                 responder_core::Plan::ProtectBucket { bucket, .. } => bucket.clone(),
+                responder_core::Plan::ContainFunction { function_name, .. } => function_name.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());

@@ -76,6 +76,7 @@ const PATHS: &[&[&str]] = &[
     &["detail", "resource", "accessKeyDetails", "userType"],
     &["detail", "resource", "accessKeyDetails", "principalId"],
     &["detail", "resource", "s3BucketDetails"],
+    &["detail", "resource", "lambdaDetails", "functionName"],
     &["detail", "service"],
     &["detail", "service", "archived"],
     &["detail", "service", "resourceRole"],
@@ -124,6 +125,7 @@ struct Shapes {
     trail_name: regex_lite::Regex,
     trail_arn: regex_lite::Regex,
     bucket_name: regex_lite::Regex,
+    function_name: regex_lite::Regex,
 }
 
 fn shapes() -> &'static Shapes {
@@ -142,6 +144,8 @@ fn shapes() -> &'static Shapes {
             trail_arn: re(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/(.+)$"),
             // S3: 3–63 of lowercase letters, digits, `.` and `-`, alphanumeric at both ends.
             bucket_name: re(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+            // Lambda: FunctionName (a bare name), `[a-zA-Z0-9-_]+`, 1–64.
+            function_name: re(r"^[A-Za-z0-9_-]{1,64}$"),
         }
     })
 }
@@ -177,6 +181,9 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
             assert!(trail_name_ok(name), "{trail:?}");
         }
         Plan::RestoreTrail { trail: None, .. } | Plan::Alert { .. } => {}
+        Plan::ContainFunction { function_name, .. } => {
+            assert!(s.function_name.is_match(function_name), "{function_name:?}")
+        }
         Plan::ProtectBucket { bucket, .. } => {
             assert!(s.bucket_name.is_match(bucket) && !bucket.contains(".."), "{bucket:?}")
         }
@@ -220,6 +227,7 @@ const NAME_PATHS: &[&[&str]] = &[
     &["detail", "resource", "accessKeyDetails", "userName"],
     &["detail", "resource", "accessKeyDetails", "accessKeyId"],
     &["detail", "resource", "accessKeyDetails", "principalId"],
+    &["detail", "resource", "lambdaDetails", "functionName"],
     &["detail", "service", "action", "awsApiCallAction", "affectedResources", "AWS::CloudTrail::Trail"],
 ];
 

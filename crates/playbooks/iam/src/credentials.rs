@@ -628,3 +628,62 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
     }
     run
 }
+
+/// Lifts the denial of one session of a role (a contained Lambda function's,
+/// say), leaving the role's other denied sessions denied: the statement
+/// goes, and the policy with its record when it was the last.
+pub async fn release_stolen_session(cloud: &Cloud, role_name: &str, session: &str) -> Execution {
+    let mut run = Execution::default();
+    let iam_c = &cloud.iam;
+    let (role, existing) =
+        futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, STOLEN_SESSIONS_POLICY));
+    let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
+        Ok(both) => both,
+        Err(f) => {
+            run.log.push("describe-role", role_name, Err(f));
+            return run;
+        }
+    };
+    let mut sessions = existing.as_deref().map(stolen_sessions_of).unwrap_or_default();
+    if !role.tags.contains_key(tags::STOLEN_SESSIONS) || sessions.remove(session).is_none() {
+        run.log.push("lift-session-denial", &format!("{role_name}:{session}"), Ok(Held::already("not denied")));
+        return run;
+    }
+    let target = format!("{}:{session}", role.id);
+    if sessions.is_empty() {
+        let removed = remove_role_policy(cloud, role_name, STOLEN_SESSIONS_POLICY).await;
+        let ok = removed.is_ok();
+        run.log.push("lift-session-denial", &target, removed);
+        if ok {
+            let mut keys = chunk_keys(tags::STOLEN_SESSIONS, &role.tags);
+            if !role.tags.contains_key(tags::REVOKED_AT) {
+                keys.push(tags::FINDING_ID.to_owned());
+            }
+            let untag = iam::untag_role(iam_c, role_name, &keys).await.map(|()| Held::done("records removed"));
+            run.log.push("untag-role", role_name, untag);
+        }
+        return run;
+    }
+    let document = stolen_sessions_document(&role.id, &sessions);
+    let put = iam::put_role_policy(iam_c, role_name, STOLEN_SESSIONS_POLICY, &document)
+        .await
+        .map(|()| Held::done(format!("session {session} no longer denied; {} other(s) still are", sessions.len())));
+    let ok = put.is_ok();
+    run.log.push("lift-session-denial", &target, put);
+    if ok {
+        let listed: Vec<&str> = sessions.keys().map(String::as_str).collect();
+        let stale: Vec<String> = chunk_keys(tags::STOLEN_SESSIONS, &role.tags);
+        let pairs = chunk_tag(tags::STOLEN_SESSIONS, &listed.join(","));
+        let result = async {
+            let keep: Vec<&String> = pairs.iter().map(|(k, _)| k).collect();
+            let drop: Vec<String> = stale.into_iter().filter(|k| !keep.contains(&k)).collect();
+            if !drop.is_empty() {
+                iam::untag_role(iam_c, role_name, &drop).await?;
+            }
+            iam::tag_role(iam_c, role_name, &pairs).await.map(|()| Held::done("record updated"))
+        }
+        .await;
+        run.log.push("record-role-state", role_name, result);
+    }
+    run
+}
