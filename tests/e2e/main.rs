@@ -9,6 +9,7 @@ mod lambda;
 mod notify;
 mod posture;
 mod quarantine;
+mod rds;
 mod s3;
 mod verify;
 

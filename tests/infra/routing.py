@@ -24,13 +24,14 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
-Q, R, D, T, S, L, N = (
+Q, R, D, T, S, L, B, N = (
     "quarantine-instance",
     "revoke-role-sessions",
     "disable-iam-user",
     "restore-cloudtrail",
     "protect-s3-bucket",
     "contain-lambda-function",
+    "isolate-database",
     "notify-finding",
 )
 
@@ -61,6 +62,9 @@ EXPECTED = {
     "s3-server-access-logging-disabled.json": {N},
     "lambda-backdoor-c2-activity.json": {L, N},
     "lambda-cryptocurrency-bitcoin-tool.json": {L, N},
+    "rds-successful-login-malicious-ip.json": {B, N},
+    "rds-aurora-successful-brute-force.json": {B, N},
+    "rds-failed-login-tor.json": {N},
     "iam-role-instance-credential-exfiltration-inside-aws.json": {Q, R, N},
     "iam-role-malicious-ip-caller.json": {R, N},
     "iam-role-tor-ip-caller.json": {N},

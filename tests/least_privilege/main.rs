@@ -59,6 +59,20 @@ const NOT_CHECKABLE_HERE: &[(&str, &str)] = &[(
     "the emulator does not implement LookupEvents and answers 500 before authorizing; the SDK-mock tests cover the call",
 )];
 
+/// Actions one function's role needs that its runs do not call on their own:
+/// (function, action, why).
+const NOT_CALLED_BY_THIS_FUNCTION: &[(&str, &str, &str)] = &[(
+    "isolate-database",
+    "ec2:CreateTags",
+    "CreateSecurityGroup with tags needs it (AWS authorizes the tags on creation); the emulator does not ask",
+)];
+
+fn not_called_by(function: impl std::fmt::Display, action: &str) -> bool {
+    let function = function.to_string();
+    NOT_CALLED_BY_THE_CODE.iter().any(|(n, _)| *n == action)
+        || NOT_CALLED_BY_THIS_FUNCTION.iter().any(|(f, n, _)| *f == function && *n == action)
+}
+
 /// Error codes with which AWS services refuse a caller's permissions.
 const DENIED: &[&str] =
     &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnauthorizedAccess"];
@@ -249,6 +263,29 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
         Function::NotifyFinding => {
             vec![Case { function, event: fixture_with("ec2-recon-port-probe-medium.json", &[]) }]
         }
+        Function::IsolateDatabase => {
+            // A fresh VPC (the group is created), one whose isolation group
+            // drifted (its rules are reset), and an Aurora member (its
+            // cluster's groups, a cluster snapshot).
+            let fresh = Network::create(admin).await;
+            let drifted = drifted_network(admin, topic).await;
+            let aurora = Network::create(admin).await;
+            let (a, _) = seed::database(admin, &fresh, false).await;
+            let (b, _) = seed::database(admin, &drifted, false).await;
+            let (c, cluster) = seed::database(admin, &aurora, true).await;
+            let cluster = cluster.expect("a cluster");
+            vec![
+                Case { function, event: fixture_with("rds-successful-login-malicious-ip.json", &[("orders-db", &a)]) },
+                Case { function, event: fixture_with("rds-successful-login-malicious-ip.json", &[("orders-db", &b)]) },
+                Case {
+                    function,
+                    event: fixture_with(
+                        "rds-aurora-successful-brute-force.json",
+                        &[("orders-aurora-instance-1", &c), ("\"orders-aurora\"", &format!("\"{cluster}\""))],
+                    ),
+                },
+            ]
+        }
         Function::ContainLambdaFunction => {
             let world = seed::lambda_function(admin, None, true, Some(5)).await;
             let event = fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &world.function)]);
@@ -287,7 +324,7 @@ fn departures(function: impl std::fmt::Display, actions: &[String], called: &BTr
     for a in actions {
         if a.contains('*') || a.contains('?') {
             found.push(format!("{function}: wildcard action {a}"));
-        } else if !called.contains(a) && !NOT_CALLED_BY_THE_CODE.iter().any(|(n, _)| n == a) {
+        } else if !called.contains(a) && !not_called_by(&function, a) {
             found.push(format!("{function}: {a} is in the role, but no run called it and it is not documented"));
         }
     }
@@ -327,6 +364,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         Function::RestoreCloudtrail,
         Function::ProtectS3Bucket,
         Function::ContainLambdaFunction,
+        Function::IsolateDatabase,
         Function::NotifyFinding,
     ];
     let mut report = Vec::new();
@@ -352,7 +390,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         // be refused somewhere.
         let removable: Vec<String> = actions
             .iter()
-            .filter(|a| !NOT_CALLED_BY_THE_CODE.iter().chain(NOT_CHECKABLE_HERE).any(|(n, _)| n == *a))
+            .filter(|a| !not_called_by(function, a) && !NOT_CHECKABLE_HERE.iter().any(|(n, _)| n == *a))
             .filter(|a| !a.contains('*'))
             .cloned()
             .collect();
@@ -511,6 +549,7 @@ struct Contained {
     roles: Vec<String>,
     buckets: Vec<String>,
     functions: Vec<String>,
+    databases: Vec<String>,
 }
 
 async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
@@ -527,6 +566,11 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     // session denied (the record is rewritten), the second removes it all.
     let first = seed::lambda_function(admin, None, true, None).await;
     let second = seed::lambda_function(admin, Some(&first.role), false, Some(3)).await;
+    // A database, and an Aurora member (its groups are its cluster's).
+    let (database, _) = seed::database(admin, &net, false).await;
+    let aurora_net = Network::create(admin).await;
+    let (member, cluster) = seed::database(admin, &aurora_net, true).await;
+    let cluster = cluster.expect("a cluster");
     // Revocations a person put earlier: release puts them back.
     let earlier = responder_core::revocation::policy_document(chrono::Utc::now() - chrono::Duration::days(30));
     let iam = aws_sdk_iam::Client::new(admin);
@@ -579,6 +623,17 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
             function: Function::ContainLambdaFunction,
             event: fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &second.function)]),
         },
+        Case {
+            function: Function::IsolateDatabase,
+            event: fixture_with("rds-successful-login-malicious-ip.json", &[("orders-db", &database)]),
+        },
+        Case {
+            function: Function::IsolateDatabase,
+            event: fixture_with(
+                "rds-aurora-successful-brute-force.json",
+                &[("orders-aurora-instance-1", &member), ("\"orders-aurora\"", &format!("\"{cluster}\""))],
+            ),
+        },
     ];
     for case in &cases {
         let run = run_as(admin, topic, case).await;
@@ -590,6 +645,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
         roles: vec![role, stolen],
         buckets: vec![blocked, open],
         functions: vec![first.function, second.function],
+        databases: vec![database, member],
     }
 }
 
@@ -618,6 +674,10 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     let lambda = responder_lambda::Cloud::new(config);
     for function in &contained.functions {
         runs.push((function.clone(), responder_lambda::contain::release(&lambda, function).await));
+    }
+    let rds = responder_rds::Cloud::new(config);
+    for database in &contained.databases {
+        runs.push((database.clone(), responder_rds::isolate::release(&rds, database).await));
     }
     for (what, run) in runs {
         if !run.log.all_held() || run.skipped.is_some() {

@@ -226,6 +226,7 @@ pub async fn responder_for(
         Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
         Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
         Function::ContainLambdaFunction => one(responder_lambda::ContainLambdaFunction, settings, config).await,
+        Function::IsolateDatabase => one(responder_rds::IsolateDatabase, settings, config).await,
     }
 }
 

@@ -717,3 +717,91 @@ pub async fn lambda_state(
     let tags = got.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     (concurrency.reserved_concurrent_executions(), states, url, tags)
 }
+
+/// A database in `net`'s VPC on its web and admin groups, publicly
+/// accessible; with `aurora`, a member of a new Aurora cluster (whose
+/// groups those are). Returns the instance id and the cluster id.
+pub async fn database(config: &SdkConfig, net: &Network, aurora: bool) -> (String, Option<String>) {
+    let rds = aws_sdk_rds::Client::new(config);
+    let subnets = unique("db-subnets");
+    rds.create_db_subnet_group()
+        .db_subnet_group_name(&subnets)
+        .db_subnet_group_description("database subnets")
+        .subnet_ids(&net.subnet)
+        .send()
+        .await
+        .expect("CreateDBSubnetGroup");
+    let groups = vec![net.web_group.clone(), net.admin_group.clone()];
+    let id = unique("orders-db");
+    if !aurora {
+        rds.create_db_instance()
+            .db_instance_identifier(&id)
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .db_subnet_group_name(&subnets)
+            .set_vpc_security_group_ids(Some(groups))
+            .publicly_accessible(true)
+            .tags(aws_sdk_rds::types::Tag::builder().key("app").value("orders").build())
+            .send()
+            .await
+            .expect("CreateDBInstance");
+        return (id, None);
+    }
+    let cluster = unique("orders-aurora");
+    rds.create_db_cluster()
+        .db_cluster_identifier(&cluster)
+        .engine("aurora-postgresql")
+        .master_username("postgres")
+        .master_user_password("Correct-Horse-Battery-9")
+        .db_subnet_group_name(&subnets)
+        .set_vpc_security_group_ids(Some(groups))
+        .send()
+        .await
+        .expect("CreateDBCluster");
+    rds.create_db_instance()
+        .db_instance_identifier(&id)
+        .db_instance_class("db.r6g.large")
+        .engine("aurora-postgresql")
+        .db_cluster_identifier(&cluster)
+        .publicly_accessible(true)
+        .send()
+        .await
+        .expect("CreateDBInstance (member)");
+    (id, Some(cluster))
+}
+
+/// The security groups that decide the database's access (its cluster's for
+/// a member), whether it is publicly accessible, and its tags.
+pub async fn database_state(
+    config: &SdkConfig,
+    id: &str,
+) -> (Vec<String>, bool, std::collections::BTreeMap<String, String>) {
+    let rds = aws_sdk_rds::Client::new(config);
+    let out = rds.describe_db_instances().db_instance_identifier(id).send().await.expect("DescribeDBInstances");
+    let db = out.db_instances().first().expect("the instance").clone();
+    let groups = match db.db_cluster_identifier() {
+        Some(c) => {
+            let out = rds.describe_db_clusters().db_cluster_identifier(c).send().await.expect("DescribeDBClusters");
+            out.db_clusters().first().expect("the cluster").vpc_security_groups().to_vec()
+        }
+        None => db.vpc_security_groups().to_vec(),
+    };
+    let mut groups: Vec<String> = groups.iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_owned).collect();
+    groups.sort();
+    let tags = db.tag_list().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect();
+    (groups, db.publicly_accessible().unwrap_or(false), tags)
+}
+
+/// The snapshots (instance and cluster) whose name starts with `prefix`.
+pub async fn database_snapshots(config: &SdkConfig, prefix: &str) -> Vec<String> {
+    let rds = aws_sdk_rds::Client::new(config);
+    let a = rds.describe_db_snapshots().send().await.expect("DescribeDBSnapshots");
+    let b = rds.describe_db_cluster_snapshots().send().await.expect("DescribeDBClusterSnapshots");
+    a.db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .chain(b.db_cluster_snapshots().iter().filter_map(|s| s.db_cluster_snapshot_identifier()))
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}

@@ -10,6 +10,8 @@
 //!   keys the responder deactivated, remove its session revocation.
 //! - `responder release --bucket NAME`: put back the public access block the
 //!   bucket had before the responder turned it on.
+//! - `responder release --database ID`: put back an isolated database's
+//!   security groups and public accessibility (snapshots are kept).
 //! - `responder release --function NAME`: put back a contained Lambda
 //!   function's concurrency, event source mappings and URL auth, and lift the
 //!   deny on its role sessions.
@@ -77,6 +79,9 @@ struct ReleaseTarget {
     /// A Lambda function the responder contained.
     #[arg(long)]
     function: Option<String>,
+    /// An RDS database instance the responder isolated.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 #[tokio::main]
@@ -163,7 +168,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Release { what, reattach_asg } => {
             let config = load_sdk_config().await;
-            let (name, run) = match (what.instance, what.user, what.role, what.bucket, what.function) {
+            let (name, run) = match (what.instance, what.user, what.role, what.bucket, what.function, what.database) {
                 (Some(instance), ..) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
                     let cloud = responder_ec2::Cloud::new(&config);
@@ -173,21 +178,32 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 (_, _, Some(role), ..) => {
                     (role.clone(), release_role(&responder_iam::Cloud::new(&config), &role).await)
                 }
-                (_, _, _, Some(bucket), _) => {
+                (_, _, _, Some(bucket), ..) => {
                     if !responder_core::target::is_bucket_name(&bucket) {
                         return Err(format!("{bucket:?} is not an S3 bucket name"));
                     }
                     let cloud = responder_s3::Cloud::new(&config);
                     (bucket.clone(), responder_s3::bucket::release(&cloud, &bucket).await)
                 }
-                (.., Some(function)) => {
+                (_, _, _, _, Some(function), _) => {
                     if !responder_core::target::is_function_name(&function) {
                         return Err(format!("{function:?} is not a Lambda function name"));
                     }
                     let cloud = responder_lambda::Cloud::new(&config);
                     (function.clone(), responder_lambda::contain::release(&cloud, &function).await)
                 }
-                _ => return Err("name an --instance, a --user, a --role, a --bucket or a --function".into()),
+                (.., Some(database)) => {
+                    if !responder_core::target::is_db_identifier(&database) {
+                        return Err(format!("{database:?} is not an RDS instance identifier"));
+                    }
+                    let cloud = responder_rds::Cloud::new(&config);
+                    (database.clone(), responder_rds::isolate::release(&cloud, &database).await)
+                }
+                _ => {
+                    return Err(
+                        "name an --instance, a --user, a --role, a --bucket, a --function or a --database".into()
+                    );
+                }
             };
             if let Some(reason) = &run.skipped {
                 println!("nothing released: {reason}");

@@ -51,6 +51,35 @@ pub struct Resource {
     /// Lambda Protection findings: the function.
     #[serde(default)]
     pub lambda_details: Option<LambdaDetails>,
+    /// RDS Protection findings: the database instance, and the login user.
+    #[serde(default)]
+    pub rds_db_instance_details: Option<RdsDbInstanceDetails>,
+    #[serde(default)]
+    pub rds_db_user_details: Option<RdsDbUserDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsDbInstanceDetails {
+    #[serde(default)]
+    pub db_instance_identifier: Option<String>,
+    #[serde(default)]
+    pub db_cluster_identifier: Option<String>,
+    #[serde(default)]
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsDbUserDetails {
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub application: Option<String>,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub auth_method: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -21,6 +21,7 @@ pub enum Function {
     NotifyFinding,
     ProtectS3Bucket,
     ContainLambdaFunction,
+    IsolateDatabase,
 }
 
 impl Function {
@@ -33,17 +34,19 @@ impl Function {
             Function::NotifyFinding => "notify-finding",
             Function::ProtectS3Bucket => "protect-s3-bucket",
             Function::ContainLambdaFunction => "contain-lambda-function",
+            Function::IsolateDatabase => "isolate-database",
         }
     }
 
     /// Every function, in the order the README lists them.
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::QuarantineInstance,
         Function::RevokeRoleSessions,
         Function::DisableIamUser,
         Function::RestoreCloudtrail,
         Function::ProtectS3Bucket,
         Function::ContainLambdaFunction,
+        Function::IsolateDatabase,
         Function::NotifyFinding,
     ];
 
@@ -101,6 +104,10 @@ pub enum Plan {
     /// Stop a Lambda function: concurrency 0, event source mappings off,
     /// URL behind IAM, an evidence version, its role's sessions denied.
     ContainFunction { scope: Scope, function_name: String },
+    /// Snapshot a database, record its groups and public accessibility, then
+    /// make it private on the responder's isolation group of its VPC (the
+    /// cluster's groups for an Aurora member).
+    IsolateDatabase { scope: Scope, instance_id: String, cluster_id: Option<String>, login_user: Option<String> },
 
     /// An attack sequence naming several principals this function contains:
     /// one plan each, run one after another; `left_out` says which actors of
@@ -139,6 +146,11 @@ impl Plan {
             Plan::Alert { scope } => {
                 format!("alert the team, with the CloudTrail activity around the resource, {}", at(scope))
             }
+            Plan::IsolateDatabase { scope, instance_id, cluster_id, .. } => format!(
+                "isolate database {instance_id}{} {}: snapshot it, record its security groups and public accessibility, then make it not publicly accessible on the responder's isolation group of its VPC",
+                cluster_id.as_deref().map(|c| format!(" (Aurora cluster {c})")).unwrap_or_default(),
+                at(scope)
+            ),
             Plan::ContainFunction { scope, function_name } => format!(
                 "contain Lambda function {function_name} {}: record its state, publish an evidence version, reserved concurrency 0, event source mappings off, function URL behind IAM auth, deny its role's sessions for this function only",
                 at(scope)
@@ -165,6 +177,7 @@ impl Plan {
             Plan::Alert { .. } => String::new(),
             Plan::ProtectBucket { bucket, .. } => bucket.clone(),
             Plan::ContainFunction { function_name, .. } => function_name.clone(),
+            Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
         }
     }
@@ -178,6 +191,7 @@ impl Plan {
             | Plan::Alert { scope }
             | Plan::ProtectBucket { scope, .. }
             | Plan::ContainFunction { scope, .. }
+            | Plan::IsolateDatabase { scope, .. }
             | Plan::Sequence { scope, .. } => scope,
         }
     }
@@ -337,6 +351,16 @@ const BUCKET_EXPOSURE_TYPES: &[&str] = &[
 const LAMBDA_TYPES: &[&str] =
     &["Backdoor:Lambda/*", "CryptoCurrency:Lambda/*", "Trojan:Lambda/*", "UnauthorizedAccess:Lambda/*"];
 
+/// Successful logins the database is isolated on.
+const DATABASE_TYPES: &[&str] = &[
+    "CredentialAccess:RDS/MaliciousIPCaller.SuccessfulLogin",
+    "CredentialAccess:RDS/TorIPCaller.SuccessfulLogin",
+    "CredentialAccess:RDS/AnomalousBehavior.SuccessfulBruteForce",
+];
+
+/// An unusual but successful login: isolated only when the policy opts in.
+const DATABASE_ANOMALY_TYPES: &[&str] = &["CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin"];
+
 /// Alerted whatever the severity: GuardDuty rates them Low, and no
 /// remediation function reports them.
 const ALWAYS_ALERTED_TYPES: &[&str] = &["Stealth:S3/ServerAccessLoggingDisabled"];
@@ -450,6 +474,32 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
                 1 => Ok(parts.remove(0)),
                 _ => Ok(Plan::Sequence { scope, parts, left_out: Vec::new() }),
             }
+        }
+        Function::IsolateDatabase => {
+            let Target::Database { instance_id, cluster_id } = target else {
+                return Err(Skip::NotForThisFunction(match target {
+                    Target::Unsupported { reason } if finding.resource.resource_type == "RDSDBInstance" => reason,
+                    _ => "the finding is not about an RDS database".into(),
+                }));
+            };
+            if matches_any(DATABASE_ANOMALY_TYPES, finding_type) {
+                if !policy.contain_anomalous_behavior {
+                    return Err(Skip::TypeNotHandled(format!(
+                        "{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to isolate)"
+                    )));
+                }
+            } else if !matches_any(DATABASE_TYPES, finding_type) {
+                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+            }
+            if !policy.isolate_databases {
+                return Err(Skip::TypeNotHandled(format!(
+                    "{finding_type}: databases are alert-only (ISOLATE_DATABASES is false)"
+                )));
+            }
+            gates(finding, policy)?;
+            severity_gate(finding, policy)?;
+            let login_user = finding.resource.rds_db_user_details.as_ref().and_then(|u| u.user.clone());
+            Ok(Plan::IsolateDatabase { scope, instance_id, cluster_id, login_user })
         }
         Function::ContainLambdaFunction => {
             let Target::LambdaFunction { function_name } = target else {

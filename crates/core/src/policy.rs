@@ -39,6 +39,9 @@ pub struct Policy {
     /// instance's role (default no: deny only the stolen session, so the
     /// role's other instances keep working).
     pub exfiltration_revokes_all_sessions: bool,
+    /// Isolate databases on successful malicious logins (default yes);
+    /// off, database findings are alerted only.
+    pub isolate_databases: bool,
     /// Plan and report, change nothing.
     pub dry_run: bool,
 }
@@ -56,6 +59,7 @@ impl Default for Policy {
             act_on_archived: false,
             contain_anomalous_behavior: false,
             exfiltration_revokes_all_sessions: false,
+            isolate_databases: true,
             dry_run: false,
         }
     }

@@ -100,6 +100,7 @@ impl Settings {
             act_on_archived: flag(&get, "ACT_ON_ARCHIVED_FINDINGS", false)?,
             contain_anomalous_behavior: flag(&get, "CONTAIN_ANOMALOUS_BEHAVIOR", false)?,
             exfiltration_revokes_all_sessions: flag(&get, "EXFILTRATION_REVOKE_ALL_SESSIONS", false)?,
+            isolate_databases: flag(&get, "ISOLATE_DATABASES", true)?,
         };
 
         let key_scope = match get("DISABLE_USER_KEYS").as_deref() {

@@ -37,8 +37,22 @@ pub enum Target {
     S3Buckets { buckets: Vec<String>, caller: Option<Box<Target>> },
     /// A Lambda function (`resourceType: Lambda`).
     LambdaFunction { function_name: String },
+    /// An RDS database instance (`resourceType: RDSDBInstance`), with its
+    /// Aurora cluster when it is a member of one.
+    Database { instance_id: String, cluster_id: Option<String> },
     /// Anything else, with why.
     Unsupported { reason: String },
+}
+
+/// An RDS instance or cluster identifier: 1–63 of letters, digits and `-`,
+/// a letter first, no `--`, no `-` last.
+pub fn is_db_identifier(id: &str) -> bool {
+    let b = id.as_bytes();
+    (1..=63).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && !id.ends_with('-')
+        && !id.contains("--")
 }
 
 /// A Lambda function name: 1–64 of letters, digits, `-` and `_`.
@@ -160,6 +174,7 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
         Target::Federated { principal_id } => principal_id,
         Target::S3Buckets { buckets, .. } if !buckets.is_empty() => Some(buckets.join(", ")),
         Target::LambdaFunction { function_name } => Some(function_name),
+        Target::Database { instance_id, .. } => Some(instance_id),
         Target::S3Buckets { caller, .. } => caller.and_then(|c| match *c {
             Target::IamUser { user_name, .. } => Some(user_name),
             Target::RoleSession { role_name, .. } => Some(role_name),
@@ -206,6 +221,20 @@ pub fn classify(finding: &Finding) -> Target {
             Target::S3Buckets { buckets: names, caller }
         }
         "AccessKey" => access_key_target(finding),
+        "RDSDBInstance" => {
+            let details = resource.rds_db_instance_details.as_ref();
+            let id = details.and_then(|d| d.db_instance_identifier.clone()).unwrap_or_default();
+            let cluster = details.and_then(|d| d.db_cluster_identifier.clone()).filter(|c| !c.is_empty());
+            match cluster {
+                _ if !is_db_identifier(&id) => Target::Unsupported {
+                    reason: format!("{:?} is not an RDS instance identifier", crate::finding::truncate(&id, 80)),
+                },
+                Some(c) if !is_db_identifier(&c) => Target::Unsupported {
+                    reason: format!("{:?} is not an RDS cluster identifier", crate::finding::truncate(&c, 80)),
+                },
+                cluster_id => Target::Database { instance_id: id, cluster_id },
+            }
+        }
         "Lambda" => {
             let name = resource.lambda_details.as_ref().and_then(|d| d.function_name.clone()).unwrap_or_default();
             if is_function_name(&name) {

@@ -29,6 +29,14 @@ const BUCKET_FIXTURES: &[(&str, &str)] = &[
 const FUNCTION_FIXTURES: &[(&str, &str)] =
     &[("lambda-backdoor-c2-activity.json", "act"), ("lambda-cryptocurrency-bitcoin-tool.json", "act")];
 
+/// What isolate-database does with the fixtures it does not answer
+/// `not_for_this_function`.
+const DATABASE_FIXTURES: &[(&str, &str)] = &[
+    ("rds-successful-login-malicious-ip.json", "act"),
+    ("rds-aurora-successful-brute-force.json", "act"),
+    ("rds-failed-login-tor.json", "type_not_handled"),
+];
+
 /// Fixtures below the default alert threshold (4.0), which notify-finding skips.
 const QUIET_FIXTURES: &[&str] = &[
     "s3-bucket-block-public-access-disabled.json",
@@ -286,6 +294,24 @@ const TABLE: &[Row] = &[
         revoke: "not_for_this_function",
         disable: "not_for_this_function",
     },
+    Row {
+        file: "rds-successful-login-malicious-ip.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "rds-aurora-successful-brute-force.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "rds-failed-login-tor.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
 ];
 
 fn events_dir() -> PathBuf {
@@ -325,6 +351,8 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
         let alert = if QUIET_FIXTURES.contains(&row.file) { "below_alert_threshold" } else { "act" };
         let function =
             FUNCTION_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
+        let database =
+            DATABASE_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         let bucket = BUCKET_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         for (function, want) in [
             (Function::QuarantineInstance, row.quarantine),
@@ -333,6 +361,7 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
             (Function::RestoreCloudtrail, trail),
             (Function::ProtectS3Bucket, bucket),
             (Function::ContainLambdaFunction, function),
+            (Function::IsolateDatabase, database),
             (Function::NotifyFinding, alert),
         ] {
             let got = decide(function, &event.finding, &policy);
@@ -483,6 +512,7 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::Alert { .. } => "alert".into(),
                 responder_core::Plan::ProtectBucket { bucket, .. } => bucket.clone(),
                 responder_core::Plan::ContainFunction { function_name, .. } => function_name.clone(),
+                responder_core::Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());

@@ -126,6 +126,7 @@ struct Shapes {
     trail_arn: regex_lite::Regex,
     bucket_name: regex_lite::Regex,
     function_name: regex_lite::Regex,
+    db_identifier: regex_lite::Regex,
 }
 
 fn shapes() -> &'static Shapes {
@@ -146,6 +147,8 @@ fn shapes() -> &'static Shapes {
             bucket_name: re(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
             // Lambda: FunctionName (a bare name), `[a-zA-Z0-9-_]+`, 1–64.
             function_name: re(r"^[A-Za-z0-9_-]{1,64}$"),
+            // RDS: DBInstanceIdentifier / DBClusterIdentifier, 1–63, a letter first.
+            db_identifier: re(r"^[A-Za-z][A-Za-z0-9-]{0,62}$"),
         }
     })
 }
@@ -181,6 +184,11 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
             assert!(trail_name_ok(name), "{trail:?}");
         }
         Plan::RestoreTrail { trail: None, .. } | Plan::Alert { .. } => {}
+        Plan::IsolateDatabase { instance_id, cluster_id, .. } => {
+            for id in std::iter::once(instance_id).chain(cluster_id) {
+                assert!(s.db_identifier.is_match(id) && !id.contains("--") && !id.ends_with('-'), "{id:?}")
+            }
+        }
         Plan::ContainFunction { function_name, .. } => {
             assert!(s.function_name.is_match(function_name), "{function_name:?}")
         }
@@ -228,6 +236,8 @@ const NAME_PATHS: &[&[&str]] = &[
     &["detail", "resource", "accessKeyDetails", "accessKeyId"],
     &["detail", "resource", "accessKeyDetails", "principalId"],
     &["detail", "resource", "lambdaDetails", "functionName"],
+    &["detail", "resource", "rdsDbInstanceDetails", "dbInstanceIdentifier"],
+    &["detail", "resource", "rdsDbInstanceDetails", "dbClusterIdentifier"],
     &["detail", "service", "action", "awsApiCallAction", "affectedResources", "AWS::CloudTrail::Trail"],
 ];
 

@@ -189,6 +189,17 @@ pub async fn responder_groups(ec2: &Client) -> Result<Vec<GroupView>, AwsFailure
     describe_groups(ec2, vec![filter(&format!("tag:{}", tags::GROUP_ROLE), &["untrack", "isolation"])]).await
 }
 
+/// The VPC a security group belongs to; `None` when the group does not exist.
+pub async fn vpc_of_group(ec2: &Client, group_id: &str) -> Result<Option<String>, AwsFailure> {
+    match ec2.describe_security_groups().group_ids(group_id).send().await {
+        Ok(out) => Ok(out.security_groups().first().and_then(|g| g.vpc_id()).map(str::to_owned)),
+        Err(e) => match AwsFailure::from(e) {
+            f if f.is_code("InvalidGroup.NotFound") => Ok(None),
+            f => Err(f),
+        },
+    }
+}
+
 async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<GroupView>, AwsFailure> {
     let mut groups = Vec::new();
     let mut pages = ec2.describe_security_groups().set_filters(Some(filters)).into_paginator().send();
