@@ -70,6 +70,11 @@ enum Playbook {
     DenyStolenSession,
     RestoreTrail,
     Alert,
+    Bucket,
+    LambdaFunction,
+    Database,
+    /// isolate-database on an Aurora member: the cluster's groups.
+    AuroraMember,
 }
 
 impl Playbook {
@@ -80,6 +85,9 @@ impl Playbook {
             Playbook::RevokeRole | Playbook::DenyStolenSession => Function::RevokeRoleSessions,
             Playbook::RestoreTrail => Function::RestoreCloudtrail,
             Playbook::Alert => Function::NotifyFinding,
+            Playbook::Bucket => Function::ProtectS3Bucket,
+            Playbook::LambdaFunction => Function::ContainLambdaFunction,
+            Playbook::Database | Playbook::AuroraMember => Function::IsolateDatabase,
         }
     }
 
@@ -104,6 +112,12 @@ struct World {
     keys: Vec<String>,
     role: Option<String>,
     trail: Option<String>,
+    bucket: Option<String>,
+    function: Option<seed::LambdaWorld>,
+    /// The database and its cluster.
+    database: Option<(String, Option<String>)>,
+    /// The finding id's start, as the snapshot names carry it.
+    finding: String,
 }
 
 impl World {
@@ -123,9 +137,22 @@ impl World {
         for (key, label) in self.keys.iter().zip(["finding-key", "other-key"]) {
             injector.label(key, label);
         }
-        for (name, label) in [(&self.user, "user"), (&self.role, "role"), (&self.trail, "trail")] {
+        for (name, label) in
+            [(&self.user, "user"), (&self.role, "role"), (&self.trail, "trail"), (&self.bucket, "bucket")]
+        {
             injector.label(name.as_deref().unwrap_or_default(), label);
         }
+        if let Some(f) = &self.function {
+            injector.label(&f.function, "function");
+            injector.label(&f.role, "role");
+            injector.label(&f.enabled_mapping, "enabled-mapping");
+            injector.label(&f.disabled_mapping, "disabled-mapping");
+        }
+        if let Some((db, cluster)) = &self.database {
+            injector.label(cluster.as_deref().unwrap_or_default(), "cluster");
+            injector.label(db, "database");
+        }
+        injector.label(&self.finding, "finding");
     }
 }
 
@@ -143,6 +170,10 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         keys: Vec::new(),
         role: None,
         trail: None,
+        bucket: None,
+        function: None,
+        database: None,
+        finding: String::new(),
     };
     match playbook {
         Playbook::Quarantine => {
@@ -186,7 +217,34 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         Playbook::Alert => {
             world.event = responder_e2e::fixture_with("ec2-recon-port-probe-medium.json", &[]);
         }
+        Playbook::Bucket => {
+            let bucket = seed::tagged_bucket(config, &[("team", "billing")], Some([true, false, false, false])).await;
+            world.event = fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &bucket)]);
+            world.bucket = Some(bucket);
+        }
+        Playbook::LambdaFunction => {
+            let f = seed::lambda_function(config, None, true, Some(4)).await;
+            world.event = fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &f.function)]);
+            world.function = Some(f);
+        }
+        Playbook::Database | Playbook::AuroraMember => {
+            let net = Network::create(config).await;
+            let aurora = playbook == Playbook::AuroraMember;
+            let (db, cluster) = seed::database(config, &net, aurora).await;
+            world.event = match &cluster {
+                Some(c) => fixture_with(
+                    "rds-aurora-successful-brute-force.json",
+                    &[("orders-aurora-instance-1", &db), ("\"orders-aurora\"", &format!("\"{c}\""))],
+                ),
+                None => fixture_with("rds-successful-login-malicious-ip.json", &[("orders-db", &db)]),
+            };
+            world.database = Some((db, cluster));
+            world.vpc = Some(net.vpc);
+        }
     }
+    let id: serde_json::Value = serde_json::from_slice(&world.event).expect("an event");
+    let id = id["detail"]["id"].as_str().unwrap_or_default();
+    world.finding = id.chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>().to_ascii_lowercase();
     world
 }
 
@@ -225,6 +283,27 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     if let Some(trail) = &world.trail {
         return format!("logging {}", seed::trail_logging(config, trail).await);
     }
+    if let Some(bucket) = &world.bucket {
+        return format!(
+            "block {:?} tags {:?}",
+            seed::public_access_block(config, bucket).await,
+            seed::bucket_tags(config, bucket).await
+        );
+    }
+    if let Some(f) = &world.function {
+        let (concurrency, mappings, url, tags) = seed::lambda_state(config, &f.function).await;
+        let records: Vec<_> =
+            tags.keys().filter(|k| k.starts_with("guardduty-responder:") && !k.ends_with("evidence-version")).collect();
+        return format!(
+            "concurrency {concurrency:?} mappings {mappings:?} url {url:?} records {records:?} denied {:?}",
+            seed::role_policy(config, &f.role, STOLEN_SESSIONS_POLICY).await.is_some()
+        );
+    }
+    if let Some((db, _)) = &world.database {
+        let (groups, public, tags) = seed::database_state(config, db).await;
+        let records: Vec<_> = tags.keys().filter(|k| k.starts_with("guardduty-responder:")).collect();
+        return format!("groups {groups:?} public {public} records {records:?}");
+    }
     String::new()
 }
 
@@ -242,6 +321,13 @@ async fn eni_groups(config: &SdkConfig, world: &World) -> Vec<(String, Vec<Strin
             out.push((eni.clone(), seed::eni_groups(config, eni).await));
         }
     }
+    if let Some((db, _)) = &world.database {
+        let (groups, public, _) = seed::database_state(config, db).await;
+        out.push((db.clone(), groups));
+        if public {
+            out.push(("public".to_owned(), Vec::new()));
+        }
+    }
     out
 }
 
@@ -249,6 +335,37 @@ async fn eni_groups(config: &SdkConfig, world: &World) -> Vec<(String, Vec<Strin
 /// groups from before, or on the isolation group alone; never on the
 /// allow-all group, and the isolation group allows nothing.
 async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, Vec<String>)]) -> Result<(), String> {
+    if let Some(bucket) = &world.bucket {
+        // Only ever more settings on.
+        let now = seed::public_access_block(config, bucket).await.unwrap_or_default();
+        if now.iter().zip([true, false, false, false]).any(|(now, was)| was && !now) {
+            return Err(format!("{bucket}'s public access block is weaker than before: {now:?}"));
+        }
+        return Ok(());
+    }
+    if let Some(f) = &world.function {
+        let (_, _, url, _) = seed::lambda_state(config, &f.function).await;
+        if url.is_none() {
+            return Err(format!("{}'s URL is gone", f.function));
+        }
+        return Ok(());
+    }
+    if let (Some((db, _)), Some(vpc)) = (&world.database, &world.vpc) {
+        let (groups, public, _) = seed::database_state(config, db).await;
+        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
+            .await
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect();
+        let was: Vec<String> = before.first().map(|(_, g)| g.clone()).unwrap_or_default();
+        if groups != was && (isolation.len() != 1 || groups != isolation) {
+            return Err(format!("{db} was on {was:?} and is now on {groups:?} (isolation group {isolation:?})"));
+        }
+        if public && !before.iter().any(|(k, _)| k == "public") {
+            return Err(format!("{db} is publicly accessible and was not"));
+        }
+        return Ok(());
+    }
     let Some(vpc) = &world.vpc else { return Ok(()) };
     let groups = seed::responder_groups(config, vpc, "isolation").await;
     let isolation: Vec<String> = groups.iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
@@ -301,6 +418,33 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     {
         return Err(format!("{trail} is not logging"));
     }
+    if let Some(bucket) = &world.bucket
+        && seed::public_access_block(config, bucket).await != Some([true; 4])
+    {
+        return Err(format!("{bucket}'s public access is not blocked"));
+    }
+    if let Some(f) = &world.function {
+        let (concurrency, mappings, url, _) = seed::lambda_state(config, &f.function).await;
+        let denied = seed::role_policy(config, &f.role, STOLEN_SESSIONS_POLICY).await.is_some();
+        if concurrency != Some(0)
+            || mappings.get(&f.enabled_mapping).map(String::as_str) != Some("Disabled")
+            || url.as_deref() != Some("AWS_IAM")
+            || !denied
+        {
+            return Err(format!("{} runs on: {concurrency:?} {mappings:?} {url:?} denied {denied}", f.function));
+        }
+    }
+    if let (Some((db, _)), Some(vpc)) = (&world.database, &world.vpc) {
+        let (groups, public, _) = seed::database_state(config, db).await;
+        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
+            .await
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect();
+        if public || isolation.len() != 1 || groups != isolation {
+            return Err(format!("{db} is on {groups:?} (public {public}), the isolation group is {isolation:?}"));
+        }
+    }
     Ok(())
 }
 
@@ -313,6 +457,12 @@ async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> 
         release_user(&iam, user).await
     } else if let Some(role) = &world.role {
         release_role(&iam, role).await
+    } else if let Some(bucket) = &world.bucket {
+        responder_s3::bucket::release(&responder_s3::Cloud::new(config), bucket).await
+    } else if let Some(f) = &world.function {
+        responder_lambda::contain::release(&responder_lambda::Cloud::new(config), &f.function).await
+    } else if let Some((db, _)) = &world.database {
+        responder_rds::isolate::release(&responder_rds::Cloud::new(config), db).await
     } else {
         return Ok(());
     };
@@ -327,6 +477,18 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
     let instance = world.instance.as_ref().map(|i| i.id.clone()).unwrap_or_default();
     let user = world.user.clone().unwrap_or_default();
     let role = world.role.clone().unwrap_or_default();
+    let role_of_function = world.function.as_ref().map(|f| f.role.clone()).unwrap_or_default();
+    // REST and query calls whose record is somewhere in the request: a
+    // successful tagging call, ended before, naming the record's key.
+    let rest_written_before = |call: &Call, action: &str, key: &str| {
+        let encoded = key.replace(':', "%3A");
+        calls.iter().any(|r| {
+            r.ok()
+                && r.ended <= call.started
+                && r.action == action
+                && (r.body.contains(key) || r.body.contains(&encoded))
+        })
+    };
     let written_before = |call: &Call, action: &str, on: (&str, &str), key: &str, holding: Option<&str>| {
         calls.iter().any(|r| {
             r.ok()
@@ -362,6 +524,25 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
             }
             (Playbook::RevokeRole, "PutRolePolicy") => {
                 written_before(call, "TagRole", ("RoleName", &role), tags::REVOKED_AT, None)
+            }
+            (Playbook::Bucket, "PutBucketPublicAccessBlock") => {
+                rest_written_before(call, "PutBucketTagging", responder_s3::bucket::ORIGINAL_BLOCK)
+            }
+            (Playbook::LambdaFunction, "PutFunctionConcurrency") => {
+                rest_written_before(call, "TagResource", responder_lambda::contain::ORIGINAL_CONCURRENCY)
+            }
+            (Playbook::LambdaFunction, "UpdateEventSourceMapping") => {
+                rest_written_before(call, "TagResource", responder_lambda::contain::DISABLED_MAPPINGS)
+            }
+            (Playbook::LambdaFunction, "UpdateFunctionUrlConfig") => {
+                rest_written_before(call, "TagResource", responder_lambda::contain::ORIGINAL_URL_AUTH)
+            }
+            (Playbook::LambdaFunction, "PutRolePolicy") => {
+                written_before(call, "TagRole", ("RoleName", &role_of_function), tags::STOLEN_SESSIONS, None)
+            }
+            (Playbook::Database | Playbook::AuroraMember, "ModifyDBInstance" | "ModifyDBCluster") => {
+                rest_written_before(call, "AddTagsToResource", responder_rds::isolate::ORIGINAL_PUBLIC)
+                    && rest_written_before(call, "AddTagsToResource", responder_rds::isolate::ORIGINAL_GROUPS)
             }
             (Playbook::DenyStolenSession, "PutRolePolicy") => {
                 written_before(call, "TagRole", ("RoleName", &role), tags::STOLEN_SESSIONS, Some("i-0123456789abcdef0"))
@@ -547,6 +728,10 @@ async fn every_playbook_under_every_fault() {
         Playbook::DenyStolenSession,
         Playbook::RestoreTrail,
         Playbook::Alert,
+        Playbook::Bucket,
+        Playbook::LambdaFunction,
+        Playbook::Database,
+        Playbook::AuroraMember,
     ] {
         total += matrix(playbook).await;
     }

@@ -257,6 +257,9 @@ const TARGET_PARAMS: &[&str] = &[
     "RoleName",
     "TopicArn",
     "Name",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+    "ResourceName",
 ];
 
 /// The target of a request: see [`Call::target`].
@@ -344,6 +347,12 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
 /// The error a service sends for `fault`, in its protocol's shape.
 fn error_response(service: &str, json: bool, fault: Fault) -> HttpResponse {
     let (status, code) = match (service, fault) {
+        ("s3", Fault::Throttle | Fault::ThrottleOnce) => (503, "SlowDown"),
+        ("s3", Fault::ServerError) => (500, "InternalError"),
+        ("s3", _) => (403, "AccessDenied"),
+        ("lambda", Fault::Throttle | Fault::ThrottleOnce) => (429, "TooManyRequestsException"),
+        ("lambda", Fault::ServerError) => (500, "ServiceException"),
+        ("lambda", _) => (403, "AccessDeniedException"),
         ("ec2", Fault::Throttle | Fault::ThrottleOnce) => (503, "RequestLimitExceeded"),
         ("ec2", Fault::ServerError) => (500, "InternalError"),
         ("ec2", _) => (403, "UnauthorizedOperation"),
@@ -355,7 +364,12 @@ fn error_response(service: &str, json: bool, fault: Fault) -> HttpResponse {
         (_, _) => (403, "AccessDenied"),
     };
     let message = format!("injected fault: {code}");
-    let (content_type, body) = if service == "ec2" {
+    let (content_type, body) = if service == "s3" {
+        (
+            "application/xml",
+            format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"),
+        )
+    } else if service == "ec2" {
         (
             "text/xml",
             format!(
@@ -387,11 +401,18 @@ impl HttpConnector for Connector {
         let (service, action) = identify(&request, &body);
         // JSON errors for the JSON protocols: awsJson (an X-Amz-Target
         // header) and restJson (GuardDuty).
-        let json = request.headers().get("x-amz-target").is_some() || service == "guardduty";
+        let json = request.headers().get("x-amz-target").is_some() || service == "guardduty" || service == "lambda";
+        // REST calls name their resource in the path, not the body.
+        let path = request.uri().split('?').next().unwrap_or_default();
+        let path =
+            path.split_once("://").map_or(path, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..])).to_owned();
         let invocation = request.headers().get("amz-sdk-invocation-id").unwrap_or("").to_owned();
         let (target, occurrence, attempt, fault) = {
             let mut state = self.injector.lock();
-            let target = target_of(&action, &body, &state.labels);
+            let mut target = target_of(&action, &body, &state.labels);
+            if target == "-" && (service == "s3" || service == "lambda") {
+                target = state.labels.iter().fold(path.clone(), |t, (id, label)| t.replace(id.as_str(), label));
+            }
             let seen = state.invocations.entry((action.clone(), target.clone())).or_default();
             let occurrence = match seen.iter().position(|i| *i == invocation) {
                 Some(i) => i + 1,
