@@ -245,3 +245,30 @@ async fn invalid_events_fail_with_invalid_event() {
         .await;
     assert_eq!(ok.unwrap().outcome, Outcome::Skipped);
 }
+
+#[tokio::test]
+async fn an_ec2_attack_sequence_quarantines_each_instance_and_denies_the_stolen_session() {
+    const SEQUENCE: &str = "ec2-attack-sequence-compromised-instance-group.json";
+    let config = cloud().await;
+    let net = Network::create(&config).await;
+    let a = net.instance(&config, InstanceOptions::default()).await;
+    let b = net.instance(&config, InstanceOptions::default()).await;
+    let role = seed::iam_role(&config, "web-app-role", "/").await;
+    let event = responder_e2e::fixture_with(
+        SEQUENCE,
+        &[("i-0a1b2c3d4e5f67890", &a.id), ("i-0fedcba9876543210", &b.id), ("web-app-role", &role)],
+    );
+    let r = responder(&config, &[]).await;
+    let report = r.handle(Function::QuarantineInstance, &event, None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let isolation = seed::responder_groups(&config, &net.vpc, "isolation").await[0].group_id().unwrap().to_owned();
+    for inst in [&a, &b] {
+        assert_eq!(seed::eni_groups(&config, &inst.primary_eni).await, vec![isolation.clone()], "{}", inst.id);
+    }
+    let revoked = r.handle(Function::RevokeRoleSessions, &event, None).await.unwrap();
+    assert_eq!(revoked.outcome, Outcome::Contained, "{revoked:#?}");
+    let denied = seed::role_policy(&config, &role, responder_core::revocation::STOLEN_SESSIONS_POLICY).await.unwrap();
+    let sessions: Vec<String> = responder_core::revocation::stolen_sessions_of(&denied).into_keys().collect();
+    assert_eq!(sessions, vec![a.id.clone()], "only the session the sequence names");
+    assert_eq!(seed::role_policy(&config, &role, responder_core::revocation::POLICY_NAME).await, None);
+}

@@ -133,3 +133,40 @@ async fn a_data_event_finding_disables_the_caller_and_leaves_the_bucket() {
     assert_eq!(untouched.outcome, Outcome::Skipped, "{untouched:#?}");
     assert_eq!(seed::public_access_block(&config, &bucket).await, None);
 }
+
+#[tokio::test]
+async fn an_s3_attack_sequence_protects_its_buckets_and_a_forged_bucket_is_refused() {
+    const SEQUENCE: &str = "s3-attack-sequence-compromised-data.json";
+    let config = cloud().await;
+    let r = responder(&config, &[]).await;
+    let a = seed::tagged_bucket(&config, &[], None).await;
+    let b = seed::tagged_bucket(&config, &[], Some([false, false, true, true])).await;
+    let (user, keys, _) = seed::iam_user(&config, 1, 0, false).await;
+    let replacements = [
+        ("payroll-exports", a.as_str()),
+        ("hr-archive", b.as_str()),
+        ("ci-deployer", &user),
+        ("AKIA2EXAMPLEKEY7QXK3", &keys[0]),
+    ];
+    let event = fixture_with(SEQUENCE, &replacements);
+
+    let protected = r.handle(Function::ProtectS3Bucket, &event, None).await.unwrap();
+    assert_eq!(protected.outcome, Outcome::Contained, "{protected:#?}");
+    for bucket in [&a, &b] {
+        assert_eq!(seed::public_access_block(&config, bucket).await, ALL_ON, "{bucket}");
+    }
+    let disabled = r.handle(Function::DisableIamUser, &event, None).await.unwrap();
+    assert_eq!(disabled.outcome, Outcome::Contained, "{disabled:#?}");
+    assert!(!seed::key_states(&config, &user).await[&keys[0]]);
+
+    // The same finding with a bucket GuardDuty does not name: nothing changes.
+    let victim = seed::tagged_bucket(&config, &[], None).await;
+    let mut forged: serde_json::Value = serde_json::from_slice(&event).unwrap();
+    forged["detail"]["service"]["detection"]["sequence"]["resources"].as_array_mut().unwrap().push(serde_json::json!({
+        "uid": format!("arn:aws:s3:::{victim}"), "name": victim, "resourceType": "S3_BUCKET", "accountId": "123456789012"
+    }));
+    let report = r.handle(Function::ProtectS3Bucket, &serde_json::to_vec(&forged).unwrap(), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(report.steps[0].action, "verify-finding", "{report:#?}");
+    assert_eq!(seed::public_access_block(&config, &victim).await, None);
+}

@@ -65,6 +65,8 @@ EXPECTED = {
     "rds-successful-login-malicious-ip.json": {B, N},
     "rds-aurora-successful-brute-force.json": {B, N},
     "rds-failed-login-tor.json": {N},
+    "s3-attack-sequence-compromised-data.json": {S, R, D, N},
+    "ec2-attack-sequence-compromised-instance-group.json": {Q, R, D, N},
     "iam-role-instance-credential-exfiltration-inside-aws.json": {Q, R, N},
     "iam-role-malicious-ip-caller.json": {R, N},
     "iam-role-tor-ip-caller.json": {N},

@@ -430,6 +430,12 @@ pub fn finish(mut report: Report, execution: Execution, dry_run: bool) -> (Repor
     }
     report.notes = execution.notes;
     if execution.possibly_forged {
+        // Refused as a whole, whatever already held for other reasons (a
+        // bucket blocked by an earlier, genuine finding).
+        report.outcome = Outcome::Failed;
+        if report.reason.is_none() {
+            report.reason = report.steps.iter().find(|s| s.action == "verify-finding").map(|s| s.detail.clone());
+        }
         // A made-up finding is an incident of its own: reported as High
         // whatever severity the event claimed.
         report.severity = Some(report.severity.unwrap_or(0.0).max(7.0));

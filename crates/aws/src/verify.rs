@@ -163,6 +163,30 @@ pub fn facts_of(f: &aws_sdk_guardduty::types::Finding) -> FindingFacts {
             actors.sort();
             actors
         },
+        resources: {
+            use responder_core::verify::resource as named;
+            let r = resource;
+            let mut all: Vec<String> = r
+                .map(|r| r.s3_bucket_details())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|b| b.name())
+                .map(|n| named("bucket", n))
+                .collect();
+            all.extend(
+                r.and_then(|r| r.lambda_details()).and_then(|d| d.function_name()).map(|n| named("function", n)),
+            );
+            if let Some(d) = r.and_then(|r| r.rds_db_instance_details()) {
+                all.extend(d.db_instance_identifier().map(|n| named("database", n)));
+                all.extend(d.db_cluster_identifier().filter(|c| !c.is_empty()).map(|n| named("cluster", n)));
+            }
+            let sequence = f.service().and_then(|s| s.detection()).and_then(|d| d.sequence());
+            all.extend(sequence.map(|s| s.resources()).unwrap_or_default().iter().map(|v| {
+                named(v.resource_type().map(|t| t.as_str()).unwrap_or_default(), v.uid().unwrap_or_default())
+            }));
+            all.sort();
+            all
+        },
         archived: f.service().and_then(|s| s.archived()).unwrap_or(false),
     }
 }

@@ -136,8 +136,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("dry run   {}", settings.policy.dry_run);
             for (function, decision) in &decisions {
                 match decision {
-                    Decision::Act(plan) => println!("{:<22} acts:  {}", function.name(), plan.describe()),
-                    Decision::Skip(skip) => println!("{:<22} skips: {skip}", function.name()),
+                    Decision::Act(plan) => println!("{:<24} acts:  {}", function.name(), plan.describe()),
+                    Decision::Skip(skip) => println!("{:<24} skips: {skip}", function.name()),
                 }
             }
             if settings.verify_findings {

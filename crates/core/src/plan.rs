@@ -162,7 +162,7 @@ impl Plan {
 
             Plan::Sequence { parts, .. } => {
                 let parts: Vec<String> = parts.iter().map(Plan::describe).collect();
-                format!("for each principal of the attack sequence: {}", parts.join("; "))
+                format!("for each member of the attack sequence: {}", parts.join("; "))
             }
         }
     }
@@ -328,6 +328,8 @@ const CREDENTIAL_TYPES: &[&str] = &[
     "Recon:IAMUser/*",
     "PenTest:IAMUser/*",
     "AttackSequence:IAM/CompromisedCredentials",
+    "AttackSequence:S3/CompromisedData",
+    "AttackSequence:EC2/*",
 ];
 
 /// Turning CloudTrail logging off: restarted whatever the severity (GuardDuty rates it Low).
@@ -346,6 +348,13 @@ const BUCKET_EXPOSURE_TYPES: &[&str] = &[
     "Policy:S3/BucketPublicAccessGranted",
     "Policy:S3/BucketAnonymousAccessGranted",
 ];
+
+/// Attack sequences whose EC2 instances are quarantined.
+const SEQUENCE_INSTANCE_TYPES: &[&str] = &["AttackSequence:EC2/*"];
+
+/// Attack sequences whose S3 buckets get their public access blocked (the
+/// data is what the sequence is after).
+const SEQUENCE_BUCKET_TYPES: &[&str] = &["AttackSequence:S3/*"];
 
 /// Lambda Protection findings that contain the function.
 const LAMBDA_TYPES: &[&str] =
@@ -382,24 +391,25 @@ pub fn decide(function: Function, finding: &Finding, policy: &Policy) -> Decisio
 
 fn decide_inner(function: Function, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
     match classify(finding) {
-        Target::AttackSequence { actors }
-            if matches!(function, Function::DisableIamUser | Function::RevokeRoleSessions) =>
-        {
-            decide_sequence(function, actors, finding, policy)
+        Target::AttackSequence { actors, resources } if function.remediates() => {
+            decide_sequence(function, actors.into_iter().chain(resources).collect(), finding, policy)
         }
         target => decide_target(function, target, finding, policy),
     }
 }
 
-/// Each actor of an attack sequence through the same decision as a finding
-/// about that principal alone: a protected or unsupported actor is left
-/// out (its skip is the answer when no actor is left).
+/// Each actor and resource of an attack sequence through the same decision
+/// as a finding about it alone, by the function for its kind: a protected or
+/// unsupported member is left out (its skip is the answer when none is
+/// left). A member named twice (an actor's key among the resources) is
+/// contained once.
 fn decide_sequence(function: Function, actors: Vec<Target>, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
     let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
     let mut parts = Vec::new();
     let mut skips = Vec::new();
     for actor in actors {
         match decide_target(function, actor, finding, policy) {
+            Ok(plan) if parts.contains(&plan) => {}
             Ok(plan) => parts.push(plan),
             Err(skip) => skips.push(skip),
         }
@@ -408,7 +418,7 @@ fn decide_sequence(function: Function, actors: Vec<Target>, finding: &Finding, p
         skips.iter().filter(|s| !matches!(s, Skip::NotForThisFunction(_))).map(Skip::to_string).collect();
     match parts.len() {
         0 => Err(skips.into_iter().find(|s| !matches!(s, Skip::NotForThisFunction(_))).unwrap_or_else(|| {
-            Skip::NotForThisFunction("the attack sequence names no actor this function contains".into())
+            Skip::NotForThisFunction("the attack sequence names nothing this function contains".into())
         })),
         1 if left_out.is_empty() => Ok(parts.remove(0)),
         _ => Ok(Plan::Sequence { scope, parts, left_out }),
@@ -436,8 +446,15 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
                 }
             };
             gates(finding, policy)?;
-            let via_credentials = finding.resource.resource_type != "Instance";
-            if !via_credentials {
+            let in_sequence = finding.resource.resource_type == "AttackSequence";
+            let via_credentials = !in_sequence && finding.resource.resource_type != "Instance";
+            if in_sequence {
+                if !matches_any(SEQUENCE_INSTANCE_TYPES, finding_type) {
+                    return Err(Skip::NotForThisFunction(format!(
+                        "{finding_type}: instances are quarantined on EC2 attack sequences only"
+                    )));
+                }
+            } else if !via_credentials {
                 if matches_any(ACTOR_ONLY_TYPES, finding_type) {
                     match finding.resource_role() {
                         Some("ACTOR") => {}
@@ -458,7 +475,13 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
                     _ => "the finding is not about an S3 bucket".into(),
                 }));
             };
-            if !matches_any(BUCKET_EXPOSURE_TYPES, finding_type) {
+            let in_sequence = finding.resource.resource_type == "AttackSequence";
+            if in_sequence && !matches_any(SEQUENCE_BUCKET_TYPES, finding_type) {
+                return Err(Skip::NotForThisFunction(format!(
+                    "{finding_type}: buckets are protected on S3 attack sequences only"
+                )));
+            }
+            if !in_sequence && !matches_any(BUCKET_EXPOSURE_TYPES, finding_type) {
                 if matches_any(S3_CALLER_TYPES, finding_type) {
                     return Err(Skip::NotForThisFunction(format!(
                         "{finding_type}: the caller is contained by the credential functions; the bucket is left as it is"
@@ -527,7 +550,9 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
             let stolen_session = session_name
                 .clone()
                 .filter(|_| source_instance.is_some())
-                .filter(|_| matches_any(EXFILTRATION_TYPES, finding_type))
+                .filter(|_| {
+                    matches_any(EXFILTRATION_TYPES, finding_type) || matches_any(SEQUENCE_INSTANCE_TYPES, finding_type)
+                })
                 .filter(|_| !policy.exfiltration_revokes_all_sessions);
             Ok(Plan::RevokeRoleSessions {
                 scope,

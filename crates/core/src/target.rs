@@ -30,7 +30,7 @@ pub enum Target {
     /// An attack sequence (Extended Threat Detection): the credentials of
     /// each actor `service.detection.sequence` names, as targets of their
     /// own (IAM users and role sessions; anything else as `Unsupported`).
-    AttackSequence { actors: Vec<Target> },
+    AttackSequence { actors: Vec<Target>, resources: Vec<Target> },
     /// S3 buckets (`resourceType: S3Bucket`), with the caller the finding
     /// names in `accessKeyDetails` (data-event findings), classified as an
     /// `AccessKey` finding's would be.
@@ -117,6 +117,77 @@ fn is_trail_name(name: &str) -> bool {
         && !is_ip
 }
 
+/// The resources of an attack sequence (`ResourceV2`), each classified as
+/// a finding about it alone would be: S3 buckets, EC2 instances, access
+/// keys; any other kind as `Unsupported`.
+fn sequence_resources(finding: &Finding) -> Vec<Target> {
+    let resources = finding
+        .service
+        .detection
+        .as_ref()
+        .and_then(|d| d.get("sequence"))
+        .and_then(|s| s.get("resources"))
+        .and_then(serde_json::Value::as_array);
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    resources
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let kind = text(r, "resourceType").unwrap_or_default();
+            let name = text(r, "name").unwrap_or_default();
+            let uid = text(r, "uid").unwrap_or_default();
+            match kind.as_str() {
+                "S3_BUCKET" => {
+                    let bucket =
+                        if name.is_empty() { uid.trim_start_matches("arn:aws:s3:::").to_owned() } else { name };
+                    if is_bucket_name(&bucket) {
+                        Target::S3Buckets { buckets: vec![bucket], caller: None }
+                    } else {
+                        Target::Unsupported {
+                            reason: format!(
+                                "bucket {:?} is not an S3 bucket name",
+                                crate::finding::truncate(&bucket, 80)
+                            ),
+                        }
+                    }
+                }
+                "EC2_INSTANCE" => {
+                    let id = uid.rsplit('/').next().unwrap_or_default();
+                    match InstanceId::parse(id).or_else(|_| InstanceId::parse(&name)) {
+                        Ok(instance_id) => Target::Instance { instance_id, eni_hints: Vec::new() },
+                        Err(_) => Target::Unsupported {
+                            reason: format!("instance {:?} is not an instance id", crate::finding::truncate(&uid, 80)),
+                        },
+                    }
+                }
+                "ACCESS_KEY" => {
+                    let key = r.get("data").and_then(|d| d.get("accessKey"));
+                    let user = key.and_then(|k| text(k, "userName")).unwrap_or_default();
+                    let id = Some(uid).filter(|u| is_access_key_id(u));
+                    match key.and_then(|k| text(k, "userType")).as_deref() {
+                        Some("IAMUser") if is_iam_name(&user) => Target::IamUser { user_name: user, access_key_id: id },
+                        Some("AssumedRole") if is_iam_name(&user) => {
+                            let session_name = key
+                                .and_then(|k| text(k, "principalId"))
+                                .and_then(|p| p.split_once(':').map(|(_, s)| s.to_owned()))
+                                .filter(|s| !s.is_empty());
+                            let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
+                            Target::RoleSession { role_name: user, session_name, access_key_id: id, source_instance }
+                        }
+                        _ => Target::Unsupported { reason: "an access key of no IAM user or role".into() },
+                    }
+                }
+                other => Target::Unsupported {
+                    reason: format!(
+                        "sequence resources of type {:?} are not contained",
+                        crate::finding::truncate(other, 40)
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
 /// The actors of an attack sequence, each classified by its credentials.
 fn sequence_actors(finding: &Finding) -> Vec<Target> {
     let actors = finding
@@ -180,7 +251,7 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
             Target::RoleSession { role_name, .. } => Some(role_name),
             _ => None,
         }),
-        Target::AttackSequence { actors } => {
+        Target::AttackSequence { actors, .. } => {
             let names: Vec<String> = actors
                 .into_iter()
                 .filter_map(|a| match a {
@@ -198,7 +269,9 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
 pub fn classify(finding: &Finding) -> Target {
     let resource = &finding.resource;
     match resource.resource_type.as_str() {
-        "AttackSequence" => Target::AttackSequence { actors: sequence_actors(finding) },
+        "AttackSequence" => {
+            Target::AttackSequence { actors: sequence_actors(finding), resources: sequence_resources(finding) }
+        }
         "Instance" => {
             let Some(details) = &resource.instance_details else {
                 return Target::Unsupported { reason: "the finding has no instanceDetails".into() };

@@ -29,6 +29,9 @@ pub struct FindingFacts {
     pub trail: Option<String>,
     /// An attack sequence's actors, as `type name credential`, sorted.
     pub actors: Vec<String>,
+    /// The other resources the finding names (buckets, functions,
+    /// databases, a sequence's resources), as `kind name`, sorted.
+    pub resources: Vec<String>,
     pub archived: bool,
 }
 
@@ -60,9 +63,48 @@ impl FindingFacts {
                 .and_then(|a| a.affected_resources.get("AWS::CloudTrail::Trail"))
                 .cloned(),
             actors: sequence_actors(finding.service.detection.as_ref()),
+            resources: {
+                let r = &finding.resource;
+                let mut named: Vec<String> = r
+                    .s3_bucket_details
+                    .iter()
+                    .filter_map(|b| b.name.as_deref())
+                    .map(|n| resource("bucket", n))
+                    .collect();
+                named.extend(
+                    r.lambda_details.as_ref().and_then(|d| d.function_name.as_deref()).map(|n| resource("function", n)),
+                );
+                if let Some(d) = &r.rds_db_instance_details {
+                    named.extend(d.db_instance_identifier.as_deref().map(|n| resource("database", n)));
+                    named.extend(
+                        d.db_cluster_identifier.as_deref().filter(|c| !c.is_empty()).map(|n| resource("cluster", n)),
+                    );
+                }
+                named.extend(sequence_resources(finding.service.detection.as_ref()));
+                named.sort();
+                named
+            },
             archived: finding.service.archived,
         }
     }
+}
+
+/// One resource a finding names, for comparison.
+pub fn resource(kind: &str, name: &str) -> String {
+    format!("{kind} {name}")
+}
+
+/// The resources of an attack sequence's `detection`, as `kind uid`.
+fn sequence_resources(detection: Option<&serde_json::Value>) -> Vec<String> {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    detection
+        .and_then(|d| d.get("sequence"))
+        .and_then(|s| s.get("resources"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| resource(&text(r, "resourceType").unwrap_or_default(), &text(r, "uid").unwrap_or_default()))
+        .collect()
 }
 
 /// The actors of an attack sequence's `detection` (JSON as the event
@@ -165,6 +207,10 @@ pub fn confirm(claimed: &FindingFacts, live: Option<&FindingFacts>, act_on_archi
     for a in claimed.actors.iter().filter(|a| !live.actors.contains(a)) {
         fields.push(format!("actor {a:?} (GuardDuty names {:?})", live.actors));
     }
+    // And every bucket, function, database and sequence resource.
+    for r in claimed.resources.iter().filter(|r| !live.resources.contains(r)) {
+        fields.push(format!("{r:?} (GuardDuty names {:?})", live.resources));
+    }
     // What the event names must be there at all in GuardDuty's finding.
     for (name, event, guardduty) in [
         ("instance", &claimed.instance_id, &live.instance_id),
@@ -212,6 +258,22 @@ mod tests {
         assert_eq!(refusal, Refusal::Unknown { id: "f1".into() });
         assert!(refusal.possibly_forged());
         assert_eq!(refusal.code(), "FindingNotFound");
+    }
+
+    #[test]
+    fn a_resource_guardduty_does_not_name_is_refused() {
+        let mut live = facts();
+        live.resources = vec![resource("bucket", "customer-exports")];
+        let mut claimed = live.clone();
+        assert_eq!(confirm(&claimed, Some(&live), false), Ok(()));
+        claimed.resources.push(resource("bucket", "payroll"));
+        let Err(Refusal::Differs { fields, .. }) = confirm(&claimed, Some(&live), false) else {
+            panic!("a bucket GuardDuty does not name was accepted")
+        };
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert!(fields[0].contains("bucket payroll"), "{fields:?}");
+        // Naming fewer than GuardDuty does is no claim of more.
+        assert_eq!(confirm(&facts(), Some(&live), false), Ok(()));
     }
 
     #[test]

@@ -22,6 +22,7 @@ const BUCKET_FIXTURES: &[(&str, &str)] = &[
     ("s3-bucket-block-public-access-disabled.json", "act"),
     ("s3-bucket-anonymous-access-granted.json", "act"),
     ("s3-server-access-logging-disabled.json", "type_not_handled"),
+    ("s3-attack-sequence-compromised-data.json", "act"),
 ];
 
 /// What contain-lambda-function does with the fixtures it does not answer
@@ -310,6 +311,18 @@ const TABLE: &[Row] = &[
         file: "rds-failed-login-tor.json",
         quarantine: "not_for_this_function",
         revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "s3-attack-sequence-compromised-data.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "act",
+    },
+    Row {
+        file: "ec2-attack-sequence-compromised-instance-group.json",
+        quarantine: "act",
+        revoke: "act",
         disable: "not_for_this_function",
     },
 ];
