@@ -24,7 +24,7 @@ TEST_LOG := $(CARGO_TARGET_DIR)/test-output.log
 FUNCTIONS := $(notdir $(wildcard crates/functions/*))
 FUNCTION_PKGS := $(addprefix -p ,$(FUNCTIONS))
 
-.PHONY: setup demo test lint fmt build package infra-check fuzz bench invoke-% clean-tools
+.PHONY: setup demo test lint fmt build package infra-check fuzz bench sizes invoke-% clean-tools
 
 # Python-distributed tools (the AWS emulator, cargo-lambda) in a project-local venv.
 $(STAMP): tools/requirements.txt
@@ -127,6 +127,12 @@ bench: setup $(C7N_STAMP)
 	$(PY) bench/run.py --bin-dir $(CARGO_TARGET_DIR)/$(HOST_TRIPLE)/release \
 	  --zip-dir $(CARGO_TARGET_DIR)/lambda-arm64 --peer-python $(C7N_VENV)/bin/python \
 	  --runs $(BENCH_RUNS) --latency-ms $(BENCH_LATENCY_MS) --write BENCHMARKS.md
+
+# Each function's release binary, its zip and its cold init against the
+# emulator: what linking only its own SDK family costs per function.
+sizes: setup
+	cargo build --release --locked --target $(HOST_TRIPLE) $(FUNCTION_PKGS)
+	$(PY) bench/function_sizes.py --bin-dir $(CARGO_TARGET_DIR)/$(HOST_TRIPLE)/release $(FUNCTIONS)
 
 clean-tools:
 	rm -rf .tools

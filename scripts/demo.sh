@@ -19,7 +19,7 @@ section() { printf '\n=== %s ===\n' "$*"; }
 free_port() { .tools/venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 section "Building the functions, the operator CLI and the demo seeder"
-cargo build --quiet -p quarantine-instance -p revoke-role-sessions -p disable-iam-user -p responder-cli -p responder-e2e --bins
+cargo build --quiet -p quarantine-instance -p revoke-role-sessions -p disable-iam-user -p protect-s3-bucket -p responder-cli -p responder-e2e --bins
 
 section "Starting the AWS emulator"
 port=$(free_port)
@@ -114,6 +114,17 @@ trail=$("$CARGO_TARGET_DIR/debug/demo-world" seed-trail)
 sed "s/\"management-events\"/\"$trail\"/" events/cloudtrail-logging-disabled.json >"$work/trail-event.json"
 invoke restore-cloudtrail "$work/trail-event.json" "$work/trail-report.json" >/dev/null
 "$CARGO_TARGET_DIR/debug/demo-world" show-trail "$trail"
+
+section "A bucket opened to anyone: protect-s3-bucket"
+bucket=$("$CARGO_TARGET_DIR/debug/demo-world" seed-bucket)
+"$CARGO_TARGET_DIR/debug/demo-world" show-bucket "$bucket"
+sed "s/customer-exports/$bucket/g" events/s3-bucket-anonymous-access-granted.json >"$work/bucket-event.json"
+invoke protect-s3-bucket "$work/bucket-event.json" "$work/bucket-report.json" >/dev/null
+echo "after:"
+"$CARGO_TARGET_DIR/debug/demo-world" show-bucket "$bucket"
+"$CARGO_TARGET_DIR/debug/responder" release --bucket "$bucket"
+echo "after release:"
+"$CARGO_TARGET_DIR/debug/demo-world" show-bucket "$bucket"
 
 section "A made-up finding GuardDuty does not have: refused, nothing changed"
 read -r forged_instance _ < <("$CARGO_TARGET_DIR/debug/demo-world" seed)

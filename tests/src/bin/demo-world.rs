@@ -15,6 +15,9 @@
 //! - `demo-world read-queue URL`: prints what arrived, as a person reads it.
 //! - `demo-world seed-trail`: a trail whose logging was stopped; prints its name.
 //! - `demo-world show-trail NAME`.
+//! - `demo-world seed-bucket`: a bucket with a tag and only one public
+//!   access block setting on; prints its name.
+//! - `demo-world show-bucket NAME`.
 //!
 //! Reaches the emulator through `AWS_ENDPOINT_URL` and dummy credentials.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -36,6 +39,24 @@ async fn main() {
         ["seed-user"] => {
             let (user, keys, _) = seed::iam_user(&config, 1, 1, true).await;
             println!("{user} {}", keys[0]);
+        }
+        ["seed-bucket"] => {
+            println!(
+                "{}",
+                seed::tagged_bucket(&config, &[("team", "billing")], Some([true, false, false, false])).await
+            )
+        }
+        ["show-bucket", name] => {
+            println!("  bucket {name}");
+            match seed::public_access_block(&config, name).await {
+                Some([a, b, c, d]) => println!(
+                    "    public access block      BlockPublicAcls={a} IgnorePublicAcls={b} BlockPublicPolicy={c} RestrictPublicBuckets={d}"
+                ),
+                None => println!("    public access block      none"),
+            }
+            for (k, v) in seed::bucket_tags(&config, name).await {
+                println!("    tag {k} = {v}");
+            }
         }
         ["seed-role"] => println!("{}", seed::iam_role(&config, "data-pipeline", "/").await),
         ["show-user", name] => {
