@@ -19,7 +19,8 @@
 //! - [`target`]: what the finding is about ([`Target`]).
 //! - [`policy`] and [`settings`]: what the operator allows, from environment
 //!   variables validated once at start-up.
-//! - [`plan`]: [`decide`], the heart of it.
+//! - [`plan`]: [`decide`], the heart of it; each function's own decision is
+//!   in `playbooks/<family>.rs`.
 //! - [`report`]: what a function answers and publishes.
 //! - [`verify`]: comparing an event's finding with GuardDuty's own.
 
@@ -28,6 +29,7 @@ pub mod finding;
 pub mod metrics;
 pub mod pattern;
 pub mod plan;
+mod playbooks;
 pub mod policy;
 pub mod posture;
 pub mod record;

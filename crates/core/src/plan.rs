@@ -293,91 +293,7 @@ pub enum Decision {
     Skip(Skip),
 }
 
-/// Finding types that quarantine the instance they name.
-const QUARANTINE_TYPES: &[&str] = &[
-    "CryptoCurrency:EC2/*",
-    "Backdoor:EC2/*",
-    "Trojan:EC2/*",
-    "Impact:EC2/*",
-    "UnauthorizedAccess:EC2/TorClient",
-    "UnauthorizedAccess:EC2/TorRelay",
-    "UnauthorizedAccess:EC2/MetadataDNSRebind",
-    "Execution:EC2/MaliciousFile",
-    "Execution:EC2/MaliciousFile!*",
-    // Runtime Monitoring on EC2 reports resourceType Instance too.
-    "CryptoCurrency:Runtime/*",
-    "Backdoor:Runtime/*",
-    "Trojan:Runtime/*",
-    "Execution:Runtime/MaliciousFileExecuted",
-    "Execution:Runtime/ReverseShell",
-];
-
-/// Quarantine only when the instance is the `ACTOR`.
-const ACTOR_ONLY_TYPES: &[&str] = &["UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/RDPBruteForce"];
-
-/// Instance-role credentials used elsewhere: the instance is the source.
-const EXFILTRATION_TYPES: &[&str] = &["UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"];
-
-/// Credential findings that contain the user or role.
-const CREDENTIAL_TYPES: &[&str] = &[
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
-    "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
-    "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
-    "UnauthorizedAccess:IAMUser/TorIPCaller",
-    "Recon:IAMUser/*",
-    "PenTest:IAMUser/*",
-    "AttackSequence:IAM/CompromisedCredentials",
-    "AttackSequence:S3/CompromisedData",
-    "AttackSequence:EC2/*",
-];
-
-/// Turning CloudTrail logging off: restarted whatever the severity (GuardDuty rates it Low).
-const TRAIL_STOPPED_TYPES: &[&str] = &["Stealth:IAMUser/CloudTrailLoggingDisabled"];
-
-/// S3 data-event findings: the resource is the bucket, the caller in
-/// `accessKeyDetails` is contained like an `AccessKey` finding's; the bucket
-/// itself is not changed.
-const S3_CALLER_TYPES: &[&str] =
-    &["Exfiltration:S3/*", "Impact:S3/*", "Discovery:S3/*", "UnauthorizedAccess:S3/*", "PenTest:S3/*"];
-
-/// Findings that a bucket was opened to the public: its public access block
-/// is turned back on, whatever the severity (GuardDuty rates the disabling Low).
-const BUCKET_EXPOSURE_TYPES: &[&str] = &[
-    "Policy:S3/BucketBlockPublicAccessDisabled",
-    "Policy:S3/BucketPublicAccessGranted",
-    "Policy:S3/BucketAnonymousAccessGranted",
-];
-
-/// Attack sequences whose EC2 instances are quarantined.
-const SEQUENCE_INSTANCE_TYPES: &[&str] = &["AttackSequence:EC2/*"];
-
-/// Attack sequences whose S3 buckets get their public access blocked (the
-/// data is what the sequence is after).
-const SEQUENCE_BUCKET_TYPES: &[&str] = &["AttackSequence:S3/*"];
-
-/// Lambda Protection findings that contain the function.
-const LAMBDA_TYPES: &[&str] =
-    &["Backdoor:Lambda/*", "CryptoCurrency:Lambda/*", "Trojan:Lambda/*", "UnauthorizedAccess:Lambda/*"];
-
-/// Successful logins the database is isolated on.
-const DATABASE_TYPES: &[&str] = &[
-    "CredentialAccess:RDS/MaliciousIPCaller.SuccessfulLogin",
-    "CredentialAccess:RDS/TorIPCaller.SuccessfulLogin",
-    "CredentialAccess:RDS/AnomalousBehavior.SuccessfulBruteForce",
-];
-
-/// An unusual but successful login: isolated only when the policy opts in.
-const DATABASE_ANOMALY_TYPES: &[&str] = &["CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin"];
-
-/// Alerted whatever the severity: GuardDuty rates them Low, and no
-/// remediation function reports them.
-const ALWAYS_ALERTED_TYPES: &[&str] = &["Stealth:S3/ServerAccessLoggingDisabled"];
-
-/// Contained only when the policy opts in.
-const ANOMALY_TYPES: &[&str] = &["*:IAMUser/AnomalousBehavior", "*:S3/AnomalousBehavior", "*:S3/AnomalousBehavior.*"];
-
-fn matches_any(patterns: &[&str], finding_type: &str) -> bool {
+pub(crate) fn matches_any(patterns: &[&str], finding_type: &str) -> bool {
     patterns.iter().any(|p| Pattern::new(*p).matches(finding_type))
 }
 
@@ -426,214 +342,22 @@ fn decide_sequence(function: Function, actors: Vec<Target>, finding: &Finding, p
 }
 
 fn decide_target(function: Function, target: Target, finding: &Finding, policy: &Policy) -> Result<Plan, Skip> {
-    let finding_type = finding.finding_type.as_str();
+    use crate::playbooks as p;
     let scope = Scope { account: finding.account_id.clone(), region: finding.region.clone() };
-
     match function {
-        Function::QuarantineInstance => {
-            let (instance_id, eni_hints) = match target {
-                Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
-                Target::RoleSession { source_instance: Some(instance_id), .. }
-                    if matches_any(EXFILTRATION_TYPES, finding_type) =>
-                {
-                    (instance_id, Vec::new())
-                }
-                Target::Unsupported { reason } if finding.resource.resource_type == "Instance" => {
-                    return Err(Skip::NotForThisFunction(reason));
-                }
-                _ => {
-                    return Err(Skip::NotForThisFunction("the finding names no EC2 instance to quarantine".into()));
-                }
-            };
-            gates(finding, policy)?;
-            let in_sequence = finding.resource.resource_type == "AttackSequence";
-            let via_credentials = !in_sequence && finding.resource.resource_type != "Instance";
-            if in_sequence {
-                if !matches_any(SEQUENCE_INSTANCE_TYPES, finding_type) {
-                    return Err(Skip::NotForThisFunction(format!(
-                        "{finding_type}: instances are quarantined on EC2 attack sequences only"
-                    )));
-                }
-            } else if !via_credentials {
-                if matches_any(ACTOR_ONLY_TYPES, finding_type) {
-                    match finding.resource_role() {
-                        Some("ACTOR") => {}
-                        Some("TARGET") => return Err(Skip::Victim),
-                        _ => return Err(Skip::ResourceRoleUnknown),
-                    }
-                } else if !matches_any(QUARANTINE_TYPES, finding_type) {
-                    return Err(Skip::TypeNotHandled(finding_type.to_owned()));
-                }
-            }
-            severity_gate(finding, policy)?;
-            Ok(Plan::Quarantine { scope, instance_id, eni_hints })
-        }
-        Function::ProtectS3Bucket => {
-            let Target::S3Buckets { buckets, .. } = target else {
-                return Err(Skip::NotForThisFunction(match target {
-                    Target::Unsupported { reason } => reason,
-                    _ => "the finding is not about an S3 bucket".into(),
-                }));
-            };
-            let in_sequence = finding.resource.resource_type == "AttackSequence";
-            if in_sequence && !matches_any(SEQUENCE_BUCKET_TYPES, finding_type) {
-                return Err(Skip::NotForThisFunction(format!(
-                    "{finding_type}: buckets are protected on S3 attack sequences only"
-                )));
-            }
-            if !in_sequence && !matches_any(BUCKET_EXPOSURE_TYPES, finding_type) {
-                if matches_any(S3_CALLER_TYPES, finding_type) {
-                    return Err(Skip::NotForThisFunction(format!(
-                        "{finding_type}: the caller is contained by the credential functions; the bucket is left as it is"
-                    )));
-                }
-                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
-            }
-            gates(finding, policy)?;
-            let mut parts: Vec<Plan> =
-                buckets.into_iter().map(|bucket| Plan::ProtectBucket { scope: scope.clone(), bucket }).collect();
-            match parts.len() {
-                0 => Err(Skip::Malformed("no bucket in s3BucketDetails".into())),
-                1 => Ok(parts.remove(0)),
-                _ => Ok(Plan::Sequence { scope, parts, left_out: Vec::new() }),
-            }
-        }
-        Function::IsolateDatabase => {
-            let Target::Database { instance_id, cluster_id } = target else {
-                return Err(Skip::NotForThisFunction(match target {
-                    Target::Unsupported { reason } if finding.resource.resource_type == "RDSDBInstance" => reason,
-                    _ => "the finding is not about an RDS database".into(),
-                }));
-            };
-            if matches_any(DATABASE_ANOMALY_TYPES, finding_type) {
-                if !policy.contain_anomalous_behavior {
-                    return Err(Skip::TypeNotHandled(format!(
-                        "{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to isolate)"
-                    )));
-                }
-            } else if !matches_any(DATABASE_TYPES, finding_type) {
-                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
-            }
-            if !policy.isolate_databases {
-                return Err(Skip::TypeNotHandled(format!(
-                    "{finding_type}: databases are alert-only (ISOLATE_DATABASES is false)"
-                )));
-            }
-            gates(finding, policy)?;
-            severity_gate(finding, policy)?;
-            let login_user = finding.resource.rds_db_user_details.as_ref().and_then(|u| u.user.clone());
-            Ok(Plan::IsolateDatabase { scope, instance_id, cluster_id, login_user })
-        }
-        Function::ContainLambdaFunction => {
-            let Target::LambdaFunction { function_name } = target else {
-                return Err(Skip::NotForThisFunction(match target {
-                    Target::Unsupported { reason } if finding.resource.resource_type == "Lambda" => reason,
-                    _ => "the finding is not about a Lambda function".into(),
-                }));
-            };
-            if !matches_any(LAMBDA_TYPES, finding_type) {
-                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
-            }
-            gates(finding, policy)?;
-            severity_gate(finding, policy)?;
-            Ok(Plan::ContainFunction { scope, function_name })
-        }
-        Function::RevokeRoleSessions => {
-            let target = caller_of(target, finding_type);
-            let Target::RoleSession { role_name, session_name, access_key_id, source_instance } = target else {
-                return Err(not_mine(target, "an assumed-role session"));
-            };
-            role_gates(&role_name, &scope, finding, policy)?;
-            gates(finding, policy)?;
-            credential_type_gate(finding_type, policy)?;
-            severity_gate(finding, policy)?;
-            let stolen_session = session_name
-                .clone()
-                .filter(|_| source_instance.is_some())
-                .filter(|_| {
-                    matches_any(EXFILTRATION_TYPES, finding_type) || matches_any(SEQUENCE_INSTANCE_TYPES, finding_type)
-                })
-                .filter(|_| !policy.exfiltration_revokes_all_sessions);
-            Ok(Plan::RevokeRoleSessions {
-                scope,
-                role_name,
-                session_name,
-                access_key_id,
-                source_instance,
-                stolen_session,
-            })
-        }
-        Function::RestoreCloudtrail => {
-            if !matches_any(TRAIL_STOPPED_TYPES, finding_type) {
-                return Err(Skip::NotForThisFunction(format!(
-                    "{finding_type} is not about CloudTrail logging being turned off"
-                )));
-            }
-            gates(finding, policy)?;
-            let trail = finding
-                .service
-                .action
-                .as_ref()
-                .and_then(|a| a.aws_api_call_action.as_ref())
-                .and_then(|a| a.affected_resources.get("AWS::CloudTrail::Trail"))
-                .filter(|t| !t.trim().is_empty())
-                .cloned();
-            if let Some(bad) = trail.as_deref().filter(|t| !crate::target::is_trail_name_or_arn(t)) {
-                return Err(Skip::Malformed(format!(
-                    "trail {:?}, which is neither a trail name nor a trail ARN",
-                    crate::finding::truncate(bad, 80)
-                )));
-            }
-            Ok(Plan::RestoreTrail { scope, trail })
-        }
-        Function::NotifyFinding => {
-            let severity = finding.severity.value();
-            if severity < policy.alert_threshold && !matches_any(ALWAYS_ALERTED_TYPES, finding_type) {
-                return Err(Skip::BelowAlertThreshold { severity, threshold: policy.alert_threshold });
-            }
-            Ok(Plan::Alert { scope })
-        }
-        Function::DisableIamUser => {
-            let target = caller_of(target, finding_type);
-            let Target::IamUser { user_name, access_key_id } = target else {
-                return Err(not_mine(target, "an IAM user's access key"));
-            };
-            let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
-            if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
-                return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
-            }
-            gates(finding, policy)?;
-            credential_type_gate(finding_type, policy)?;
-            severity_gate(finding, policy)?;
-            Ok(Plan::DisableIamUser { scope, user_name, access_key_id })
-        }
-    }
-}
-
-/// For an S3 data-event finding, the caller `accessKeyDetails` names.
-fn caller_of(target: Target, finding_type: &str) -> Target {
-    match target {
-        Target::S3Buckets { caller: Some(caller), .. } if matches_any(S3_CALLER_TYPES, finding_type) => *caller,
-        Target::S3Buckets { .. } => Target::Unsupported {
-            reason: format!("{finding_type} is about the bucket, not about credentials to contain"),
-        },
-        other => other,
-    }
-}
-
-/// Root and federated identities are reported as notify-only by the
-/// credential functions; everything else is simply not theirs.
-fn not_mine(target: Target, wanted: &str) -> Skip {
-    match target {
-        Target::Root => Skip::NotifyOnly("root".into()),
-        Target::Federated { .. } => Skip::NotifyOnly("federated".into()),
-        Target::Unsupported { reason } => Skip::NotForThisFunction(reason),
-        _ => Skip::NotForThisFunction(format!("the finding is not about {wanted}")),
+        Function::QuarantineInstance => p::ec2::quarantine(target, finding, policy, scope),
+        Function::RevokeRoleSessions => p::iam::revoke_role_sessions(target, finding, policy, scope),
+        Function::DisableIamUser => p::iam::disable_iam_user(target, finding, policy, scope),
+        Function::RestoreCloudtrail => p::cloudtrail::restore_cloudtrail(target, finding, policy, scope),
+        Function::ProtectS3Bucket => p::s3::protect_s3_bucket(target, finding, policy, scope),
+        Function::ContainLambdaFunction => p::lambda::contain_lambda_function(target, finding, policy, scope),
+        Function::IsolateDatabase => p::rds::isolate_database(target, finding, policy, scope),
+        Function::NotifyFinding => p::notify::notify_finding(target, finding, policy, scope),
     }
 }
 
 /// Sample, archived and account checks shared by every function.
-fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+pub(crate) fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     if finding.is_sample() && !policy.act_on_samples {
         return Err(Skip::Sample);
     }
@@ -646,41 +370,10 @@ fn gates(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     Ok(())
 }
 
-fn severity_gate(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+pub(crate) fn severity_gate(finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     let severity = finding.severity.value();
     if severity < policy.remediation_threshold {
         return Err(Skip::BelowThreshold { severity, threshold: policy.remediation_threshold });
-    }
-    Ok(())
-}
-
-fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip> {
-    if matches_any(ANOMALY_TYPES, finding_type) {
-        if policy.contain_anomalous_behavior {
-            return Ok(());
-        }
-        return Err(Skip::TypeNotHandled(format!("{finding_type} (set CONTAIN_ANOMALOUS_BEHAVIOR to contain)")));
-    }
-    if matches_any(CREDENTIAL_TYPES, finding_type) || matches_any(S3_CALLER_TYPES, finding_type) {
-        Ok(())
-    } else {
-        Err(Skip::TypeNotHandled(finding_type.to_owned()))
-    }
-}
-
-/// Roles the responder never touches, by what the finding says of them. The
-/// executor repeats the service-linked and protected checks against the
-/// role's live path and ARN.
-fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy) -> Result<(), Skip> {
-    if role_name.starts_with("AWSReservedSSO_") {
-        return Err(Skip::IdentityCenterRole(role_name.to_owned()));
-    }
-    if role_name.starts_with("AWSServiceRoleFor") {
-        return Err(Skip::ServiceLinkedRole(role_name.to_owned()));
-    }
-    let arn = format!("arn:{}:iam::{}:role/{}", finding.partition(), scope.account, role_name);
-    if let Some(pattern) = policy.protects(&[role_name, &arn]) {
-        return Err(Skip::Protected { principal: role_name.to_owned(), pattern: pattern.to_string() });
     }
     Ok(())
 }
