@@ -57,7 +57,11 @@ under the names IAM uses: `s3:GetBucketPublicAccessBlock` for the get,
 `s3:PutBucketPublicAccessBlock` for the put and for the delete. Only the name
 checked changes; the request is then answered as before. (Bucket tagging is
 already checked as IAM does: `s3:GetBucketTagging`, and `s3:PutBucketTagging`
-for the put and for the delete.)
+for the put and for the delete.) The account's block (S3 Control) is
+checked as `s3:GetPublicAccessBlock`, `s3:PutPublicAccessBlock` and
+`s3:DeletePublicAccessBlock`; the patch checks it as IAM does,
+`s3:GetAccountPublicAccessBlock`, and `s3:PutAccountPublicAccessBlock` for
+the put and for the delete.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -273,6 +277,26 @@ def _check_s3_action_under_iam_name(self, resource):
 
 
 S3IAMRequest.check_action_permitted = _check_s3_action_under_iam_name
+
+from moto.iam.access_control import IAMRequest  # noqa: E402
+
+_check_action = IAMRequest.check_action_permitted
+
+# moto's name for the account's Public Access Block call (S3 Control) -> IAM's
+_ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS = {
+    "s3:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "s3:PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+    "s3:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+}
+
+
+def _check_action_under_iam_name(self, resource):
+    if urlsplit(self._path).path.rstrip("/").endswith("/v20180820/configuration/publicAccessBlock"):
+        self._action = _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
+    return _check_action(self, resource)
+
+
+IAMRequest.check_action_permitted = _check_action_under_iam_name
 
 
 def _exit_with_parent(parent):

@@ -75,6 +75,9 @@ enum Playbook {
     Database,
     /// isolate-database on an Aurora member: the cluster's groups.
     AuroraMember,
+    /// protect-s3-bucket on the account's block (one per account: its
+    /// cases run one at a time).
+    AccountBlock,
 }
 
 impl Playbook {
@@ -85,7 +88,7 @@ impl Playbook {
             Playbook::RevokeRole | Playbook::DenyStolenSession => Function::RevokeRoleSessions,
             Playbook::RestoreTrail => Function::RestoreCloudtrail,
             Playbook::Alert => Function::NotifyFinding,
-            Playbook::Bucket => Function::ProtectS3Bucket,
+            Playbook::Bucket | Playbook::AccountBlock => Function::ProtectS3Bucket,
             Playbook::LambdaFunction => Function::ContainLambdaFunction,
             Playbook::Database | Playbook::AuroraMember => Function::IsolateDatabase,
         }
@@ -118,6 +121,8 @@ struct World {
     database: Option<(String, Option<String>)>,
     /// The finding id's start, as the snapshot names carry it.
     finding: String,
+    /// The account's block is the world's resource.
+    account_block: bool,
 }
 
 impl World {
@@ -174,6 +179,7 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         function: None,
         database: None,
         finding: String::new(),
+        account_block: false,
     };
     match playbook {
         Playbook::Quarantine => {
@@ -221,6 +227,22 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             let bucket = seed::tagged_bucket(config, &[("team", "billing")], Some([true, false, false, false])).await;
             world.event = fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &bucket)]);
             world.bucket = Some(bucket);
+        }
+        Playbook::AccountBlock => {
+            seed::reset_account_block(config).await;
+            aws_sdk_s3control::Client::new(config)
+                .put_public_access_block()
+                .account_id("123456789012")
+                .public_access_block_configuration(
+                    aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+                        .ignore_public_acls(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("PutPublicAccessBlock (account)");
+            world.event = fixture_with("s3-account-block-public-access-disabled.json", &[]);
+            world.account_block = true;
         }
         Playbook::LambdaFunction => {
             let f = seed::lambda_function(config, None, true, Some(4)).await;
@@ -283,6 +305,9 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     if let Some(trail) = &world.trail {
         return format!("logging {}", seed::trail_logging(config, trail).await);
     }
+    if world.account_block {
+        return format!("account block {:?} recorded {}", account_block(config).await, account_recorded(config).await);
+    }
     if let Some(bucket) = &world.bucket {
         return format!(
             "block {:?} tags {:?}",
@@ -305,6 +330,25 @@ async fn state(config: &SdkConfig, world: &World) -> String {
         return format!("groups {groups:?} public {public} records {records:?}");
     }
     String::new()
+}
+
+/// The account's S3 public access block, read back.
+async fn account_block(config: &SdkConfig) -> Option<[bool; 4]> {
+    let out = aws_sdk_s3control::Client::new(config).get_public_access_block().account_id("123456789012").send().await;
+    out.ok().and_then(|o| o.public_access_block_configuration().cloned()).map(|c| {
+        [
+            c.block_public_acls().unwrap_or(false),
+            c.ignore_public_acls().unwrap_or(false),
+            c.block_public_policy().unwrap_or(false),
+            c.restrict_public_buckets().unwrap_or(false),
+        ]
+    })
+}
+
+/// Whether the responder's record of the account's block exists.
+async fn account_recorded(config: &SdkConfig) -> bool {
+    let ssm = aws_sdk_ssm::Client::new(config);
+    ssm.get_parameter().name(responder_s3::account::RECORD_PARAMETER).send().await.is_ok()
 }
 
 /// Calls a playbook tries once more itself after a transient failure: the
@@ -335,6 +379,13 @@ async fn eni_groups(config: &SdkConfig, world: &World) -> Vec<(String, Vec<Strin
 /// groups from before, or on the isolation group alone; never on the
 /// allow-all group, and the isolation group allows nothing.
 async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, Vec<String>)]) -> Result<(), String> {
+    if world.account_block {
+        let now = account_block(config).await.unwrap_or_default();
+        if !now[1] {
+            return Err(format!("the account's block is weaker than before: {now:?}"));
+        }
+        return Ok(());
+    }
     if let Some(bucket) = &world.bucket {
         // Only ever more settings on.
         let now = seed::public_access_block(config, bucket).await.unwrap_or_default();
@@ -418,6 +469,9 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     {
         return Err(format!("{trail} is not logging"));
     }
+    if world.account_block && account_block(config).await != Some([true; 4]) {
+        return Err("the account's public access is not blocked".into());
+    }
     if let Some(bucket) = &world.bucket
         && seed::public_access_block(config, bucket).await != Some([true; 4])
     {
@@ -457,6 +511,8 @@ async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> 
         release_user(&iam, user).await
     } else if let Some(role) = &world.role {
         release_role(&iam, role).await
+    } else if world.account_block {
+        responder_s3::account::release(&responder_s3::Cloud::new(config), "123456789012").await
     } else if let Some(bucket) = &world.bucket {
         responder_s3::bucket::release(&responder_s3::Cloud::new(config), bucket).await
     } else if let Some(f) = &world.function {
@@ -527,6 +583,9 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
             }
             (Playbook::Bucket, "PutBucketPublicAccessBlock") => {
                 rest_written_before(call, "PutBucketTagging", responder_s3::bucket::ORIGINAL_BLOCK)
+            }
+            (Playbook::AccountBlock, "PutAccountPublicAccessBlock") => {
+                rest_written_before(call, "PutParameter", responder_s3::account::RECORD_PARAMETER)
             }
             (Playbook::LambdaFunction, "PutFunctionConcurrency") => {
                 rest_written_before(call, "TagResource", responder_lambda::contain::ORIGINAL_CONCURRENCY)
@@ -705,7 +764,7 @@ async fn matrix(playbook: Playbook) -> usize {
                     Err(panic) => Some(format!("{label}: panicked: {panic}")),
                 }
             })
-            .buffer_unordered(PARALLEL)
+            .buffer_unordered(if playbook == Playbook::AccountBlock { 1 } else { PARALLEL })
             .filter_map(|f| async move { f })
             .collect()
             .await;
@@ -732,6 +791,7 @@ async fn every_playbook_under_every_fault() {
         Playbook::LambdaFunction,
         Playbook::Database,
         Playbook::AuroraMember,
+        Playbook::AccountBlock,
     ] {
         total += matrix(playbook).await;
     }

@@ -56,7 +56,7 @@ EXPECTED = {
     "iam-instance-credential-exfiltration-outside-aws.json": {Q, R, N},
     "s3-bucket-block-public-access-disabled.json": {S},
     "s3-bucket-anonymous-access-granted.json": {S, D, N},
-    "s3-account-block-public-access-disabled.json": set(),
+    "s3-account-block-public-access-disabled.json": {S},
     "s3-exfiltration-malicious-ip-caller-user.json": {D, N},
     "s3-anomalous-behavior-role.json": {R, N},
     "s3-server-access-logging-disabled.json": {N},

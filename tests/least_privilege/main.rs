@@ -294,7 +294,10 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
         Function::ProtectS3Bucket => {
             let bucket = buckets.lock().unwrap().pop().expect("a bucket made before enforcement");
             let event = fixture_with("s3-bucket-anonymous-access-granted.json", &[("customer-exports", &bucket)]);
-            vec![Case { function, event }]
+            // The account's block too, from none (its runs go one at a time).
+            seed::reset_account_block(admin).await;
+            let account = fixture_with("s3-account-block-public-access-disabled.json", &[]);
+            vec![Case { function, event }, Case { function, event: account }]
         }
     }
 }
@@ -409,7 +412,8 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
                     (action, denied, failed)
                 }
             })
-            .buffer_unordered(4)
+            // The account's block is one per account: those runs go one at a time.
+            .buffer_unordered(if function == Function::ProtectS3Bucket { 1 } else { 4 })
             .collect()
             .await;
         for (action, denied, failed) in results {
@@ -562,6 +566,17 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     // One bucket that had a block (put back) and one that had none (deleted).
     let blocked = seed::tagged_bucket(admin, &[], Some([true, false, false, false])).await;
     let open = seed::tagged_bucket(admin, &[], None).await;
+    // The account's block, which had one setting on.
+    seed::reset_account_block(admin).await;
+    aws_sdk_s3control::Client::new(admin)
+        .put_public_access_block()
+        .account_id("123456789012")
+        .public_access_block_configuration(
+            aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder().ignore_public_acls(true).build(),
+        )
+        .send()
+        .await
+        .expect("PutPublicAccessBlock (account)");
     // Two functions sharing a role: releasing the first keeps the second's
     // session denied (the record is rewritten), the second removes it all.
     let first = seed::lambda_function(admin, None, true, None).await;
@@ -628,6 +643,10 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
             event: fixture_with("rds-successful-login-malicious-ip.json", &[("orders-db", &database)]),
         },
         Case {
+            function: Function::ProtectS3Bucket,
+            event: fixture_with("s3-account-block-public-access-disabled.json", &[]),
+        },
+        Case {
             function: Function::IsolateDatabase,
             event: fixture_with(
                 "rds-aurora-successful-brute-force.json",
@@ -675,6 +694,8 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     for function in &contained.functions {
         runs.push((function.clone(), responder_lambda::contain::release(&lambda, function).await));
     }
+    let s3 = responder_s3::Cloud::new(config);
+    runs.push(("the account's block".to_owned(), responder_s3::account::release(&s3, "123456789012").await));
     let rds = responder_rds::Cloud::new(config);
     for database in &contained.databases {
         runs.push((database.clone(), responder_rds::isolate::release(&rds, database).await));

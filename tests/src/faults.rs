@@ -335,6 +335,11 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
         ("lambda", "PUT", [_, "event-source-mappings", _]) => Some("UpdateEventSourceMapping"),
         ("lambda", "POST", [_, "tags", _]) => Some("TagResource"),
         ("lambda", "DELETE", [_, "tags", _]) => Some("UntagResource"),
+        // S3 Control: the account's block, as IAM names it.
+        ("s3", "GET", ["v20180820", "configuration", "publicAccessBlock"]) => Some("GetAccountPublicAccessBlock"),
+        ("s3", "PUT" | "DELETE", ["v20180820", "configuration", "publicAccessBlock"]) => {
+            Some("PutAccountPublicAccessBlock")
+        }
         // S3 (path style), named as IAM names them: a delete is a put there.
         ("s3", "GET", [_]) if has("tagging") => Some("GetBucketTagging"),
         ("s3", "PUT" | "DELETE", [_]) if has("tagging") => Some("PutBucketTagging"),
@@ -347,9 +352,9 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
 /// The error a service sends for `fault`, in its protocol's shape.
 fn error_response(service: &str, json: bool, fault: Fault) -> HttpResponse {
     let (status, code) = match (service, fault) {
-        ("s3", Fault::Throttle | Fault::ThrottleOnce) => (503, "SlowDown"),
-        ("s3", Fault::ServerError) => (500, "InternalError"),
-        ("s3", _) => (403, "AccessDenied"),
+        ("s3" | "s3control", Fault::Throttle | Fault::ThrottleOnce) => (503, "SlowDown"),
+        ("s3" | "s3control", Fault::ServerError) => (500, "InternalError"),
+        ("s3" | "s3control", _) => (403, "AccessDenied"),
         ("lambda", Fault::Throttle | Fault::ThrottleOnce) => (429, "TooManyRequestsException"),
         ("lambda", Fault::ServerError) => (500, "ServiceException"),
         ("lambda", _) => (403, "AccessDeniedException"),
@@ -466,7 +471,10 @@ impl HttpConnector for Connector {
                     Err(ConnectorError::timeout("injected fault: no answer within the read timeout".into()))
                 }
                 Some(f) => {
-                    let response = error_response(&record(0).service, json, f);
+                    // S3 Control signs as S3 but wraps its errors as the query protocols do.
+                    let service = record(0).service;
+                    let shape = if service == "s3" && path.starts_with("/v20180820") { "s3control" } else { &service };
+                    let response = error_response(shape, json, f);
                     injector.lock().calls.push(record(response.status().as_u16()));
                     Ok(response)
                 }

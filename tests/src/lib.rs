@@ -131,11 +131,42 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 /// IAM user's, when the emulator enforces IAM).
 pub async fn sdk_config_as(endpoint: &str, access_key: &str, secret: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(loopback_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(access_key, secret, None, None, "emulator"))
         .load()
         .await
+}
+
+/// The HTTP client the tests' SDK configurations use: plain HTTP to the
+/// emulator. S3 Control puts the account id in front of the endpoint's host
+/// (`123456789012.127.0.0.1`), which no resolver here answers; the client
+/// sends such a request to the loopback address itself (the account id
+/// travels in `x-amz-account-id` too, where the emulator reads it).
+pub fn loopback_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
+    };
+    #[derive(Debug)]
+    struct Loopback(SharedHttpConnector);
+    impl HttpConnector for Loopback {
+        fn call(&self, mut request: aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> HttpConnectorFuture {
+            let uri = request.uri().to_owned();
+            if let Some((scheme, rest)) = uri.split_once("://")
+                && let Some((prefix, tail)) = rest.split_once('.')
+                && prefix.bytes().all(|b| b.is_ascii_digit())
+                && tail.starts_with("127.0.0.1")
+            {
+                let _ = request.set_uri(format!("{scheme}://{tail}"));
+            }
+            self.0.call(request)
+        }
+    }
+    let inner = aws_smithy_http_client::Builder::new().build_http();
+    http_client_fn(move |settings, components| {
+        SharedHttpConnector::new(Loopback(inner.http_connector(settings, components)))
+    })
 }
 
 /// SDK configuration like [`sdk_config`] whose calls pass through
@@ -164,7 +195,7 @@ pub async fn faulty_sdk_config(
 /// `config`, with every call passing through `injector` (which records it,
 /// and fails it when armed).
 pub fn recorded_by(config: &SdkConfig, injector: &faults::FaultInjector) -> SdkConfig {
-    let inner = aws_smithy_http_client::Builder::new().build_http();
+    let inner = loopback_client();
     config.to_builder().http_client(injector.client(inner)).build()
 }
 

@@ -585,6 +585,17 @@ pub async fn public_access_block(config: &SdkConfig, bucket: &str) -> Option<[bo
     }
 }
 
+/// Gives the account back no S3 public access block and no record of the
+/// responder's (the account's block is one per account: tests that change it
+/// start from here, one at a time).
+pub async fn reset_account_block(config: &SdkConfig) {
+    let s3control = aws_sdk_s3control::Client::new(config);
+    let account = aws_sdk_sts::Client::new(config).get_caller_identity().send().await.expect("identity");
+    let _ = s3control.delete_public_access_block().account_id(account.account().unwrap_or_default()).send().await;
+    let ssm = aws_sdk_ssm::Client::new(config);
+    let _ = ssm.delete_parameter().name(responder_s3::account::RECORD_PARAMETER).send().await;
+}
+
 /// The bucket's tags.
 pub async fn bucket_tags(config: &SdkConfig, bucket: &str) -> std::collections::BTreeMap<String, String> {
     match s3(config).get_bucket_tagging().bucket(bucket).send().await {

@@ -12,6 +12,8 @@
 //!   bucket had before the responder turned it on.
 //! - `responder release --database ID`: put back an isolated database's
 //!   security groups and public accessibility (snapshots are kept).
+//! - `responder release --account-public-access`: put back the account's S3
+//!   public access block as it was before the responder turned it on.
 //! - `responder release --function NAME`: put back a contained Lambda
 //!   function's concurrency, event source mappings and URL auth, and lift the
 //!   deny on its role sessions.
@@ -82,6 +84,9 @@ struct ReleaseTarget {
     /// An RDS database instance the responder isolated.
     #[arg(long)]
     database: Option<String>,
+    /// The S3 public access block of the account the credentials are in.
+    #[arg(long)]
+    account_public_access: bool,
 }
 
 #[tokio::main]
@@ -168,6 +173,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Release { what, reattach_asg } => {
             let config = load_sdk_config().await;
+            if what.account_public_access {
+                let cloud = responder_s3::Cloud::new(&config);
+                let identity = responder_aws::cloud::own_identity(&cloud).await.map_err(|e| e.to_string())?;
+                let run = responder_s3::account::release(&cloud, identity.account.as_str()).await;
+                return Ok(print_release(&format!("account {}", identity.account), &run));
+            }
             let (name, run) = match (what.instance, what.user, what.role, what.bucket, what.function, what.database) {
                 (Some(instance), ..) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
@@ -205,23 +216,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     );
                 }
             };
-            if let Some(reason) = &run.skipped {
-                println!("nothing released: {reason}");
-                return Ok(ExitCode::from(1));
-            }
-            for step in &run.log.records {
-                println!("[{:<12}] {:<30} {:<24} {}", step.status, step.action, step.target, step.detail);
-            }
-            for note in &run.notes {
-                println!("note: {note}");
-            }
-            if run.log.all_held() {
-                println!("released {name}");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("release of {name} is incomplete: run it again, or finish by hand");
-                Ok(ExitCode::from(1))
-            }
+            Ok(print_release(&name, &run))
         }
+    }
+}
+
+/// Prints what a release did; exit 0 only when everything was put back.
+fn print_release(name: &str, run: &responder_aws::steps::Execution) -> ExitCode {
+    if let Some(reason) = &run.skipped {
+        println!("nothing released: {reason}");
+        return ExitCode::from(1);
+    }
+    for step in &run.log.records {
+        println!("[{:<12}] {:<30} {:<24} {}", step.status, step.action, step.target, step.detail);
+    }
+    for note in &run.notes {
+        println!("note: {note}");
+    }
+    if run.log.all_held() {
+        println!("released {name}");
+        ExitCode::SUCCESS
+    } else {
+        println!("release of {name} is incomplete: run it again, or finish by hand");
+        ExitCode::from(1)
     }
 }

@@ -101,6 +101,8 @@ pub enum Plan {
     Alert { scope: Scope },
     /// Record the bucket's public access block, then turn all four settings on.
     ProtectBucket { scope: Scope, bucket: String },
+    /// The same for the account's public access block (S3 Control).
+    ProtectAccount { scope: Scope },
     /// Stop a Lambda function: concurrency 0, event source mappings off,
     /// URL behind IAM, an evidence version, its role's sessions denied.
     ContainFunction { scope: Scope, function_name: String },
@@ -151,6 +153,10 @@ impl Plan {
                 cluster_id.as_deref().map(|c| format!(" (Aurora cluster {c})")).unwrap_or_default(),
                 at(scope)
             ),
+            Plan::ProtectAccount { scope } => format!(
+                "block public access account-wide {}: record the account's public access block, then turn all four settings on",
+                at(scope)
+            ),
             Plan::ContainFunction { scope, function_name } => format!(
                 "contain Lambda function {function_name} {}: record its state, publish an evidence version, reserved concurrency 0, event source mappings off, function URL behind IAM auth, deny its role's sessions for this function only",
                 at(scope)
@@ -176,6 +182,7 @@ impl Plan {
             Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "all trails".into()),
             Plan::Alert { .. } => String::new(),
             Plan::ProtectBucket { bucket, .. } => bucket.clone(),
+            Plan::ProtectAccount { scope } => format!("account {}", scope.account),
             Plan::ContainFunction { function_name, .. } => function_name.clone(),
             Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
@@ -190,6 +197,7 @@ impl Plan {
             | Plan::RestoreTrail { scope, .. }
             | Plan::Alert { scope }
             | Plan::ProtectBucket { scope, .. }
+            | Plan::ProtectAccount { scope }
             | Plan::ContainFunction { scope, .. }
             | Plan::IsolateDatabase { scope, .. }
             | Plan::Sequence { scope, .. } => scope,

@@ -39,6 +39,9 @@ pub struct Policy {
     /// instance's role (default no: deny only the stolen session, so the
     /// role's other instances keep working).
     pub exfiltration_revokes_all_sessions: bool,
+    /// Turn the account's S3 public access block back on when it is turned
+    /// off (default yes); off, that finding is alerted only.
+    pub protect_account_public_access: bool,
     /// Isolate databases on successful malicious logins (default yes);
     /// off, database findings are alerted only.
     pub isolate_databases: bool,
@@ -60,6 +63,7 @@ impl Default for Policy {
             contain_anomalous_behavior: false,
             exfiltration_revokes_all_sessions: false,
             isolate_databases: true,
+            protect_account_public_access: true,
             dry_run: false,
         }
     }

@@ -101,6 +101,7 @@ impl Settings {
             contain_anomalous_behavior: flag(&get, "CONTAIN_ANOMALOUS_BEHAVIOR", false)?,
             exfiltration_revokes_all_sessions: flag(&get, "EXFILTRATION_REVOKE_ALL_SESSIONS", false)?,
             isolate_databases: flag(&get, "ISOLATE_DATABASES", true)?,
+            protect_account_public_access: flag(&get, "PROTECT_ACCOUNT_PUBLIC_ACCESS", true)?,
         };
 
         let key_scope = match get("DISABLE_USER_KEYS").as_deref() {

@@ -23,6 +23,7 @@ const BUCKET_FIXTURES: &[(&str, &str)] = &[
     ("s3-bucket-anonymous-access-granted.json", "act"),
     ("s3-server-access-logging-disabled.json", "type_not_handled"),
     ("s3-attack-sequence-compromised-data.json", "act"),
+    ("s3-account-block-public-access-disabled.json", "act"),
 ];
 
 /// What contain-lambda-function does with the fixtures it does not answer
@@ -524,6 +525,7 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::RestoreTrail { trail, .. } => trail.clone().unwrap_or_else(|| "every".into()),
                 responder_core::Plan::Alert { .. } => "alert".into(),
                 responder_core::Plan::ProtectBucket { bucket, .. } => bucket.clone(),
+                responder_core::Plan::ProtectAccount { scope } => scope.account.to_string(),
                 responder_core::Plan::ContainFunction { function_name, .. } => function_name.clone(),
                 responder_core::Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),

@@ -192,6 +192,7 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
         Plan::ContainFunction { function_name, .. } => {
             assert!(s.function_name.is_match(function_name), "{function_name:?}")
         }
+        Plan::ProtectAccount { .. } => {}
         Plan::ProtectBucket { bucket, .. } => {
             assert!(s.bucket_name.is_match(bucket) && !bucket.contains(".."), "{bucket:?}")
         }

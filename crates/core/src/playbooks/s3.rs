@@ -16,6 +16,10 @@ const BUCKET_EXPOSURE_TYPES: &[&str] = &[
     "Policy:S3/BucketAnonymousAccessGranted",
 ];
 
+/// The account-level public access block was turned off (GuardDuty sends it
+/// as an `AccessKey` finding: the caller, no bucket).
+const ACCOUNT_EXPOSURE_TYPES: &[&str] = &["Policy:S3/AccountBlockPublicAccessDisabled"];
+
 /// Attack sequences whose S3 buckets get their public access blocked (the
 /// data is what the sequence is after).
 const SEQUENCE_BUCKET_TYPES: &[&str] = &["AttackSequence:S3/*"];
@@ -28,6 +32,15 @@ pub(crate) fn protect_s3_bucket(
     scope: Scope,
 ) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
+    if matches_any(ACCOUNT_EXPOSURE_TYPES, finding_type) {
+        gates(finding, policy)?;
+        if !policy.protect_account_public_access {
+            return Err(Skip::TypeNotHandled(format!(
+                "{finding_type}: the account's block is alert-only (PROTECT_ACCOUNT_PUBLIC_ACCESS is false)"
+            )));
+        }
+        return Ok(Plan::ProtectAccount { scope });
+    }
     let Target::S3Buckets { buckets, .. } = target else {
         return Err(Skip::NotForThisFunction(match target {
             Target::Unsupported { reason } => reason,

@@ -6,7 +6,9 @@
 //!
 //! - [`s3`]: service adapter.
 //! - [`bucket`]: the playbook and its release.
+//! - [`account`]: the account-level block (S3 Control), and its release.
 
+pub mod account;
 pub mod bucket;
 pub mod s3;
 
@@ -23,6 +25,8 @@ use responder_core::{Function, Plan};
 #[derive(Debug, Clone)]
 pub struct S3Clients {
     pub s3: aws_sdk_s3::Client,
+    pub s3control: aws_sdk_s3control::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Clients for S3Clients {
@@ -30,7 +34,11 @@ impl Clients for S3Clients {
         // Path-style addressing: bucket names with dots break virtual-hosted
         // TLS, and an endpoint override (a VPC endpoint) takes it as given.
         let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
-        S3Clients { s3: aws_sdk_s3::Client::from_conf(s3) }
+        S3Clients {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3control: aws_sdk_s3control::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+        }
     }
 }
 
@@ -47,7 +55,21 @@ impl Playbook for ProtectS3Bucket {
 
     fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
-            let Plan::ProtectBucket { bucket, .. } = plan else { return not_mine(Self::FUNCTION, plan) };
+            let bucket = match plan {
+                Plan::ProtectBucket { bucket, .. } => bucket,
+                Plan::ProtectAccount { scope } => {
+                    let mut run =
+                        account::protect(cloud, scope.account.as_str(), &job.settings.policy, &job.gate).await;
+                    if run.log.all_held() {
+                        run.notes.push(format!(
+                            "public access is blocked account-wide in {}; find who turned it off (the finding's caller) and `responder release --account-public-access` restores the previous block",
+                            scope.account
+                        ));
+                    }
+                    return run;
+                }
+                _ => return not_mine(Self::FUNCTION, plan),
+            };
             let job = bucket::BucketJob {
                 finding_id: job.finding_id(),
                 bucket,
