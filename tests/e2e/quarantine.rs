@@ -247,6 +247,27 @@ async fn invalid_events_fail_with_invalid_event() {
 }
 
 #[tokio::test]
+async fn quarantine_requires_imdsv2_and_keeps_the_volumes_and_release_puts_them_back() {
+    let config = cloud().await;
+    let net = Network::create(&config).await;
+    let inst = net.instance(&config, InstanceOptions::default()).await;
+    let before = seed::metadata_and_volumes(&config, &inst.id).await;
+    assert_eq!((before.0.as_str(), before.1), ("optional", 2), "{before:?}");
+    assert!(before.2.iter().any(|(_, deleted)| *deleted), "the root volume is deleted on termination: {before:?}");
+
+    let r = responder(&config, &[]).await;
+    let report = r.handle(Function::QuarantineInstance, &fixture_for_instance(CRYPTO, &inst.id), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
+    let (tokens, hops, volumes) = seed::metadata_and_volumes(&config, &inst.id).await;
+    assert_eq!((tokens.as_str(), hops), ("required", 1));
+    assert!(volumes.iter().all(|(_, deleted)| !deleted), "{volumes:?}");
+
+    let run = release(&Cloud::new(&config), &inst.id, ReleaseOptions::default()).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+    assert_eq!(seed::metadata_and_volumes(&config, &inst.id).await, before);
+}
+
+#[tokio::test]
 async fn an_ec2_attack_sequence_quarantines_each_instance_and_denies_the_stolen_session() {
     const SEQUENCE: &str = "ec2-attack-sequence-compromised-instance-group.json";
     let config = cloud().await;

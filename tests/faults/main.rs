@@ -279,13 +279,14 @@ async fn state(config: &SdkConfig, world: &World) -> String {
             None => Vec::new(),
         };
         return format!(
-            "primary {:?} secondary {:?} protection {} shutdown {} profile {:?} asg {:?}",
+            "primary {:?} secondary {:?} protection {} shutdown {} profile {:?} asg {:?} metadata and volumes {:?}",
             seed::eni_groups(config, &inst.primary_eni).await,
             secondary,
             seed::termination_protection(config, &inst.id).await,
             seed::shutdown_behavior(config, &inst.id).await,
             seed::profile_of(config, &inst.id).await,
             seed::asg_of(config, &inst.id).await,
+            seed::metadata_and_volumes(config, &inst.id).await,
         );
     }
     if let Some(user) = &world.user {
@@ -565,7 +566,10 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
             }
             (
                 Playbook::Quarantine,
-                "ModifyInstanceAttribute" | "DisassociateIamInstanceProfile" | "DetachInstances",
+                "ModifyInstanceAttribute"
+                | "ModifyInstanceMetadataOptions"
+                | "DisassociateIamInstanceProfile"
+                | "DetachInstances",
             ) => written_before(call, "CreateTags", ("ResourceId.N", &instance), tags::ORIGINAL_STATE, None),
             (Playbook::DisableUser, "UpdateAccessKey") => {
                 let key = call.param("AccessKeyId").unwrap_or_default();

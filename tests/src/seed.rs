@@ -90,6 +90,13 @@ impl Network {
             .subnet_id(&self.subnet)
             .security_group_ids(&self.web_group)
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
+            // IMDSv1 allowed, two hops: what quarantine tightens and release restores.
+            .metadata_options(
+                aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(aws_sdk_ec2::types::HttpTokensState::Optional)
+                    .http_put_response_hop_limit(2)
+                    .build(),
+            )
             .tag_specifications(
                 TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags)).build(),
             )
@@ -242,6 +249,29 @@ pub async fn termination_protection(config: &SdkConfig, id: &str) -> bool {
         .await
         .expect("DescribeInstanceAttribute");
     out.disable_api_termination().and_then(|v| v.value()).expect("the attribute's value")
+}
+
+/// The instance's `HttpTokens`, hop limit, and each device's DeleteOnTermination.
+pub async fn metadata_and_volumes(config: &SdkConfig, id: &str) -> (String, i32, Vec<(String, bool)>) {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
+    let instance = out.reservations().iter().flat_map(|r| r.instances()).next().expect("the instance").clone();
+    let m = instance.metadata_options().expect("metadata options");
+    let volumes = instance
+        .block_device_mappings()
+        .iter()
+        .map(|b| {
+            (
+                b.device_name().unwrap_or_default().to_owned(),
+                b.ebs().and_then(|e| e.delete_on_termination()).unwrap_or(false),
+            )
+        })
+        .collect();
+    (
+        m.http_tokens().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        m.http_put_response_hop_limit().unwrap_or_default(),
+        volumes,
+    )
 }
 
 pub async fn shutdown_behavior(config: &SdkConfig, id: &str) -> String {

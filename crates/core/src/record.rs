@@ -24,6 +24,21 @@ pub struct InstanceRecord {
     /// Auto Scaling group the instance belonged to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scaling_group: Option<String>,
+    /// Instance metadata options before quarantine: `HttpTokens` and the
+    /// PUT response hop limit (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataRecord>,
+    /// Devices whose volume was deleted on termination before quarantine
+    /// kept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_on_termination: Vec<String>,
+}
+
+/// The instance metadata options quarantine changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataRecord {
+    pub http_tokens: String,
+    pub hop_limit: i32,
 }
 
 /// Splits `value` into tags under `key`, `key:2`, … each at most

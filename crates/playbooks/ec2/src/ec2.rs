@@ -23,6 +23,10 @@ pub struct InstanceView {
     pub tags: BTreeMap<String, String>,
     /// EBS volumes attached, with their device names.
     pub volumes: Vec<(String, String)>,
+    /// Devices whose volume is deleted when the instance terminates.
+    pub deleted_on_termination: Vec<String>,
+    /// `HttpTokens` and the PUT response hop limit, when EC2 reports them.
+    pub metadata: Option<(String, i32)>,
 }
 
 /// A network interface attached to the instance.
@@ -121,6 +125,16 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
                 Some((volume, m.device_name().unwrap_or_default().to_owned()))
             })
             .collect(),
+        deleted_on_termination: instance
+            .block_device_mappings()
+            .iter()
+            .filter(|m| m.ebs().and_then(|e| e.delete_on_termination()).unwrap_or(false))
+            .filter_map(|m| m.device_name().map(str::to_owned))
+            .collect(),
+        metadata: instance.metadata_options().and_then(|m| {
+            let tokens = m.http_tokens()?.as_str().to_owned();
+            Some((tokens, m.http_put_response_hop_limit().unwrap_or(1)))
+        }),
     }))
 }
 
@@ -276,6 +290,37 @@ pub async fn set_shutdown_behavior(ec2: &Client, instance_id: &str, behavior: &s
         .instance_initiated_shutdown_behavior(AttributeValue::builder().value(behavior).build())
         .send()
         .await?;
+    Ok(())
+}
+
+/// Sets the instance metadata options quarantine and release change.
+pub async fn set_metadata_options(
+    ec2: &Client,
+    instance_id: &str,
+    tokens: &str,
+    hop_limit: i32,
+) -> Result<(), AwsFailure> {
+    ec2.modify_instance_metadata_options()
+        .instance_id(instance_id)
+        .http_tokens(aws_sdk_ec2::types::HttpTokensState::from(tokens))
+        .http_put_response_hop_limit(hop_limit)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Whether the volume on `device` is deleted when the instance terminates.
+pub async fn set_delete_on_termination(
+    ec2: &Client,
+    instance_id: &str,
+    device: &str,
+    on: bool,
+) -> Result<(), AwsFailure> {
+    let mapping = aws_sdk_ec2::types::InstanceBlockDeviceMappingSpecification::builder()
+        .device_name(device)
+        .ebs(aws_sdk_ec2::types::EbsInstanceBlockDeviceSpecification::builder().delete_on_termination(on).build())
+        .build();
+    ec2.modify_instance_attribute().instance_id(instance_id).block_device_mappings(mapping).send().await?;
     Ok(())
 }
 

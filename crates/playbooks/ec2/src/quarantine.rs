@@ -315,7 +315,11 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     let mut steps = vec![
         ("enable-termination-protection", id.clone(), "DisableApiTermination=true".to_owned()),
         ("set-shutdown-behavior", id.clone(), "InstanceInitiatedShutdownBehavior=stop".to_owned()),
+        ("require-imdsv2", id.clone(), "HttpTokens=required, hop limit 1".to_owned()),
     ];
+    for device in &live.instance.deleted_on_termination {
+        steps.push(("keep-volume", device.clone(), "DeleteOnTermination=false".to_owned()));
+    }
     for (volume, device) in &live.instance.volumes {
         steps.push(("snapshot-volume", volume.clone(), format!("forensic snapshot of {device}")));
     }
@@ -381,6 +385,12 @@ async fn instance_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> 
             termination_protection: live.termination_protection,
             shutdown_behavior: live.shutdown_behavior.clone(),
             auto_scaling_group: live.asg.clone(),
+            metadata: live
+                .instance
+                .metadata
+                .clone()
+                .map(|(http_tokens, hop_limit)| responder_core::record::MetadataRecord { http_tokens, hop_limit }),
+            deleted_on_termination: live.instance.deleted_on_termination.clone(),
         };
         let text = serde_json::to_string(&record).unwrap_or_default();
         let mut pairs = chunk_tag(tags::ORIGINAL_STATE, &text);
@@ -507,8 +517,35 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
             (None, None) => Vec::new(),
         }
     };
-    let (protect, shutdown, profile, asg) = futures::join!(protect, shutdown, profile, asg);
-    protect.into_iter().chain(shutdown).chain(profile).chain(asg).collect()
+    // Code on the instance cannot hand its role's credentials out through a
+    // proxied metadata request: session tokens required, one hop.
+    let imds = async {
+        let held = matches!(&live.instance.metadata, Some((tokens, 1)) if tokens == "required");
+        let result = if held {
+            Ok(Held::already("IMDSv2 required, hop limit 1")).into()
+        } else {
+            timed(async {
+                ec2::set_metadata_options(ec2c, id, "required", 1)
+                    .await
+                    .map(|()| Held::done("HttpTokens=required, hop limit 1"))
+            })
+            .await
+        };
+        vec![("require-imdsv2", id.to_owned(), result)]
+    };
+    // The volumes are evidence: terminating the instance must not delete them.
+    let volumes = join_all(live.instance.deleted_on_termination.iter().map(|device| async move {
+        let result = timed(async {
+            ec2::set_delete_on_termination(ec2c, id, device, false)
+                .await
+                .map(|()| Held::done("DeleteOnTermination=false"))
+        })
+        .await;
+        ("keep-volume", device.clone(), result)
+    }));
+    let (protect, shutdown, profile, asg, imds, volumes) =
+        futures::join!(protect, shutdown, profile, asg, imds, volumes);
+    protect.into_iter().chain(shutdown).chain(profile).chain(asg).chain(imds).chain(volumes).collect()
 }
 
 /// Forensic snapshots change nothing the instance has: they start at once.

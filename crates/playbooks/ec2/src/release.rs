@@ -108,6 +108,27 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
                 .map(|()| Held::done(format!("shutdown behaviour {}", record.shutdown_behavior)))
         };
         steps.push(("restore-shutdown-behavior", instance_id.to_owned(), result));
+        if let Some(original) = &record.metadata {
+            let now = (original.http_tokens.clone(), original.hop_limit);
+            let result = if instance.metadata.as_ref() == Some(&now) {
+                Ok(Held::already(format!("HttpTokens={}, hop limit {}", original.http_tokens, original.hop_limit)))
+            } else {
+                ec2::set_metadata_options(&cloud.ec2, instance_id, &original.http_tokens, original.hop_limit).await.map(
+                    |()| Held::done(format!("HttpTokens={}, hop limit {}", original.http_tokens, original.hop_limit)),
+                )
+            };
+            steps.push(("restore-metadata-options", instance_id.to_owned(), result));
+        }
+        for device in &record.deleted_on_termination {
+            let result = if instance.deleted_on_termination.contains(device) {
+                Ok(Held::already("DeleteOnTermination=true"))
+            } else {
+                ec2::set_delete_on_termination(&cloud.ec2, instance_id, device, true)
+                    .await
+                    .map(|()| Held::done("DeleteOnTermination=true"))
+            };
+            steps.push(("restore-delete-on-termination", device.clone(), result));
+        }
         if let (Some(group), true) = (&record.auto_scaling_group, options.reattach_asg) {
             let result = match autoscaling::group_of(&cloud.autoscaling, instance_id).await {
                 Ok(Some(current)) if &current == group => Ok(Held::already("already in the group")),

@@ -196,6 +196,7 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
     let c3 = calls.clone();
     let c4 = calls.clone();
     let c5 = calls.clone();
+    let c6 = calls.clone();
     let mut rules = Vec::new();
     if let Some((_, rule)) = &fail {
         rules.push(rule.clone());
@@ -224,6 +225,11 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
         mock!(aws_sdk_ec2::Client::disassociate_iam_instance_profile).then_compute_output(move |_| {
             logged(&c5, "DisassociateIamInstanceProfile");
             DisassociateIamInstanceProfileOutput::builder().build()
+        }),
+        mock!(aws_sdk_ec2::Client::modify_instance_metadata_options).then_compute_output(move |_| {
+            logged(&c6, "ModifyInstanceMetadataOptions");
+            aws_sdk_ec2::operation::modify_instance_metadata_options::ModifyInstanceMetadataOptionsOutput::builder()
+                .build()
         }),
     ]);
     rules
