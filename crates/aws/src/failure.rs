@@ -43,6 +43,19 @@ impl AwsFailure {
     }
 }
 
+/// A call's answer, or `None` where the service answered one of `codes`
+/// (the thing asked about is not there); any other failure stays one.
+pub fn absent_on<T, E>(result: Result<T, E>, codes: &[&str]) -> Result<Option<T>, AwsFailure>
+where
+    AwsFailure: From<E>,
+{
+    match result.map_err(AwsFailure::from) {
+        Ok(value) => Ok(Some(value)),
+        Err(f) if codes.iter().any(|c| f.is_code(c)) => Ok(None),
+        Err(f) => Err(f),
+    }
+}
+
 impl fmt::Display for AwsFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 };
 use responder_core::tags;
 
-use crate::failure::AwsFailure;
+use crate::failure::{AwsFailure, absent_on};
 use crate::steps::{Held, StepResult};
 
 /// The instance as EC2 sees it now.
@@ -205,13 +205,8 @@ pub async fn responder_groups(ec2: &Client) -> Result<Vec<GroupView>, AwsFailure
 
 /// The VPC a security group belongs to; `None` when the group does not exist.
 pub async fn vpc_of_group(ec2: &Client, group_id: &str) -> Result<Option<String>, AwsFailure> {
-    match ec2.describe_security_groups().group_ids(group_id).send().await {
-        Ok(out) => Ok(out.security_groups().first().and_then(|g| g.vpc_id()).map(str::to_owned)),
-        Err(e) => match AwsFailure::from(e) {
-            f if f.is_code("InvalidGroup.NotFound") => Ok(None),
-            f => Err(f),
-        },
-    }
+    let out = absent_on(ec2.describe_security_groups().group_ids(group_id).send().await, &["InvalidGroup.NotFound"])?;
+    Ok(out.and_then(|out| out.security_groups().first().and_then(|g| g.vpc_id()).map(str::to_owned)))
 }
 
 async fn describe_groups(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<GroupView>, AwsFailure> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 
-use crate::failure::{AwsFailure, FailureKind};
+use crate::failure::{AwsFailure, FailureKind, absent_on};
 
 /// A function as the playbook sees it.
 #[derive(Debug, Clone)]
@@ -23,23 +23,19 @@ pub struct Mapping {
     pub enabled: bool,
 }
 
-fn not_found(failure: AwsFailure) -> Result<(), AwsFailure> {
-    if failure.is_code("ResourceNotFoundException") { Ok(()) } else { Err(failure) }
-}
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
 /// The function, or `None` when it does not exist.
 pub async fn function(lambda: &Client, name: &str) -> Result<Option<FunctionView>, AwsFailure> {
-    match lambda.get_function().function_name(name).send().await {
-        Ok(out) => {
-            let config = out.configuration();
-            Ok(Some(FunctionView {
-                arn: config.and_then(|c| c.function_arn()).unwrap_or_default().to_owned(),
-                role: config.and_then(|c| c.role()).unwrap_or_default().to_owned(),
-                tags: out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
-            }))
+    let out = absent_on(lambda.get_function().function_name(name).send().await, NOT_FOUND)?;
+    Ok(out.map(|out| {
+        let config = out.configuration();
+        FunctionView {
+            arn: config.and_then(|c| c.function_arn()).unwrap_or_default().to_owned(),
+            role: config.and_then(|c| c.role()).unwrap_or_default().to_owned(),
+            tags: out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
         }
-        Err(e) => not_found(AwsFailure::from(e)).map(|()| None),
-    }
+    }))
 }
 
 /// The function's reserved concurrency; `None` when it has none.
@@ -83,10 +79,8 @@ pub async fn set_mapping_enabled(lambda: &Client, uuid: &str, enabled: bool) -> 
 
 /// The function URL's auth type (`NONE`, `AWS_IAM`); `None` without a URL.
 pub async fn url_auth(lambda: &Client, name: &str) -> Result<Option<String>, AwsFailure> {
-    match lambda.get_function_url_config().function_name(name).send().await {
-        Ok(out) => Ok(Some(out.auth_type().as_str().to_owned())),
-        Err(e) => not_found(AwsFailure::from(e)).map(|()| None),
-    }
+    let out = absent_on(lambda.get_function_url_config().function_name(name).send().await, NOT_FOUND)?;
+    Ok(out.map(|out| out.auth_type().as_str().to_owned()))
 }
 
 pub async fn set_url_auth(lambda: &Client, name: &str, auth: &str) -> Result<(), AwsFailure> {

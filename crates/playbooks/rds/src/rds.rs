@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
-use crate::failure::{AwsFailure, FailureKind};
+use crate::failure::{AwsFailure, FailureKind, absent_on};
 
 /// A database instance as the playbook sees it.
 #[derive(Debug, Clone)]
@@ -42,8 +42,10 @@ fn busy_is_transient(failure: AwsFailure) -> AwsFailure {
 }
 
 pub async fn instance(rds: &Client, id: &str) -> Result<Option<InstanceView>, AwsFailure> {
-    match rds.describe_db_instances().db_instance_identifier(id).send().await {
-        Ok(out) => Ok(out.db_instances().first().map(|i| InstanceView {
+    let out = rds.describe_db_instances().db_instance_identifier(id).send().await;
+    let out = absent_on(out, &["DBInstanceNotFound", "DBInstanceNotFoundFault"])?;
+    Ok(out.and_then(|out| {
+        out.db_instances().first().map(|i| InstanceView {
             arn: i.db_instance_arn().unwrap_or_default().to_owned(),
             groups: i
                 .vpc_security_groups()
@@ -55,17 +57,15 @@ pub async fn instance(rds: &Client, id: &str) -> Result<Option<InstanceView>, Aw
             cluster: i.db_cluster_identifier().filter(|c| !c.is_empty()).map(str::to_owned),
             vpc: i.db_subnet_group().and_then(|g| g.vpc_id()).filter(|v| !v.is_empty()).map(str::to_owned),
             tags: tags_of(i.tag_list()),
-        })),
-        Err(e) => match AwsFailure::from(e) {
-            f if f.is_code("DBInstanceNotFound") || f.is_code("DBInstanceNotFoundFault") => Ok(None),
-            f => Err(f),
-        },
-    }
+        })
+    }))
 }
 
 pub async fn cluster(rds: &Client, id: &str) -> Result<Option<ClusterView>, AwsFailure> {
-    match rds.describe_db_clusters().db_cluster_identifier(id).send().await {
-        Ok(out) => Ok(out.db_clusters().first().map(|c| ClusterView {
+    let out =
+        absent_on(rds.describe_db_clusters().db_cluster_identifier(id).send().await, &["DBClusterNotFoundFault"])?;
+    Ok(out.and_then(|out| {
+        out.db_clusters().first().map(|c| ClusterView {
             arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
             groups: c
                 .vpc_security_groups()
@@ -74,12 +74,8 @@ pub async fn cluster(rds: &Client, id: &str) -> Result<Option<ClusterView>, AwsF
                 .map(str::to_owned)
                 .collect(),
             tags: tags_of(c.tag_list()),
-        })),
-        Err(e) => match AwsFailure::from(e) {
-            f if f.is_code("DBClusterNotFoundFault") => Ok(None),
-            f => Err(f),
-        },
-    }
+        })
+    }))
 }
 
 /// Sets the instance's public accessibility and, when given, its groups.

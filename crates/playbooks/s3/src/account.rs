@@ -14,8 +14,8 @@ use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
 use responder_core::{Policy, StepStatus};
 
 use crate::Cloud;
-use crate::failure::AwsFailure;
-use crate::s3::{Block, NO_BLOCK};
+use crate::failure::{AwsFailure, absent_on};
+use crate::s3::{Block, NO_BLOCK, NO_BLOCK_CODE};
 use crate::steps::{Execution, Held, NOT_CONFIRMED, timed};
 use crate::verify::Gate;
 
@@ -23,21 +23,16 @@ use crate::verify::Gate;
 pub const RECORD_PARAMETER: &str = "/guardduty-responder/original-account-public-access-block";
 
 async fn block(cloud: &Cloud, account: &str) -> Result<Option<Block>, AwsFailure> {
-    match cloud.s3control.get_public_access_block().account_id(account).send().await {
-        Ok(out) => {
-            let c = out.public_access_block_configuration();
-            Ok(Some(Block {
-                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
-            }))
-        }
-        Err(e) => match AwsFailure::from(e) {
-            f if f.is_code("NoSuchPublicAccessBlockConfiguration") => Ok(None),
-            f => Err(f),
-        },
-    }
+    let out = cloud.s3control.get_public_access_block().account_id(account).send().await;
+    Ok(absent_on(out, &[NO_BLOCK_CODE])?.map(|out| {
+        let c = out.public_access_block_configuration();
+        Block::of([
+            c.and_then(|c| c.block_public_acls()),
+            c.and_then(|c| c.ignore_public_acls()),
+            c.and_then(|c| c.block_public_policy()),
+            c.and_then(|c| c.restrict_public_buckets()),
+        ])
+    }))
 }
 
 async fn put_block(cloud: &Cloud, account: &str, b: Block) -> Result<(), AwsFailure> {
@@ -133,16 +128,14 @@ pub async fn protect(cloud: &Cloud, account: &str, policy: &Policy, gate: &Gate)
 pub async fn release(cloud: &Cloud, account: &str) -> Execution {
     let mut run = Execution::default();
     let target = format!("account {account}");
-    let recorded = match cloud.ssm.get_parameter().name(RECORD_PARAMETER).send().await {
-        Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
-        Err(e) => match AwsFailure::from(e) {
-            f if f.is_code("ParameterNotFound") => None,
-            f => {
+    let recorded =
+        match absent_on(cloud.ssm.get_parameter().name(RECORD_PARAMETER).send().await, &["ParameterNotFound"]) {
+            Ok(out) => out.and_then(|out| out.parameter().and_then(|p| p.value()).map(str::to_owned)),
+            Err(f) => {
                 run.log.push("read-account-record", RECORD_PARAMETER, Err(f));
                 return run;
             }
-        },
-    };
+        };
     let Some(recorded) = recorded else {
         run.skipped =
             Some(format!("{target} has no record of the responder's ({RECORD_PARAMETER}): nothing to release"));

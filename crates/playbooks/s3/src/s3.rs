@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 
-use crate::failure::{AwsFailure, FailureKind};
+use crate::failure::{AwsFailure, FailureKind, absent_on};
 
 /// The four settings of a public access block, in S3's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,17 @@ pub struct Block {
 }
 
 impl Block {
+    /// From the four settings as the API returns them, in S3's order
+    /// (an absent one is off).
+    pub fn of([acls, ignore, policy, restrict]: [Option<bool>; 4]) -> Block {
+        Block {
+            block_public_acls: acls.unwrap_or(false),
+            ignore_public_acls: ignore.unwrap_or(false),
+            block_public_policy: policy.unwrap_or(false),
+            restrict_public_buckets: restrict.unwrap_or(false),
+        }
+    }
+
     pub const ALL_ON: Block = Block {
         block_public_acls: true,
         ignore_public_acls: true,
@@ -58,22 +69,21 @@ impl Block {
 /// What a bucket had: a public access block, or none at all.
 pub const NO_BLOCK: &str = "none";
 
-fn not_found(failure: AwsFailure, codes: &[&str]) -> Result<(), AwsFailure> {
-    if codes.iter().any(|c| failure.is_code(c)) { Ok(()) } else { Err(failure) }
+/// What S3 and S3 Control answer for a bucket or account without a block.
+pub const NO_BLOCK_CODE: &str = "NoSuchPublicAccessBlockConfiguration";
+
+/// A bucket that is not there is `NotFound`, whatever the call.
+fn missing_bucket(failure: AwsFailure) -> AwsFailure {
+    if failure.is_code("NoSuchBucket") { AwsFailure { kind: FailureKind::NotFound, ..failure } } else { failure }
 }
 
 /// The bucket's tags; a bucket without any has an empty map.
 pub async fn tags(s3: &Client, bucket: &str) -> Result<BTreeMap<String, String>, AwsFailure> {
-    match s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()),
-        Err(e) => {
-            let failure = AwsFailure::from(e);
-            if failure.is_code("NoSuchBucket") {
-                return Err(AwsFailure { kind: FailureKind::NotFound, ..failure });
-            }
-            not_found(failure, &["NoSuchTagSet", "NoSuchTagSetError"]).map(|()| BTreeMap::new())
-        }
-    }
+    let out = s3.get_bucket_tagging().bucket(bucket).send().await.map_err(|e| missing_bucket(e.into()));
+    let out = absent_on(out, &["NoSuchTagSet", "NoSuchTagSetError"])?;
+    Ok(out
+        .map(|out| out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+        .unwrap_or_default())
 }
 
 /// Replaces the bucket's whole tag set (S3 has no per-key tagging); an
@@ -92,24 +102,17 @@ pub async fn set_tags(s3: &Client, bucket: &str, tags: &BTreeMap<String, String>
 
 /// The bucket's public access block; `None` when it has none.
 pub async fn public_access_block(s3: &Client, bucket: &str) -> Result<Option<Block>, AwsFailure> {
-    match s3.get_public_access_block().bucket(bucket).send().await {
-        Ok(out) => {
-            let c = out.public_access_block_configuration();
-            Ok(Some(Block {
-                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
-            }))
-        }
-        Err(e) => {
-            let failure = AwsFailure::from(e);
-            if failure.is_code("NoSuchBucket") {
-                return Err(AwsFailure { kind: FailureKind::NotFound, ..failure });
-            }
-            not_found(failure, &["NoSuchPublicAccessBlockConfiguration"]).map(|()| None)
-        }
-    }
+    let out = s3.get_public_access_block().bucket(bucket).send().await.map_err(|e| missing_bucket(e.into()));
+    let out = absent_on(out, &[NO_BLOCK_CODE])?;
+    Ok(out.map(|out| {
+        let c = out.public_access_block_configuration();
+        Block::of([
+            c.and_then(|c| c.block_public_acls()),
+            c.and_then(|c| c.ignore_public_acls()),
+            c.and_then(|c| c.block_public_policy()),
+            c.and_then(|c| c.restrict_public_buckets()),
+        ])
+    }))
 }
 
 pub async fn put_public_access_block(s3: &Client, bucket: &str, block: Block) -> Result<(), AwsFailure> {
