@@ -15,7 +15,7 @@ use responder_core::{Policy, StepStatus};
 
 use crate::Cloud;
 use crate::failure::{AwsFailure, absent_on};
-use crate::s3::{Block, NO_BLOCK, NO_BLOCK_CODE};
+use crate::s3::{Block, NO_BLOCK_CODE, describe, put_back, record_of};
 use crate::steps::{Execution, Held, NOT_CONFIRMED, timed};
 use crate::verify::Gate;
 
@@ -83,13 +83,12 @@ pub async fn protect(cloud: &Cloud, account: &str, policy: &Policy, gate: &Gate)
             return run;
         }
     };
-    let described = now.map_or_else(|| "no public access block".to_owned(), Block::to_record);
-    run.log.push("describe-account-block", &target, Ok(Held::done(described)));
+    run.log.push("describe-account-block", &target, Ok(Held::done(describe(now))));
     if now == Some(Block::ALL_ON) {
         run.log.push("block-account-public-access", &target, Ok(Held::already("all four settings already on")));
         return run;
     }
-    let value = now.map_or_else(|| NO_BLOCK.to_owned(), Block::to_record);
+    let value = record_of(now);
     if policy.dry_run {
         run.log.push_status("record-account-block", RECORD_PARAMETER, StepStatus::Planned, value);
         run.log.push_status("block-account-public-access", &target, StepStatus::Planned, "all four settings on");
@@ -149,27 +148,11 @@ pub async fn release(cloud: &Cloud, account: &str) -> Execution {
             return run;
         }
     };
-    let restored = if recorded == NO_BLOCK {
-        match now {
-            None => Ok(Held::already("no public access block, as before")),
-            Some(_) => cloud
-                .s3control
-                .delete_public_access_block()
-                .account_id(account)
-                .send()
-                .await
-                .map(|_| Held::done("public access block deleted, as before"))
-                .map_err(AwsFailure::from),
-        }
-    } else {
-        match Block::from_record(&recorded) {
-            None => Err(AwsFailure::rejected(format!(
-                "the record {recorded:?} is not one the responder writes; restore by hand"
-            ))),
-            Some(original) if now == Some(original) => Ok(Held::already(original.to_record())),
-            Some(original) => put_block(cloud, account, original).await.map(|()| Held::done(original.to_record())),
-        }
+    let delete = || async {
+        cloud.s3control.delete_public_access_block().account_id(account).send().await?;
+        Ok(())
     };
+    let restored = put_back(&recorded, now, |original| put_block(cloud, account, original), delete).await;
     let ok = restored.is_ok();
     run.log.push("restore-account-block", &target, restored);
     if ok {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use responder_core::{Policy, StepStatus, tags};
 
 use crate::Cloud;
-use crate::s3::{self, Block, NO_BLOCK};
+use crate::s3::{self, Block, describe, record_of};
 use crate::steps::{Execution, Held, NOT_CONFIRMED, Timed, timed};
 use crate::verify::Gate;
 
@@ -37,10 +37,6 @@ pub struct BucketJob<'a> {
     pub policy: &'a Policy,
     /// Opens when GuardDuty has confirmed the finding; no change before.
     pub gate: Gate,
-}
-
-fn describe(block: Option<Block>) -> String {
-    block.map_or_else(|| "no public access block".to_owned(), |b| b.to_record())
 }
 
 pub async fn protect(cloud: &Cloud, job: &BucketJob<'_>) -> Execution {
@@ -84,7 +80,7 @@ pub async fn protect(cloud: &Cloud, job: &BucketJob<'_>) -> Execution {
     let record = match recorded {
         Some(earlier) => Ok(Held::already(format!("recorded by an earlier run: {earlier}"))),
         None => {
-            let value = block_now.map_or_else(|| NO_BLOCK.to_owned(), Block::to_record);
+            let value = record_of(block_now);
             let mut with_record = tags_now.clone();
             with_record.insert(ORIGINAL_BLOCK.to_owned(), value.clone());
             with_record.insert(tags::FINDING_ID.to_owned(), job.finding_id.to_owned());
@@ -122,24 +118,13 @@ pub async fn release(cloud: &Cloud, bucket: &str) -> Execution {
         return run;
     };
     run.log.push("describe-bucket", bucket, Ok(Held::done(describe(block_now))));
-    let restored = if recorded == NO_BLOCK {
-        match block_now {
-            None => Ok(Held::already("no public access block, as before")),
-            Some(_) => s3::delete_public_access_block(s3, bucket)
-                .await
-                .map(|()| Held::done("public access block deleted, as before")),
-        }
-    } else {
-        match Block::from_record(&recorded) {
-            None => Err(crate::failure::AwsFailure::rejected(format!(
-                "the record {recorded:?} is not one the responder writes; restore by hand"
-            ))),
-            Some(original) if block_now == Some(original) => Ok(Held::already(original.to_record())),
-            Some(original) => {
-                s3::put_public_access_block(s3, bucket, original).await.map(|()| Held::done(original.to_record()))
-            }
-        }
-    };
+    let restored = s3::put_back(
+        &recorded,
+        block_now,
+        |original| s3::put_public_access_block(s3, bucket, original),
+        || s3::delete_public_access_block(s3, bucket),
+    )
+    .await;
     let ok = restored.is_ok();
     run.log.push("restore-public-access-block", bucket, restored);
     if ok {

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 
+use std::future::Future;
+
 use crate::failure::{AwsFailure, FailureKind, absent_on};
+use crate::steps::{Held, StepResult};
 
 /// The four settings of a public access block, in S3's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,43 @@ pub const NO_BLOCK: &str = "none";
 
 /// What S3 and S3 Control answer for a bucket or account without a block.
 pub const NO_BLOCK_CODE: &str = "NoSuchPublicAccessBlockConfiguration";
+
+/// A block as a record holds it: [`NO_BLOCK`] or the four settings.
+pub fn record_of(block: Option<Block>) -> String {
+    block.map_or_else(|| NO_BLOCK.to_owned(), Block::to_record)
+}
+
+/// A block as a report describes it.
+pub fn describe(block: Option<Block>) -> String {
+    block.map_or_else(|| "no public access block".to_owned(), Block::to_record)
+}
+
+/// Puts back the block `recorded` describes (a bucket's or the account's),
+/// from `now`: through `put`, or `delete` when there was none.
+pub async fn put_back<P, D>(
+    recorded: &str,
+    now: Option<Block>,
+    put: impl FnOnce(Block) -> P,
+    delete: impl FnOnce() -> D,
+) -> StepResult
+where
+    P: Future<Output = Result<(), AwsFailure>>,
+    D: Future<Output = Result<(), AwsFailure>>,
+{
+    if recorded == NO_BLOCK {
+        return match now {
+            None => Ok(Held::already("no public access block, as before")),
+            Some(_) => delete().await.map(|()| Held::done("public access block deleted, as before")),
+        };
+    }
+    match Block::from_record(recorded) {
+        None => Err(AwsFailure::rejected(format!(
+            "the record {recorded:?} is not one the responder writes; restore by hand"
+        ))),
+        Some(original) if now == Some(original) => Ok(Held::already(original.to_record())),
+        Some(original) => put(original).await.map(|()| Held::done(original.to_record())),
+    }
+}
 
 /// A bucket that is not there is `NotFound`, whatever the call.
 fn missing_bucket(failure: AwsFailure) -> AwsFailure {
