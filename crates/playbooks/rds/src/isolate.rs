@@ -49,15 +49,14 @@ pub struct DatabaseJob<'a> {
     pub gate: Gate,
 }
 
+/// The database: the instance, and its Aurora cluster when it is a member.
 #[derive(Debug)]
-struct Live {
+struct Database {
     instance: InstanceView,
     cluster: Option<(String, ClusterView)>,
-    vpc: String,
-    isolation: Option<ec2::GroupView>,
 }
 
-impl Live {
+impl Database {
     /// The groups that decide its network access, and the ARN they are recorded on.
     fn groups(&self) -> (&[String], &str, &std::collections::BTreeMap<String, String>) {
         match &self.cluster {
@@ -67,27 +66,40 @@ impl Live {
     }
 }
 
+/// What isolation reads besides the database: its VPC and the responder's
+/// isolation group there, if any.
+#[derive(Debug)]
+struct Live {
+    db: Database,
+    vpc: String,
+    isolation: Option<ec2::GroupView>,
+}
+
 fn missing(what: &str, id: &str) -> AwsFailure {
     AwsFailure { kind: FailureKind::NotFound, code: None, message: format!("{what} {id} not found") }
 }
 
-async fn read(cloud: &Cloud, id: &str) -> Result<Live, AwsFailure> {
-    let (instance, groups) = futures::join!(rds::instance(&cloud.rds, id), ec2::responder_groups(&cloud.ec2));
-    let instance = instance?.ok_or_else(|| missing("database instance", id))?;
-    let groups = groups?;
+async fn read_database(rds: &aws_sdk_rds::Client, id: &str) -> Result<Database, AwsFailure> {
+    let instance = rds::instance(rds, id).await?.ok_or_else(|| missing("database instance", id))?;
     let cluster = match &instance.cluster {
-        Some(c) => Some((c.clone(), rds::cluster(&cloud.rds, c).await?.ok_or_else(|| missing("cluster", c))?)),
+        Some(c) => Some((c.clone(), rds::cluster(rds, c).await?.ok_or_else(|| missing("cluster", c))?)),
         None => None,
     };
-    let first_group = cluster.as_ref().map_or(&instance.groups, |(_, c)| &c.groups).first().cloned();
-    let vpc = match (&instance.vpc, first_group) {
+    Ok(Database { instance, cluster })
+}
+
+async fn read(cloud: &Cloud, id: &str) -> Result<Live, AwsFailure> {
+    let (db, groups) = futures::join!(read_database(&cloud.rds, id), ec2::responder_groups(&cloud.ec2));
+    let (db, groups) = (db?, groups?);
+    let first_group = db.groups().0.first().cloned();
+    let vpc = match (&db.instance.vpc, first_group) {
         (Some(v), _) => Some(v.clone()),
         (None, Some(g)) => ec2::vpc_of_group(&cloud.ec2, &g).await?,
         (None, None) => None,
     };
     let vpc = vpc.ok_or_else(|| AwsFailure::rejected(format!("database {id} is in no VPC the responder can find")))?;
     let isolation = groups.into_iter().find(|g| g.vpc_id == vpc && g.role == GroupRole::Isolation);
-    Ok(Live { instance, cluster, vpc, isolation })
+    Ok(Live { db, vpc, isolation })
 }
 
 pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
@@ -103,32 +115,32 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
             return run;
         }
     };
-    let exempt_tags = live.instance.tags.iter().chain(live.cluster.iter().flat_map(|(_, c)| &c.tags));
+    let exempt_tags = live.db.instance.tags.iter().chain(live.db.cluster.iter().flat_map(|(_, c)| &c.tags));
     if job.policy.is_exempt(exempt_tags.map(|(k, v)| (k.as_str(), v.as_str()))) {
         run.skipped =
             Some(format!("database {id} (or its cluster) carries the exemption tag {}=true", job.policy.exempt_tag));
         return run;
     }
-    let (groups, groups_arn, groups_tags) = live.groups();
+    let (groups, groups_arn, groups_tags) = live.db.groups();
     let (groups, groups_arn) = (groups.to_vec(), groups_arn.to_owned());
-    let cluster_id = live.cluster.as_ref().map(|(c, _)| c.clone());
+    let cluster_id = live.db.cluster.as_ref().map(|(c, _)| c.clone());
     let described = format!(
         "in {}, security groups {}, {}",
         live.vpc,
         groups.join(" "),
-        if live.instance.public { "publicly accessible" } else { "not publicly accessible" }
+        if live.db.instance.public { "publicly accessible" } else { "not publicly accessible" }
     );
     run.log.push("describe-database", id, Timed { result: Ok(Held::done(described)), took });
 
-    let isolated = live.isolation.as_ref().is_some_and(|g| groups == [g.id.clone()]) && !live.instance.public;
+    let isolated = live.isolation.as_ref().is_some_and(|g| groups == [g.id.clone()]) && !live.db.instance.public;
     let snapshot_name = rds::snapshot_name(job.finding_id, cluster_id.as_deref().unwrap_or(id));
     let mut record_groups = Vec::new();
     if !groups_tags.contains_key(ORIGINAL_GROUPS) {
         record_groups.push((ORIGINAL_GROUPS.to_owned(), groups.join(" ")));
     }
     let mut record_instance = Vec::new();
-    if !live.instance.tags.contains_key(ORIGINAL_PUBLIC) {
-        record_instance.push((ORIGINAL_PUBLIC.to_owned(), live.instance.public.to_string()));
+    if !live.db.instance.tags.contains_key(ORIGINAL_PUBLIC) {
+        record_instance.push((ORIGINAL_PUBLIC.to_owned(), live.db.instance.public.to_string()));
     }
     if job.policy.dry_run {
         let planned = [
@@ -168,11 +180,11 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
             return Ok(Held::already("recorded by an earlier run"));
         }
         let finding = (tags::FINDING_ID.to_owned(), job.finding_id.to_owned());
-        if groups_arn == live.instance.arn {
+        if groups_arn == live.db.instance.arn {
             let mut all = record_groups.clone();
             all.extend(record_instance.clone());
             all.push(finding);
-            rds::add_tags(r, &live.instance.arn, &all).await?;
+            rds::add_tags(r, &live.db.instance.arn, &all).await?;
         } else {
             let mut on_cluster = record_groups.clone();
             on_cluster.push(finding.clone());
@@ -182,7 +194,7 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
                 async {
                     if record_groups.is_empty() { Ok(()) } else { rds::add_tags(r, &groups_arn, &on_cluster).await }
                 },
-                rds::add_tags(r, &live.instance.arn, &on_instance)
+                rds::add_tags(r, &live.db.instance.arn, &on_instance)
             );
             a?;
             b?;
@@ -190,7 +202,7 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
         Ok(Held::done(format!(
             "groups {} on {groups_arn}; publicly accessible {}",
             groups.join(" "),
-            live.instance.public
+            live.db.instance.public
         )))
     });
     let group = async {
@@ -226,7 +238,7 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
                 let (a, b) = futures::join!(
                     async { if groups == only { Ok(()) } else { rds::modify_cluster_groups(r, c, &only).await } },
                     async {
-                        if live.instance.public { rds::modify_instance(r, id, false, None).await } else { Ok(()) }
+                        if live.db.instance.public { rds::modify_instance(r, id, false, None).await } else { Ok(()) }
                     }
                 );
                 a?;
@@ -247,7 +259,7 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
 pub async fn release(cloud: &Cloud, id: &str) -> Execution {
     let mut run = Execution::default();
     let r = &cloud.rds;
-    let live = match read(cloud, id).await {
+    let live = match read_database(r, id).await {
         Ok(l) => l,
         Err(f) => {
             run.log.push("describe-database", id, Err(f));
