@@ -258,29 +258,16 @@ GuardDutyResponse.get_findings = _get_findings
 
 from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
-from moto.iam.access_control import S3IAMRequest  # noqa: E402
+from moto.iam.access_control import IAMRequestBase  # noqa: E402
 
-_check_s3_action = S3IAMRequest.check_action_permitted
+_check_action = IAMRequestBase.check_action_permitted
 
 # moto's name for a bucket's Public Access Block call -> the name IAM uses
-_PUBLIC_ACCESS_BLOCK_ACTIONS = {
+_BUCKET_PUBLIC_ACCESS_BLOCK_ACTIONS = {
     "s3:ListBucket": "s3:GetBucketPublicAccessBlock",
     "s3:CreateBucket": "s3:PutBucketPublicAccessBlock",
     "s3:DeleteBucket": "s3:PutBucketPublicAccessBlock",
 }
-
-
-def _check_s3_action_under_iam_name(self, resource):
-    if "publicAccessBlock" in parse_qs(urlsplit(self._path).query, keep_blank_values=True):
-        self._action = _PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
-    return _check_s3_action(self, resource)
-
-
-S3IAMRequest.check_action_permitted = _check_s3_action_under_iam_name
-
-from moto.iam.access_control import IAMRequest  # noqa: E402
-
-_check_action = IAMRequest.check_action_permitted
 
 # moto's name for the account's Public Access Block call (S3 Control) -> IAM's
 _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS = {
@@ -291,12 +278,17 @@ _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS = {
 
 
 def _check_action_under_iam_name(self, resource):
-    if urlsplit(self._path).path.rstrip("/").endswith("/v20180820/configuration/publicAccessBlock"):
+    url = urlsplit(self._path)
+    if url.path.rstrip("/").endswith("/v20180820/configuration/publicAccessBlock"):
         self._action = _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
+    elif "publicAccessBlock" in parse_qs(url.query, keep_blank_values=True):
+        self._action = _BUCKET_PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
     return _check_action(self, resource)
 
 
-IAMRequest.check_action_permitted = _check_action_under_iam_name
+# Both kinds of request (the bucket API's and every other service's) check
+# through the base class.
+IAMRequestBase.check_action_permitted = _check_action_under_iam_name
 
 
 def _exit_with_parent(parent):
