@@ -171,27 +171,6 @@ async fn an_s3_attack_sequence_protects_its_buckets_and_a_forged_bucket_is_refus
     assert_eq!(seed::public_access_block(&config, &victim).await, None);
 }
 
-/// The account's block, read back.
-async fn account_block(config: &aws_config::SdkConfig) -> Option<[bool; 4]> {
-    let s3control = aws_sdk_s3control::Client::new(config);
-    match s3control.get_public_access_block().account_id("123456789012").send().await {
-        Ok(out) => {
-            let c = out.public_access_block_configuration().unwrap();
-            Some([
-                c.block_public_acls().unwrap_or(false),
-                c.ignore_public_acls().unwrap_or(false),
-                c.block_public_policy().unwrap_or(false),
-                c.restrict_public_buckets().unwrap_or(false),
-            ])
-        }
-        Err(e) => {
-            let code = aws_sdk_s3control::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
-            assert_eq!(code.as_deref(), Some("NoSuchPublicAccessBlockConfiguration"), "{e:?}");
-            None
-        }
-    }
-}
-
 /// One test for the account's block: it is the account's, shared by every
 /// test of this binary, so its cases run one after another here.
 #[tokio::test]
@@ -222,13 +201,13 @@ async fn the_account_block_is_recorded_turned_on_and_released_exactly() {
         let r = responder(&config, &vars).await;
         let report = r.handle(Function::ProtectS3Bucket, &fixture_with(ACCOUNT, &[]), None).await.unwrap();
         assert!(matches!(report.outcome, Outcome::DryRun | Outcome::Skipped), "{vars:?}: {report:#?}");
-        assert_eq!(account_block(&config).await, Some([false, true, false, false]));
+        assert_eq!(seed::account_public_access_block(&config).await, Some([false, true, false, false]));
     }
 
     let r = responder(&config, &[]).await;
     let report = r.handle(Function::ProtectS3Bucket, &fixture_with(ACCOUNT, &[]), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
-    assert_eq!(account_block(&config).await, Some([true; 4]));
+    assert_eq!(seed::account_public_access_block(&config).await, Some([true; 4]));
     let record = ssm.get_parameter().name(RECORD_PARAMETER).send().await.unwrap();
     assert_eq!(
         record.parameter().and_then(|p| p.value()),
@@ -241,16 +220,16 @@ async fn the_account_block_is_recorded_turned_on_and_released_exactly() {
 
     let run = release_account(&Cloud::new(&config), "123456789012").await;
     assert!(run.log.all_held() && run.skipped.is_none(), "{run:#?}");
-    assert_eq!(account_block(&config).await, Some([false, true, false, false]));
+    assert_eq!(seed::account_public_access_block(&config).await, Some([false, true, false, false]));
     assert!(ssm.get_parameter().name(RECORD_PARAMETER).send().await.is_err(), "the record is gone");
 
     // An account that had no block gets none back.
     s3control.delete_public_access_block().account_id("123456789012").send().await.unwrap();
     let report = r.handle(Function::ProtectS3Bucket, &fixture_with(ACCOUNT, &[]), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
-    assert_eq!(account_block(&config).await, Some([true; 4]));
+    assert_eq!(seed::account_public_access_block(&config).await, Some([true; 4]));
     let run = release_account(&Cloud::new(&config), "123456789012").await;
     assert!(run.log.all_held(), "{run:#?}");
-    assert_eq!(account_block(&config).await, None);
+    assert_eq!(seed::account_public_access_block(&config).await, None);
     assert!(release_account(&Cloud::new(&config), "123456789012").await.skipped.is_some());
 }

@@ -307,7 +307,11 @@ async fn state(config: &SdkConfig, world: &World) -> String {
         return format!("logging {}", seed::trail_logging(config, trail).await);
     }
     if world.account_block {
-        return format!("account block {:?} recorded {}", account_block(config).await, account_recorded(config).await);
+        return format!(
+            "account block {:?} recorded {}",
+            seed::account_public_access_block(config).await,
+            account_recorded(config).await
+        );
     }
     if let Some(bucket) = &world.bucket {
         return format!(
@@ -333,17 +337,13 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     String::new()
 }
 
-/// The account's S3 public access block, read back.
-async fn account_block(config: &SdkConfig) -> Option<[bool; 4]> {
-    let out = aws_sdk_s3control::Client::new(config).get_public_access_block().account_id("123456789012").send().await;
-    out.ok().and_then(|o| o.public_access_block_configuration().cloned()).map(|c| {
-        [
-            c.block_public_acls().unwrap_or(false),
-            c.ignore_public_acls().unwrap_or(false),
-            c.block_public_policy().unwrap_or(false),
-            c.restrict_public_buckets().unwrap_or(false),
-        ]
-    })
+/// The ids of the responder's isolation groups in `vpc`.
+async fn isolation_ids(config: &SdkConfig, vpc: &str) -> Vec<String> {
+    seed::responder_groups(config, vpc, "isolation")
+        .await
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect()
 }
 
 /// Whether the responder's record of the account's block exists.
@@ -381,7 +381,7 @@ async fn eni_groups(config: &SdkConfig, world: &World) -> Vec<(String, Vec<Strin
 /// allow-all group, and the isolation group allows nothing.
 async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, Vec<String>)]) -> Result<(), String> {
     if world.account_block {
-        let now = account_block(config).await.unwrap_or_default();
+        let now = seed::account_public_access_block(config).await.unwrap_or_default();
         if !now[1] {
             return Err(format!("the account's block is weaker than before: {now:?}"));
         }
@@ -404,11 +404,7 @@ async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, V
     }
     if let (Some((db, _)), Some(vpc)) = (&world.database, &world.vpc) {
         let (groups, public, _) = seed::database_state(config, db).await;
-        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
-            .await
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect();
+        let isolation = isolation_ids(config, vpc).await;
         let was: Vec<String> = before.first().map(|(_, g)| g.clone()).unwrap_or_default();
         if groups != was && (isolation.len() != 1 || groups != isolation) {
             return Err(format!("{db} was on {was:?} and is now on {groups:?} (isolation group {isolation:?})"));
@@ -438,11 +434,7 @@ async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, V
 /// Whether the world's resource is contained, read back from the emulator.
 async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     if let (Some(inst), Some(vpc)) = (&world.instance, &world.vpc) {
-        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
-            .await
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect();
+        let isolation = isolation_ids(config, vpc).await;
         for eni in [Some(&inst.primary_eni), inst.secondary_eni.as_ref()].into_iter().flatten() {
             let groups = seed::eni_groups(config, eni).await;
             if isolation.len() != 1 || groups != isolation {
@@ -470,7 +462,7 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     {
         return Err(format!("{trail} is not logging"));
     }
-    if world.account_block && account_block(config).await != Some([true; 4]) {
+    if world.account_block && seed::account_public_access_block(config).await != Some([true; 4]) {
         return Err("the account's public access is not blocked".into());
     }
     if let Some(bucket) = &world.bucket
@@ -491,11 +483,7 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     }
     if let (Some((db, _)), Some(vpc)) = (&world.database, &world.vpc) {
         let (groups, public, _) = seed::database_state(config, db).await;
-        let isolation: Vec<String> = seed::responder_groups(config, vpc, "isolation")
-            .await
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect();
+        let isolation = isolation_ids(config, vpc).await;
         if public || isolation.len() != 1 || groups != isolation {
             return Err(format!("{db} is on {groups:?} (public {public}), the isolation group is {isolation:?}"));
         }

@@ -615,6 +615,28 @@ pub async fn public_access_block(config: &SdkConfig, bucket: &str) -> Option<[bo
     }
 }
 
+/// The S3 public access block of the account `config` calls in (the
+/// emulator's default account), `None` when it has none.
+pub async fn account_public_access_block(config: &SdkConfig) -> Option<[bool; 4]> {
+    let s3control = aws_sdk_s3control::Client::new(config);
+    match s3control.get_public_access_block().account_id("123456789012").send().await {
+        Ok(out) => {
+            let c = out.public_access_block_configuration().expect("a configuration");
+            Some([
+                c.block_public_acls().unwrap_or(false),
+                c.ignore_public_acls().unwrap_or(false),
+                c.block_public_policy().unwrap_or(false),
+                c.restrict_public_buckets().unwrap_or(false),
+            ])
+        }
+        Err(e) => {
+            let code = aws_sdk_s3control::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+            assert_eq!(code.as_deref(), Some("NoSuchPublicAccessBlockConfiguration"), "{e:?}");
+            None
+        }
+    }
+}
+
 /// Gives the account back no S3 public access block and no record of the
 /// responder's (the account's block is one per account: tests that change it
 /// start from here, one at a time).
