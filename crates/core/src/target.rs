@@ -117,6 +117,29 @@ fn is_trail_name(name: &str) -> bool {
         && !is_ip
 }
 
+/// An IAM user's or an assumed role's credentials, when `kind` says which
+/// and `name` is a plain IAM name: for a role, the session is what follows
+/// `:` in `principal` (`AROA…:session`), and the instance whose role
+/// credentials these are when the session is named after one. `None` for
+/// anything else: the caller says why in its own terms.
+fn iam_principal(
+    kind: Option<&str>,
+    name: &str,
+    principal: Option<&str>,
+    access_key_id: Option<String>,
+) -> Option<Target> {
+    match kind {
+        Some("IAMUser") if is_iam_name(name) => Some(Target::IamUser { user_name: name.to_owned(), access_key_id }),
+        Some("AssumedRole") if is_iam_name(name) => {
+            let session_name =
+                principal.and_then(|p| p.split_once(':')).map(|(_, s)| s.to_owned()).filter(|s| !s.is_empty());
+            let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
+            Some(Target::RoleSession { role_name: name.to_owned(), session_name, access_key_id, source_instance })
+        }
+        _ => None,
+    }
+}
+
 /// The resources of an attack sequence (`ResourceV2`), each classified as
 /// a finding about it alone would be: S3 buckets, EC2 instances, access
 /// keys; any other kind as `Unsupported`.
@@ -164,18 +187,11 @@ fn sequence_resources(finding: &Finding) -> Vec<Target> {
                     let key = r.get("data").and_then(|d| d.get("accessKey"));
                     let user = key.and_then(|k| text(k, "userName")).unwrap_or_default();
                     let id = Some(uid).filter(|u| is_access_key_id(u));
-                    match key.and_then(|k| text(k, "userType")).as_deref() {
-                        Some("IAMUser") if is_iam_name(&user) => Target::IamUser { user_name: user, access_key_id: id },
-                        Some("AssumedRole") if is_iam_name(&user) => {
-                            let session_name = key
-                                .and_then(|k| text(k, "principalId"))
-                                .and_then(|p| p.split_once(':').map(|(_, s)| s.to_owned()))
-                                .filter(|s| !s.is_empty());
-                            let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
-                            Target::RoleSession { role_name: user, session_name, access_key_id: id, source_instance }
-                        }
-                        _ => Target::Unsupported { reason: "an access key of no IAM user or role".into() },
-                    }
+                    let kind = key.and_then(|k| text(k, "userType"));
+                    let principal = key.and_then(|k| text(k, "principalId"));
+                    iam_principal(kind.as_deref(), &user, principal.as_deref(), id).unwrap_or_else(|| {
+                        Target::Unsupported { reason: "an access key of no IAM user or role".into() }
+                    })
                 }
                 other => Target::Unsupported {
                     reason: format!(
@@ -210,17 +226,11 @@ fn sequence_actors(finding: &Finding) -> Vec<Target> {
                     reason: format!("actor credential {:?} is not an access key id", crate::finding::truncate(k, 80)),
                 };
             }
-            match text(user, "type").as_deref() {
-                Some("IAMUser") if is_iam_name(&name) => Target::IamUser { user_name: name, access_key_id: key },
-                Some("AssumedRole") if is_iam_name(&name) => {
-                    let session_name = text(user, "uid")
-                        .as_deref()
-                        .and_then(|u| u.split_once(':'))
-                        .map(|(_, s)| s.to_owned())
-                        .filter(|s| !s.is_empty());
-                    let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
-                    Target::RoleSession { role_name: name, session_name, access_key_id: key, source_instance }
-                }
+            let kind = text(user, "type");
+            if let Some(principal) = iam_principal(kind.as_deref(), &name, text(user, "uid").as_deref(), key) {
+                return principal;
+            }
+            match kind.as_deref() {
                 Some("Root") => Target::Root,
                 Some("Federated") => Target::Federated { principal_id: text(user, "uid") },
                 other => Target::Unsupported {
@@ -339,25 +349,11 @@ fn access_key_target(finding: &Finding) -> Target {
             reason: format!("accessKeyId {:?} is not an access key id", crate::finding::truncate(id, 80)),
         };
     }
-    match key.user_type.as_deref() {
-        Some("IAMUser") if is_iam_name(&name) => {
-            Target::IamUser { user_name: name, access_key_id: key.access_key_id.clone() }
-        }
-        Some("AssumedRole") if is_iam_name(&name) => {
-            let session_name = key
-                .principal_id
-                .as_deref()
-                .and_then(|p| p.split_once(':'))
-                .map(|(_, session)| session.to_owned())
-                .filter(|s| !s.is_empty());
-            let source_instance = session_name.as_deref().and_then(|s| InstanceId::parse(s).ok());
-            Target::RoleSession {
-                role_name: name,
-                session_name,
-                access_key_id: key.access_key_id.clone(),
-                source_instance,
-            }
-        }
+    let kind = key.user_type.as_deref();
+    if let Some(principal) = iam_principal(kind, &name, key.principal_id.as_deref(), key.access_key_id.clone()) {
+        return principal;
+    }
+    match kind {
         Some("IAMUser" | "AssumedRole") => Target::Unsupported {
             reason: format!("userName {:?} is not a plain IAM name", crate::finding::truncate(&name, 80)),
         },
