@@ -56,6 +56,43 @@ pub struct Resource {
     pub rds_db_instance_details: Option<RdsDbInstanceDetails>,
     #[serde(default)]
     pub rds_db_user_details: Option<RdsDbUserDetails>,
+    /// Malware Protection for Backup: the snapshot that was scanned.
+    #[serde(default)]
+    pub ebs_snapshot_details: Option<EbsSnapshotDetails>,
+    /// Malware Protection for Backup: the image that was scanned.
+    #[serde(default)]
+    pub ec2_image_details: Option<Ec2ImageDetails>,
+    /// Malware Protection for Backup: the recovery point that was scanned.
+    #[serde(default)]
+    pub recovery_point_details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EbsSnapshotDetails {
+    #[serde(default)]
+    pub snapshot_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ec2ImageDetails {
+    #[serde(default)]
+    pub image_arn: Option<String>,
+}
+
+/// An object Malware Protection for S3 scanned.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3ObjectDetail {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub e_tag: Option<String>,
+    #[serde(default)]
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,6 +136,9 @@ pub struct LambdaDetails {
 pub struct S3BucketDetail {
     #[serde(default)]
     pub name: Option<String>,
+    /// Malware Protection for S3: the objects scanned in this bucket.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub s3_object_details: Vec<S3ObjectDetail>,
     #[serde(default)]
     pub arn: Option<String>,
     #[serde(default)]

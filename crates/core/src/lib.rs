@@ -68,6 +68,21 @@ pub mod tags {
     /// On the instance: the recorded state before quarantine (JSON, chunked
     /// the same way).
     pub const ORIGINAL_STATE: &str = "guardduty-responder:original-state";
+    /// On the instance: the load balancer memberships quarantine took out
+    /// (JSON, chunked the same way).
+    pub const ORIGINAL_TARGETS: &str = "guardduty-responder:original-targets";
+    /// On evidence copies in the security account: the snapshot copied and
+    /// the account it came from.
+    pub const SOURCE_SNAPSHOT: &str = "guardduty-responder:source-snapshot";
+    pub const SOURCE_ACCOUNT: &str = "guardduty-responder:source-account";
+    /// On a malicious object version: where its evidence copy is.
+    pub const MALWARE_COPY: &str = "guardduty-responder:evidence-copy";
+    /// On a snapshot or image: who it was shared with before the responder
+    /// took the shares away (JSON, chunked).
+    pub const ORIGINAL_SHARING: &str = "guardduty-responder:original-sharing";
+    /// On the instance: the malware scan the responder started, and for
+    /// which finding (`SCAN-ID FINDING-ID`).
+    pub const MALWARE_SCAN: &str = "guardduty-responder:malware-scan";
     /// On snapshots: the volume and instance they were taken of.
     pub const SOURCE_VOLUME: &str = "guardduty-responder:volume-id";
     pub const SOURCE_INSTANCE: &str = "guardduty-responder:instance-id";

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::finding::{AccountId, Finding, InstanceId};
 use crate::pattern::Pattern;
 use crate::policy::Policy;
-use crate::target::{Target, classify};
+use crate::target::{ArtifactKind, S3ObjectRef, Target, classify};
 
 /// The Lambda functions, by their binary names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +110,12 @@ pub enum Plan {
     /// make it private on the responder's isolation group of its VPC (the
     /// cluster's groups for an Aurora member).
     IsolateDatabase { scope: Scope, instance_id: String, cluster_id: Option<String>, login_user: Option<String> },
+    /// Record who a snapshot or image is shared with, then take every share
+    /// away but the security account's (malware found in it).
+    UnshareArtifact { scope: Scope, kind: ArtifactKind, id: String },
+    /// Copy a malicious object version into the evidence store and tag it;
+    /// delete that version from its bucket when the settings say so.
+    QuarantineObject { scope: Scope, object: S3ObjectRef },
 
     /// An attack sequence naming several principals this function contains:
     /// one plan each, run one after another; `left_out` says which actors of
@@ -165,6 +171,18 @@ impl Plan {
                 "block all public access to bucket {bucket} {}: record its public access block, then turn all four settings on",
                 at(scope)
             ),
+            Plan::UnshareArtifact { scope, kind, id } => format!(
+                "unshare {} {id} {}: record who may use it, then remove public and cross-account sharing (the security account keeps its share)",
+                kind.name(),
+                at(scope)
+            ),
+            Plan::QuarantineObject { scope, object } => format!(
+                "keep malicious object s3://{}/{}{} {}: copy that version into the evidence store and tag it, then delete that version when DELETE_MALICIOUS_OBJECTS is on (never another version)",
+                object.bucket,
+                object.key,
+                object.version_id.as_deref().map(|v| format!(" (version {v})")).unwrap_or_default(),
+                at(scope)
+            ),
 
             Plan::Sequence { parts, .. } => {
                 let parts: Vec<String> = parts.iter().map(Plan::describe).collect();
@@ -185,6 +203,8 @@ impl Plan {
             Plan::ProtectAccount { scope } => format!("account {}", scope.account),
             Plan::ContainFunction { function_name, .. } => function_name.clone(),
             Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
+            Plan::UnshareArtifact { id, .. } => id.clone(),
+            Plan::QuarantineObject { object, .. } => format!("s3://{}/{}", object.bucket, object.key),
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
         }
     }
@@ -200,6 +220,8 @@ impl Plan {
             | Plan::ProtectAccount { scope }
             | Plan::ContainFunction { scope, .. }
             | Plan::IsolateDatabase { scope, .. }
+            | Plan::UnshareArtifact { scope, .. }
+            | Plan::QuarantineObject { scope, .. }
             | Plan::Sequence { scope, .. } => scope,
         }
     }

@@ -34,6 +34,46 @@ pub struct InstanceRecord {
     pub deleted_on_termination: Vec<String>,
 }
 
+/// Where the instance served load balancer traffic before quarantine took it
+/// out. Kept apart from [`InstanceRecord`]: membership is read from another
+/// service, whose failure must not hold up isolation, so a later delivery
+/// may add to this record what an earlier one could not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancerRecord {
+    /// ELBv2 targets that were the instance or one of its addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRecord>,
+    /// Classic load balancers the instance was registered with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classic: Vec<String>,
+}
+
+impl LoadBalancerRecord {
+    /// This record with what `live` adds to it; `None` when it adds nothing.
+    pub fn with(&self, live: &LoadBalancerRecord) -> Option<LoadBalancerRecord> {
+        let mut merged = self.clone();
+        merged.targets.extend(live.targets.iter().filter(|t| !self.targets.contains(t)).cloned());
+        merged.classic.extend(live.classic.iter().filter(|c| !self.classic.contains(c)).cloned());
+        merged.targets.sort();
+        merged.classic.sort();
+        (merged != *self).then_some(merged)
+    }
+}
+
+/// One registration in an ELBv2 target group, as `RegisterTargets` takes it back.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// The target group's ARN.
+    pub group: String,
+    /// The instance id, or the IP address of an `ip` target.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    /// `all` for an IP address outside the target group's VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
 /// The instance metadata options quarantine changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataRecord {

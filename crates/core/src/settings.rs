@@ -57,6 +57,35 @@ pub struct Settings {
     /// `TRAIL_DELIVERY_MAX_AGE_MINUTES`, `SENSITIVE_BUCKETS`,
     /// `RESPONDER_RULES`, `REQUIRE_INSIGHTS`: what check-posture checks.
     pub posture: crate::posture::PostureConfig,
+    /// `EVIDENCE_BUCKET`, `EVIDENCE_KEY_ARN`, `DELETE_MALICIOUS_OBJECTS`,
+    /// `START_MALWARE_SCANS`: where evidence goes and what malware findings do.
+    pub evidence: EvidenceSettings,
+}
+
+/// The security account's evidence store, and the malware options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSettings {
+    /// `EVIDENCE_BUCKET`: the Object Lock bucket each response's evidence
+    /// record is written to, and malicious objects are copied into; unset,
+    /// no record is written.
+    pub bucket: Option<String>,
+    /// `EVIDENCE_KEY_ARN`: the KMS key evidence is encrypted under (records,
+    /// objects, and the copies of forensic snapshots); unset, snapshots stay
+    /// in the member account.
+    pub key_arn: Option<String>,
+    /// `DELETE_MALICIOUS_OBJECTS` (default `false`): after a malicious S3
+    /// object version is copied into the evidence store, delete that version
+    /// from its bucket.
+    pub delete_malicious_objects: bool,
+    /// `START_MALWARE_SCANS` (default `true`): start a GuardDuty malware
+    /// scan of each quarantined instance.
+    pub start_malware_scans: bool,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        EvidenceSettings { bucket: None, key_arn: None, delete_malicious_objects: false, start_malware_scans: true }
+    }
 }
 
 impl Settings {
@@ -179,7 +208,33 @@ impl Settings {
             });
         }
 
+        let evidence = EvidenceSettings {
+            bucket: match get("EVIDENCE_BUCKET") {
+                Some(b) if crate::target::is_bucket_name(&b) => Some(b),
+                Some(b) => {
+                    return Err(SettingsError {
+                        name: "EVIDENCE_BUCKET",
+                        message: format!("{b:?} is not a bucket name"),
+                    });
+                }
+                None => None,
+            },
+            key_arn: match get("EVIDENCE_KEY_ARN") {
+                Some(k) if is_kms_key_arn(&k) => Some(k),
+                Some(k) => {
+                    return Err(SettingsError {
+                        name: "EVIDENCE_KEY_ARN",
+                        message: format!("{k:?} is not a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)"),
+                    });
+                }
+                None => None,
+            },
+            delete_malicious_objects: flag(&get, "DELETE_MALICIOUS_OBJECTS", false)?,
+            start_malware_scans: flag(&get, "START_MALWARE_SCANS", true)?,
+        };
+
         Ok(Settings {
+            evidence,
             verify_findings: flag(&get, "VERIFY_FINDINGS", true)?,
             guardduty_detector_id,
             posture,
@@ -208,6 +263,17 @@ fn is_sns_topic_arn(arn: &str) -> bool {
         && !parts[3].is_empty()
         && AccountId::parse(parts[4]).is_ok()
         && !parts[5].is_empty()
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`: a key another account can be
+/// granted use of (an alias is resolved in the caller's account only).
+fn is_kms_key_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "kms", region, account, resource]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')))
 }
 
 fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, SettingsError> {
@@ -265,6 +331,9 @@ mod tests {
         assert!(!s.policy.act_on_samples && !s.policy.act_on_archived);
         assert_eq!(s.notify_topic_arn, None);
         assert_eq!(s.key_scope, KeyScope::AllKeys);
+        // No evidence store until one is named; never delete an object unasked.
+        assert_eq!(s.evidence, EvidenceSettings::default());
+        assert!(!s.evidence.delete_malicious_objects && s.evidence.bucket.is_none());
     }
 
     #[test]
@@ -284,6 +353,16 @@ mod tests {
         assert!(matches!(s.policy.allowed_accounts, AllowedAccounts::Listed(ref l) if l.len() == 2));
         assert_eq!(s.key_scope, KeyScope::FindingKey);
         assert_eq!(parse(&[("ALLOWED_ACCOUNTS", "*")]).unwrap().policy.allowed_accounts, AllowedAccounts::Any);
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let e = parse(&[
+            ("EVIDENCE_BUCKET", "org-evidence"),
+            ("EVIDENCE_KEY_ARN", key),
+            ("DELETE_MALICIOUS_OBJECTS", "true"),
+        ])
+        .unwrap()
+        .evidence;
+        assert_eq!((e.bucket.as_deref(), e.key_arn.as_deref()), (Some("org-evidence"), Some(key)));
+        assert!(e.delete_malicious_objects && e.start_malware_scans);
     }
 
     #[test]
@@ -300,6 +379,12 @@ mod tests {
             ("ENRICHMENT_WINDOW_MINUTES", "0"),
             ("TRAIL_DELIVERY_MAX_AGE_MINUTES", "2"),
             ("REQUIRE_INSIGHTS", "maybe"),
+            ("EVIDENCE_BUCKET", "Evidence_Bucket"),
+            ("EVIDENCE_KEY_ARN", "alias/guardduty-responder-evidence"),
+            ("EVIDENCE_KEY_ARN", "arn:aws:kms:us-east-1:123456789012:alias/evidence"),
+            ("EVIDENCE_KEY_ARN", "arn:aws:kms:us-east-1:12345:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            ("DELETE_MALICIOUS_OBJECTS", "yes"),
+            ("START_MALWARE_SCANS", "sometimes"),
         ] {
             let e = parse(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name);

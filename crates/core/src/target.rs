@@ -40,8 +40,108 @@ pub enum Target {
     /// An RDS database instance (`resourceType: RDSDBInstance`), with its
     /// Aurora cluster when it is a member of one.
     Database { instance_id: String, cluster_id: Option<String> },
+    /// An EBS snapshot or AMI a malware scan found malicious files in.
+    Artifact { kind: ArtifactKind, id: String },
+    /// S3 object versions a malware scan found malicious.
+    S3Objects { objects: Vec<S3ObjectRef> },
     /// Anything else, with why.
     Unsupported { reason: String },
+}
+
+/// What kind of shareable EC2 artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Snapshot,
+    Image,
+}
+
+impl ArtifactKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArtifactKind::Snapshot => "snapshot",
+            ArtifactKind::Image => "image",
+        }
+    }
+}
+
+/// One object version in a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    /// `None` for a bucket without versioning.
+    pub version_id: Option<String>,
+}
+
+/// `snap-` or `ami-` and 8 or 17 lowercase hex digits.
+pub fn is_artifact_id(kind: ArtifactKind, id: &str) -> bool {
+    let prefix = match kind {
+        ArtifactKind::Snapshot => "snap-",
+        ArtifactKind::Image => "ami-",
+    };
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// An S3 object key: 1 to 1024 bytes, no control character.
+pub fn is_object_key(key: &str) -> bool {
+    (1..=1024).contains(&key.len()) && !key.chars().any(char::is_control)
+}
+
+/// A version id as S3 writes them: up to 1024 URL-safe characters.
+pub fn is_version_id(id: &str) -> bool {
+    (1..=1024).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+=/".contains(&b))
+}
+
+/// The id at the end of an EC2 ARN (`arn:aws:ec2:REGION::snapshot/snap-…`),
+/// or a bare id.
+fn artifact(kind: ArtifactKind, arn: &str) -> Target {
+    let id = arn.rsplit('/').next().unwrap_or_default();
+    let wanted = match kind {
+        ArtifactKind::Snapshot => "snapshot/",
+        ArtifactKind::Image => "image/",
+    };
+    let shaped = !arn.starts_with("arn:") || arn.contains(&format!(":{wanted}"));
+    if shaped && is_artifact_id(kind, id) {
+        Target::Artifact { kind, id: id.to_owned() }
+    } else {
+        Target::Unsupported {
+            reason: format!("{:?} is not an EC2 {} ARN", crate::finding::truncate(arn, 120), kind.name()),
+        }
+    }
+}
+
+/// The object versions of a Malware Protection for S3 finding.
+fn s3_objects(finding: &Finding) -> Target {
+    let mut objects = Vec::new();
+    for bucket in &finding.resource.s3_bucket_details {
+        let name = bucket.name.clone().unwrap_or_default();
+        if !is_bucket_name(&name) {
+            return Target::Unsupported {
+                reason: format!("bucket name {:?} is not an S3 bucket name", crate::finding::truncate(&name, 80)),
+            };
+        }
+        for object in &bucket.s3_object_details {
+            let key = object.key.clone().unwrap_or_default();
+            if !is_object_key(&key) {
+                return Target::Unsupported {
+                    reason: format!("object key {:?} is not an S3 key", crate::finding::truncate(&key, 80)),
+                };
+            }
+            let version_id = object.version_id.clone().filter(|v| !v.is_empty() && v != "null");
+            if let Some(v) = version_id.as_deref().filter(|v| !is_version_id(v)) {
+                return Target::Unsupported {
+                    reason: format!("version id {:?} is not an S3 version id", crate::finding::truncate(v, 80)),
+                };
+            }
+            objects.push(S3ObjectRef { bucket: name.clone(), key, version_id });
+        }
+    }
+    if objects.is_empty() {
+        return Target::Unsupported { reason: "the finding names no object in s3BucketDetails".into() };
+    }
+    Target::S3Objects { objects }
 }
 
 /// An RDS instance or cluster identifier: 1–63 of letters, digits and `-`,
@@ -256,6 +356,10 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
         Target::S3Buckets { buckets, .. } if !buckets.is_empty() => Some(buckets.join(", ")),
         Target::LambdaFunction { function_name } => Some(function_name),
         Target::Database { instance_id, .. } => Some(instance_id),
+        Target::Artifact { id, .. } => Some(id),
+        Target::S3Objects { objects } => {
+            Some(objects.iter().map(|o| format!("s3://{}/{}", o.bucket, o.key)).collect::<Vec<_>>().join(", "))
+        }
         Target::S3Buckets { caller, .. } => caller.and_then(|c| match *c {
             Target::IamUser { user_name, .. } => Some(user_name),
             Target::RoleSession { role_name, .. } => Some(role_name),
@@ -278,6 +382,27 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
 
 pub fn classify(finding: &Finding) -> Target {
     let resource = &finding.resource;
+    // Malware Protection for Backup and for S3 name what they scanned in
+    // details of their own, whatever the resource type says.
+    if resource.resource_type != "AttackSequence" {
+        if let Some(arn) = resource.ebs_snapshot_details.as_ref().and_then(|d| d.snapshot_arn.as_deref()) {
+            return artifact(ArtifactKind::Snapshot, arn);
+        }
+        if let Some(arn) = resource.ec2_image_details.as_ref().and_then(|d| d.image_arn.as_deref()) {
+            return artifact(ArtifactKind::Image, arn);
+        }
+        if resource.recovery_point_details.is_some() {
+            return Target::Unsupported {
+                reason: "a recovery point is shared through its backup vault: review the vault's access policy and copies in AWS Backup".into(),
+            };
+        }
+        let has_objects = resource.s3_bucket_details.iter().any(|b| !b.s3_object_details.is_empty());
+        if resource.resource_type == "S3Object"
+            || (has_objects && finding.finding_type.as_str().starts_with("Object:S3/"))
+        {
+            return s3_objects(finding);
+        }
+    }
     match resource.resource_type.as_str() {
         "AttackSequence" => {
             Target::AttackSequence { actors: sequence_actors(finding), resources: sequence_resources(finding) }

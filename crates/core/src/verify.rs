@@ -80,6 +80,21 @@ impl FindingFacts {
                         d.db_cluster_identifier.as_deref().filter(|c| !c.is_empty()).map(|n| resource("cluster", n)),
                     );
                 }
+                named.extend(
+                    r.ebs_snapshot_details
+                        .as_ref()
+                        .and_then(|d| d.snapshot_arn.as_deref())
+                        .map(|a| resource("snapshot", a)),
+                );
+                named.extend(
+                    r.ec2_image_details.as_ref().and_then(|d| d.image_arn.as_deref()).map(|a| resource("image", a)),
+                );
+                for bucket in &r.s3_bucket_details {
+                    let name = bucket.name.as_deref().unwrap_or_default();
+                    named.extend(bucket.s3_object_details.iter().map(|o| {
+                        object(name, o.key.as_deref().unwrap_or_default(), o.version_id.as_deref().unwrap_or_default())
+                    }));
+                }
                 named.extend(sequence_resources(finding.service.detection.as_ref()));
                 named.sort();
                 named
@@ -92,6 +107,11 @@ impl FindingFacts {
 /// One resource a finding names, for comparison.
 pub fn resource(kind: &str, name: &str) -> String {
     format!("{kind} {name}")
+}
+
+/// One object version a finding names, for comparison.
+pub fn object(bucket: &str, key: &str, version: &str) -> String {
+    format!("object {bucket}/{key} {version}")
 }
 
 /// The resources of an attack sequence's `detection`, as `kind uid`.

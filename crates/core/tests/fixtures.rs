@@ -19,6 +19,7 @@ const TRAIL_FIXTURES: &[&str] = &["cloudtrail-logging-disabled.json", "cloudtrai
 /// What protect-s3-bucket does with the fixtures it does not answer
 /// `not_for_this_function`.
 const BUCKET_FIXTURES: &[(&str, &str)] = &[
+    ("s3-malicious-object.json", "act"),
     ("s3-bucket-block-public-access-disabled.json", "act"),
     ("s3-bucket-anonymous-access-granted.json", "act"),
     ("s3-server-access-logging-disabled.json", "type_not_handled"),
@@ -50,6 +51,30 @@ const QUIET_FIXTURES: &[&str] = &[
 ];
 
 const TABLE: &[Row] = &[
+    Row {
+        file: "ec2-malicious-file-snapshot.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-malicious-file-ami.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-malicious-file-recovery-point.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "s3-malicious-object.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
     Row {
         file: "ec2-cryptocurrency-bitcointool-high.json",
         quarantine: "act",
@@ -528,6 +553,8 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::ProtectAccount { scope } => scope.account.to_string(),
                 responder_core::Plan::ContainFunction { function_name, .. } => function_name.clone(),
                 responder_core::Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
+                responder_core::Plan::UnshareArtifact { id, .. } => id.clone(),
+                responder_core::Plan::QuarantineObject { object, .. } => object.key.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());

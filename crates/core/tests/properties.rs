@@ -127,6 +127,8 @@ struct Shapes {
     bucket_name: regex_lite::Regex,
     function_name: regex_lite::Regex,
     db_identifier: regex_lite::Regex,
+    snapshot_id: regex_lite::Regex,
+    image_id: regex_lite::Regex,
 }
 
 fn shapes() -> &'static Shapes {
@@ -149,6 +151,9 @@ fn shapes() -> &'static Shapes {
             function_name: re(r"^[A-Za-z0-9_-]{1,64}$"),
             // RDS: DBInstanceIdentifier / DBClusterIdentifier, 1–63, a letter first.
             db_identifier: re(r"^[A-Za-z][A-Za-z0-9-]{0,62}$"),
+            // EC2: `snap-` / `ami-` and 8 or 17 lowercase hex digits.
+            snapshot_id: re(r"^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
+            image_id: re(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
         }
     })
 }
@@ -196,6 +201,22 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
         Plan::ProtectBucket { bucket, .. } => {
             assert!(s.bucket_name.is_match(bucket) && !bucket.contains(".."), "{bucket:?}")
         }
+        Plan::UnshareArtifact { kind, id, .. } => {
+            let shape = match kind {
+                responder_core::target::ArtifactKind::Snapshot => &s.snapshot_id,
+                responder_core::target::ArtifactKind::Image => &s.image_id,
+            };
+            assert!(shape.is_match(id), "{id:?}")
+        }
+        Plan::QuarantineObject { object, .. } => {
+            assert!(s.bucket_name.is_match(&object.bucket) && !object.bucket.contains(".."), "{object:?}");
+            // S3: a key is 1–1024 bytes of UTF-8; no control character reaches a request.
+            assert!(!object.key.is_empty() && object.key.len() <= 1024, "{object:?}");
+            assert!(!object.key.chars().any(char::is_control), "{object:?}");
+            if let Some(v) = &object.version_id {
+                assert!(!v.is_empty() && v.len() <= 1024 && !v.chars().any(|c| c.is_control() || c == ' '), "{v:?}");
+            }
+        }
         Plan::Sequence { parts, .. } => parts.iter().for_each(assert_acts_only_on_well_formed_names),
     }
 }
@@ -226,6 +247,13 @@ fn near_names() -> impl Strategy<Value = Value> {
         Just("ok-trail"),
         Just("role name"),
         Just("role/with/path"),
+        Just("arn:aws:ec2:us-east-1::snapshot/snap-0A1B2C3D4E5F60718"),
+        Just("arn:aws:ec2:us-east-1::snapshot/snap-0a1b2c3d"),
+        Just("arn:aws:ec2:us-east-1::image/snap-0a1b2c3d4e5f60718"),
+        Just("arn:aws:ec2:us-east-1::image/ami-0f1e2d3c4b5a69870/../x"),
+        Just("snap-0a1b2c3d4e5f60718"),
+        Just("key\nwith-newline"),
+        Just(""),
     ]
     .prop_map(|s| Value::String(s.to_owned()))
 }
@@ -239,6 +267,8 @@ const NAME_PATHS: &[&[&str]] = &[
     &["detail", "resource", "lambdaDetails", "functionName"],
     &["detail", "resource", "rdsDbInstanceDetails", "dbInstanceIdentifier"],
     &["detail", "resource", "rdsDbInstanceDetails", "dbClusterIdentifier"],
+    &["detail", "resource", "ebsSnapshotDetails", "snapshotArn"],
+    &["detail", "resource", "ec2ImageDetails", "imageArn"],
     &["detail", "service", "action", "awsApiCallAction", "affectedResources", "AWS::CloudTrail::Trail"],
 ];
 

@@ -33,9 +33,21 @@ const ACTOR_ONLY_TYPES: &[&str] = &["UnauthorizedAccess:EC2/SSHBruteForce", "Una
 /// Attack sequences whose EC2 instances are quarantined.
 pub(crate) const SEQUENCE_INSTANCE_TYPES: &[&str] = &["AttackSequence:EC2/*"];
 
+/// Malware Protection for Backup findings about a snapshot or an image:
+/// whoever it is shared with loses the share.
+pub(crate) const ARTIFACT_TYPES: &[&str] = &["Execution:EC2/MaliciousFile!Snapshot", "Execution:EC2/MaliciousFile!AMI"];
+
 /// quarantine-instance.
 pub(crate) fn quarantine(target: Target, finding: &Finding, policy: &Policy, scope: Scope) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
+    if let Target::Artifact { kind, id } = target {
+        if !matches_any(ARTIFACT_TYPES, finding_type) {
+            return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+        }
+        gates(finding, policy)?;
+        severity_gate(finding, policy)?;
+        return Ok(Plan::UnshareArtifact { scope, kind, id });
+    }
     let (instance_id, eni_hints) = match target {
         Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
         Target::RoleSession { source_instance: Some(instance_id), .. }

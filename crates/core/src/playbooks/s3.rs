@@ -24,6 +24,11 @@ const ACCOUNT_EXPOSURE_TYPES: &[&str] = &["Policy:S3/AccountBlockPublicAccessDis
 /// data is what the sequence is after).
 const SEQUENCE_BUCKET_TYPES: &[&str] = &["AttackSequence:S3/*"];
 
+/// Malware Protection for S3 found a malicious object: its version is kept
+/// as evidence (and deleted from the bucket when the settings say so),
+/// whatever the severity: the verdict is the scan's, not a guess.
+const MALICIOUS_OBJECT_TYPES: &[&str] = &["Object:S3/MaliciousFile"];
+
 /// protect-s3-bucket.
 pub(crate) fn protect_s3_bucket(
     target: Target,
@@ -40,6 +45,18 @@ pub(crate) fn protect_s3_bucket(
             )));
         }
         return Ok(Plan::ProtectAccount { scope });
+    }
+    if let Target::S3Objects { objects } = target {
+        if !matches_any(MALICIOUS_OBJECT_TYPES, finding_type) {
+            return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+        }
+        gates(finding, policy)?;
+        let mut parts: Vec<Plan> =
+            objects.into_iter().map(|object| Plan::QuarantineObject { scope: scope.clone(), object }).collect();
+        return match parts.len() {
+            1 => Ok(parts.remove(0)),
+            _ => Ok(Plan::Sequence { scope, parts, left_out: Vec::new() }),
+        };
     }
     let Target::S3Buckets { buckets, .. } = target else {
         return Err(Skip::NotForThisFunction(match target {
