@@ -1,8 +1,9 @@
 //! # responder-aws
 //!
 //! The runtime every function shares: what happens around a playbook. It
-//! links only the clients every function calls (STS, SNS, GuardDuty); each
-//! playbook crate (`crates/playbooks/*`) brings its own service SDK.
+//! links only the clients every function calls (STS, SNS, GuardDuty, and S3
+//! for the evidence record); each playbook crate (`crates/playbooks/*`)
+//! brings its own service SDK.
 //!
 //! - [`cloud`]: the one place an `SdkConfig` and its clients are built, per
 //!   account and region, with the playbook's own [`cloud::Clients`].
@@ -10,11 +11,13 @@
 //! - [`failure`]: AWS errors as code, message and whether a retry helps.
 //! - [`steps`]: recording what each step did.
 //! - [`notify`]: publishing reports.
+//! - [`evidence`]: the record each response leaves in the evidence store.
 //! - [`verify`]: the gate every change waits behind, the finding confirmed with GuardDuty.
 //! - [`responder`]: one invocation, parse to publish, generic over the playbook.
 //! - [`lambda`]: the runtime glue.
 
 pub mod cloud;
+pub mod evidence;
 pub mod failure;
 pub mod lambda;
 #[cfg(feature = "mocks")]

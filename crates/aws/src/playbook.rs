@@ -8,6 +8,7 @@
 //! clients, split an attack sequence into its parts, report and publish.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -20,8 +21,13 @@ use crate::verify::Gate;
 
 /// What a playbook is given besides its plan and clients.
 #[derive(Debug, Clone)]
-pub struct Job<'a> {
+pub struct Job<'a, C = ()> {
     pub event: &'a FindingEvent,
+    /// The clients of the function's own (security) account in the
+    /// finding's region: where evidence is kept out of the member account's
+    /// reach. The same clients as the plan's when the finding is this
+    /// account's own.
+    pub home: Arc<Cloud<C>>,
     pub settings: &'a Settings,
     /// When the invocation will be killed.
     pub deadline: Option<Instant>,
@@ -29,7 +35,7 @@ pub struct Job<'a> {
     pub gate: Gate,
 }
 
-impl Job<'_> {
+impl<C> Job<'_, C> {
     pub fn finding_id(&self) -> &str {
         &self.event.finding.id
     }
@@ -43,7 +49,12 @@ pub trait Playbook: fmt::Debug + Send + Sync + 'static {
 
     /// Carries out one plan `decide` made for [`Self::FUNCTION`] (never a
     /// `Plan::Sequence`: the responder runs each part through here).
-    fn run<'a>(&'a self, cloud: &'a Cloud<Self::Clients>, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution>;
+    fn run<'a>(
+        &'a self,
+        cloud: &'a Cloud<Self::Clients>,
+        plan: &'a Plan,
+        job: Job<'a, Self::Clients>,
+    ) -> BoxFuture<'a, Execution>;
 }
 
 /// A plan of another function reached this playbook: a wiring mistake,

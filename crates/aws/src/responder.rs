@@ -9,10 +9,12 @@ use futures::future::BoxFuture;
 use responder_core::event::FindingEvent;
 use responder_core::plan::Skip;
 use responder_core::report::Notification;
-use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, decide, parse_event};
+use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, StepStatus, decide, parse_event};
 use tracing::Instrument;
 
 use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
+use crate::evidence::EvidenceStore;
+use crate::failure::AwsFailure;
 use crate::playbook::{Job, Playbook};
 use crate::steps::{Execution, StepLog};
 use crate::verify::{Closed, Detectors, Gate, closed_gate, gate, open_gate};
@@ -68,6 +70,8 @@ pub struct Responder<P: Playbook> {
     pub clouds: Clouds<P::Clients>,
     /// The administrator account's GuardDuty detectors, found once.
     detectors: Detectors,
+    /// Where each response's evidence record goes (`EVIDENCE_BUCKET`).
+    pub evidence: Option<EvidenceStore>,
 }
 
 /// Any function's responder, for whoever holds several (the operator CLI,
@@ -129,8 +133,14 @@ impl<P: Playbook> Responder<P> {
             .member_role_name
             .clone()
             .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
+        let evidence = settings.evidence.bucket.clone().map(|bucket| EvidenceStore {
+            s3: crate::evidence::s3_client(&config),
+            bucket,
+            key_arn: settings.evidence.key_arn.clone(),
+        });
         Ok(Responder {
             playbook,
+            evidence,
             clouds: Clouds::with_member_role(config, Some(identity.account), member_role),
             settings,
             detectors,
@@ -155,10 +165,15 @@ impl<P: Playbook> Responder<P> {
         })?;
         let finding = &event.finding;
         let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %P::FUNCTION);
-        self.respond_to(&event, deadline).instrument(span).await
+        self.respond_to(&event, payload, deadline).instrument(span).await
     }
 
-    async fn respond_to(&self, event: &FindingEvent, deadline: Option<Instant>) -> Result<Report, HandlerError> {
+    async fn respond_to(
+        &self,
+        event: &FindingEvent,
+        payload: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
         let function = P::FUNCTION;
         let finding = &event.finding;
         let policy = &self.settings.policy;
@@ -177,7 +192,8 @@ impl<P: Playbook> Responder<P> {
             }
             Decision::Act(plan @ Plan::Alert { .. }) => return self.alert(report, event, &plan, deadline).await,
             Decision::Act(plan) => {
-                let execution = self.execute(&plan, event, deadline).await;
+                let mut execution = self.execute(&plan, event, deadline).await;
+                self.keep_evidence(&mut execution, event, payload).await;
                 report.resource = Some(plan.resource());
                 finish(report, execution, policy.dry_run)
             }
@@ -228,6 +244,49 @@ impl<P: Playbook> Responder<P> {
         log.transient |= execution.log.transient;
         execution.log = log;
         execution
+    }
+
+    /// Writes the response's evidence record, as one more step, when
+    /// something was attempted on a confirmed finding: not for dry runs,
+    /// skips, or events GuardDuty does not have.
+    async fn keep_evidence(&self, execution: &mut Execution, event: &FindingEvent, payload: &[u8]) {
+        let Some(store) = &self.evidence else { return };
+        let attempted = execution.log.records.iter().any(|r| {
+            r.action != "verify-finding"
+                && matches!(r.status, StepStatus::Done | StepStatus::Failed | StepStatus::AlreadyDone)
+        });
+        if self.settings.policy.dry_run || execution.skipped.is_some() || execution.possibly_forged || !attempted {
+            return;
+        }
+        let confirmed = !self.settings.verify_findings
+            || execution.log.records.iter().any(|r| r.action == "verify-finding" && r.status.held());
+        if !confirmed {
+            return;
+        }
+        let finding = &event.finding;
+        let text = String::from_utf8_lossy(payload).into_owned();
+        let raw = match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                execution.log.push("write-evidence-record", &store.bucket, Err(AwsFailure::rejected(e.to_string())));
+                return;
+            }
+        };
+        let record = crate::evidence::EvidenceRecord {
+            finding_id: &finding.id,
+            finding_type: finding.finding_type.as_str(),
+            function: P::FUNCTION.name(),
+            account: finding.account_id.as_str(),
+            region: &finding.region,
+            written_at: now_rfc3339(),
+            state: &execution.state,
+            steps: &execution.log.records,
+            notes: &execution.notes,
+            event: &raw,
+        };
+        let written = crate::steps::timed(store.put(&record)).await;
+        let target = format!("s3://{}/{}", store.bucket, crate::evidence::record_key(&finding.id, P::FUNCTION.name()));
+        execution.log.push("write-evidence-record", &target, written);
     }
 
     /// The gate for this event: GuardDuty asked about the finding in the
@@ -302,7 +361,20 @@ impl<P: Playbook> Responder<P> {
                 run
             }
             plan => {
-                let job = Job { event, settings: &self.settings, deadline, gate };
+                let home = match self.clouds.home().account.clone() {
+                    Some(account) if account != scope.account => {
+                        match self.clouds.for_scope(&account, &scope.region).await {
+                            Ok(home) => home,
+                            Err(failure) => {
+                                let mut run = Execution::default();
+                                run.log.push("connect", &format!("{account}/{}", scope.region), Err(failure));
+                                return run;
+                            }
+                        }
+                    }
+                    _ => cloud.clone(),
+                };
+                let job = Job { event, home, settings: &self.settings, deadline, gate };
                 self.playbook.run(&cloud, plan, job).await
             }
         }

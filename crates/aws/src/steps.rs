@@ -115,6 +115,17 @@ pub struct Execution {
     pub possibly_forged: bool,
     /// CloudTrail activity around the resource, when the playbook looked it up.
     pub activity: Vec<responder_core::report::Activity>,
+    /// What the playbook read before it changed anything, for the evidence
+    /// record: one entry per resource or aspect.
+    pub state: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Execution {
+    /// Keeps what was there, under `name`, for the evidence record.
+    pub fn keep(&mut self, name: impl Into<String>, value: impl serde::Serialize) {
+        let value = serde_json::to_value(value).unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        self.state.insert(name.into(), value);
+    }
 }
 
 /// Why changes were not run when the gate stayed closed.

@@ -180,6 +180,20 @@ pub fn facts_of(f: &aws_sdk_guardduty::types::Finding) -> FindingFacts {
                 all.extend(d.db_instance_identifier().map(|n| named("database", n)));
                 all.extend(d.db_cluster_identifier().filter(|c| !c.is_empty()).map(|n| named("cluster", n)));
             }
+            all.extend(
+                r.and_then(|r| r.ebs_snapshot_details()).and_then(|d| d.snapshot_arn()).map(|a| named("snapshot", a)),
+            );
+            all.extend(r.and_then(|r| r.ec2_image_details()).and_then(|d| d.image_arn()).map(|a| named("image", a)));
+            for bucket in r.map(|r| r.s3_bucket_details()).unwrap_or_default() {
+                let name = bucket.name().unwrap_or_default();
+                all.extend(bucket.s3_object_details().iter().map(|o| {
+                    responder_core::verify::object(
+                        name,
+                        o.key().unwrap_or_default(),
+                        o.version_id().unwrap_or_default(),
+                    )
+                }));
+            }
             let sequence = f.service().and_then(|s| s.detection()).and_then(|d| d.sequence());
             all.extend(sequence.map(|s| s.resources()).unwrap_or_default().iter().map(|v| {
                 named(v.resource_type().map(|t| t.as_str()).unwrap_or_default(), v.uid().unwrap_or_default())

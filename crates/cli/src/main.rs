@@ -14,6 +14,9 @@
 //!   security groups and public accessibility (snapshots are kept).
 //! - `responder release --account-public-access`: put back the account's S3
 //!   public access block as it was before the responder turned it on.
+//! - `responder release --snapshot ID` / `--image ID`: share a snapshot or
+//!   an AMI again with whoever it was shared with before the responder took
+//!   the shares away.
 //! - `responder release --function NAME`: put back a contained Lambda
 //!   function's concurrency, event source mappings and URL auth, and lift the
 //!   deny on its role sessions.
@@ -25,6 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use responder_aws::cloud::load_sdk_config;
+use responder_core::target::ArtifactKind;
 use responder_core::{AccountId, Decision, Function, Settings, decide, parse_event};
 use responder_ec2::release::{ReleaseOptions, release};
 use responder_iam::credentials::{release_role, release_user};
@@ -87,6 +91,12 @@ struct ReleaseTarget {
     /// The S3 public access block of the account the credentials are in.
     #[arg(long)]
     account_public_access: bool,
+    /// An EBS snapshot the responder unshared (malware found in it).
+    #[arg(long)]
+    snapshot: Option<String>,
+    /// An AMI the responder unshared (malware found in it).
+    #[arg(long)]
+    image: Option<String>,
 }
 
 #[tokio::main]
@@ -179,6 +189,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 let run = responder_s3::account::release(&cloud, identity.account.as_str()).await;
                 return Ok(print_release(&format!("account {}", identity.account), &run));
             }
+            for (id, kind) in [(&what.snapshot, ArtifactKind::Snapshot), (&what.image, ArtifactKind::Image)] {
+                let Some(id) = id else { continue };
+                if !responder_core::target::is_artifact_id(kind, id) {
+                    return Err(format!("{id:?} is not an EC2 {} id", kind.name()));
+                }
+                let cloud = responder_ec2::Cloud::new(&config);
+                return Ok(print_release(id, &responder_ec2::artifact::release(&cloud, kind, id).await));
+            }
             let (name, run) = match (what.instance, what.user, what.role, what.bucket, what.function, what.database) {
                 (Some(instance), ..) => {
                     let id = responder_core::InstanceId::parse(&instance)?;
@@ -212,7 +230,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 _ => {
                     return Err(
-                        "name an --instance, a --user, a --role, a --bucket, a --function or a --database".into()
+                        "name an --instance, a --user, a --role, a --bucket, a --function, a --database, a --snapshot or an --image".into()
                     );
                 }
             };

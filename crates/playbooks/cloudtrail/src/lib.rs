@@ -49,7 +49,7 @@ impl Playbook for RestoreCloudtrail {
     const FUNCTION: Function = Function::RestoreCloudtrail;
     type Clients = CloudTrailClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let Plan::RestoreTrail { trail, scope } = plan else { return not_mine(Self::FUNCTION, plan) };
             let dry_run = job.settings.policy.dry_run;
@@ -77,7 +77,7 @@ impl Playbook for NotifyFinding {
     const FUNCTION: Function = Function::NotifyFinding;
     type Clients = CloudTrailClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             if !matches!(plan, Plan::Alert { .. }) {
                 return not_mine(Self::FUNCTION, plan);

@@ -16,7 +16,7 @@ use crate::failure::{AwsFailure, absent_on};
 use crate::steps::{Held, StepResult};
 
 /// The instance as EC2 sees it now.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceView {
     pub id: String,
     pub state: String,
@@ -27,18 +27,23 @@ pub struct InstanceView {
     pub deleted_on_termination: Vec<String>,
     /// `HttpTokens` and the PUT response hop limit, when EC2 reports them.
     pub metadata: Option<(String, i32)>,
+    /// What else the description says, for the evidence record: image,
+    /// type, launch time, key pair, placement, addresses.
+    pub facts: BTreeMap<&'static str, String>,
 }
 
 /// A network interface attached to the instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EniView {
     pub id: String,
     pub vpc_id: String,
     pub groups: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// Its private IPv4 addresses: a load balancer may serve them as `ip` targets.
+    pub private_ips: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ProfileAssociation {
     pub id: String,
     pub arn: String,
@@ -85,7 +90,7 @@ pub struct GroupView {
     pub egress: Vec<IpPermission>,
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
@@ -135,7 +140,30 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
             let tokens = m.http_tokens()?.as_str().to_owned();
             Some((tokens, m.http_put_response_hop_limit().unwrap_or(1)))
         }),
+        facts: [
+            ("image_id", instance.image_id().map(str::to_owned)),
+            ("instance_type", instance.instance_type().map(|t| t.as_str().to_owned())),
+            ("launch_time", instance.launch_time().map(|t| t.to_string())),
+            ("key_name", instance.key_name().map(str::to_owned)),
+            ("availability_zone", instance.placement().and_then(|p| p.availability_zone()).map(str::to_owned)),
+            ("vpc_id", instance.vpc_id().map(str::to_owned)),
+            ("subnet_id", instance.subnet_id().map(str::to_owned)),
+            ("private_ip", instance.private_ip_address().map(str::to_owned)),
+            ("public_ip", instance.public_ip_address().map(str::to_owned)),
+            ("platform", instance.platform_details().map(str::to_owned)),
+            ("architecture", instance.architecture().map(|a| a.as_str().to_owned())),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect(),
     }))
+}
+
+/// The instance's console output as EC2 returns it (base64), for the
+/// evidence record; `None` when there is none yet.
+pub async fn console_output(ec2: &Client, instance_id: &str) -> Result<Option<String>, AwsFailure> {
+    let out = ec2.get_console_output().instance_id(instance_id).send().await?;
+    Ok(out.output().filter(|o| !o.is_empty()).map(str::to_owned))
 }
 
 /// Every ENI attached to the instance, from `DescribeNetworkInterfaces`
@@ -155,6 +183,11 @@ pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniVie
                 vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
                 groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
                 tags: tag_map(eni.tag_set()),
+                private_ips: eni
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                    .collect(),
             });
         }
     }

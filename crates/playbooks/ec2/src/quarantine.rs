@@ -40,12 +40,14 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::join_all;
-use responder_core::record::{InstanceRecord, chunk_tag, join_tag};
+use responder_core::record::{InstanceRecord, LoadBalancerRecord, TargetRecord, chunk_tag, join_tag};
 use responder_core::{Policy, StepStatus, tags};
 
 use crate::Cloud;
 use crate::autoscaling;
 use crate::ec2::{self, EniView, GroupRole, GroupView, InstanceView, ProfileAssociation};
+use crate::elb;
+use crate::evidence;
 use crate::failure::AwsFailure;
 use crate::steps::{DEADLINE, Execution, Held, NOT_CONFIRMED, StepResult, Timed, timed};
 use crate::verify::Gate;
@@ -58,6 +60,8 @@ pub const WAVE_BUDGET: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct QuarantineJob<'a> {
     pub finding_id: &'a str,
+    /// The account the instance is in.
+    pub account: &'a str,
     pub instance_id: &'a str,
     pub policy: &'a Policy,
     /// When the invocation will be killed.
@@ -66,6 +70,11 @@ pub struct QuarantineJob<'a> {
     pub now: String,
     /// Opens when GuardDuty has confirmed the finding; no change before.
     pub gate: Gate,
+    /// Where forensic snapshots are copied; `None` keeps them in place.
+    pub evidence: Option<EvidenceTarget<'a>>,
+    /// The administrator account's GuardDuty in this region, to start a
+    /// malware scan of the instance once it is contained; `None`: no scan.
+    pub malware_scan: Option<&'a aws_sdk_guardduty::Client>,
 }
 
 /// Everything wave 1 learns.
@@ -79,6 +88,11 @@ struct Live {
     asg: Option<String>,
     groups: Vec<GroupView>,
     snapshots: Vec<(String, String)>,
+    /// Where the instance serves load balancer traffic. Read from another
+    /// service: a failure here fails the load balancer steps, not the run.
+    memberships: Result<LoadBalancerRecord, AwsFailure>,
+    /// Evidence only: its failure is recorded, never a reason to stop.
+    console: Result<Option<String>, AwsFailure>,
 }
 
 impl Live {
@@ -89,6 +103,11 @@ impl Live {
 
     fn group(&self, vpc: &str, role: GroupRole) -> Option<&GroupView> {
         self.groups.iter().find(|g| g.vpc_id == vpc && g.role == role)
+    }
+
+    fn load_balancer_record(&self) -> Option<LoadBalancerRecord> {
+        let text = join_tag(tags::ORIGINAL_TARGETS, &self.instance.tags)?;
+        serde_json::from_str(&text).ok()
     }
 
     fn vpcs(&self) -> BTreeSet<&str> {
@@ -142,6 +161,7 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         run.skipped = Some(format!("instance {id} carries the exemption tag {}=true", job.policy.exempt_tag));
         return run;
     }
+    keep_evidence(&mut run, &live);
     run.log.push(
         "describe-instance",
         id,
@@ -199,8 +219,9 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     }));
     let instance_chain = instance_chain(cloud, live, job);
     let snapshots = snapshot_volumes(cloud, live, job);
-    let (eni_steps, instance_steps, snapshot_steps, groups) =
-        futures::join!(eni_chains, instance_chain, snapshots, groups);
+    let load_balancers = load_balancer_chain(cloud, live, job);
+    let (eni_steps, instance_steps, snapshot_steps, groups, lb_steps) =
+        futures::join!(eni_chains, instance_chain, snapshots, groups, load_balancers);
 
     // Report in a stable order: records, groups, then the changes.
     let mut eni_steps: Vec<_> = eni_steps.into_iter().flatten().collect();
@@ -217,15 +238,31 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         };
         run.log.push(action, &vpc, Timed { result: result.map(|(_, held)| held), took: Some(took) });
     }
-    let changes = instance_changes.into_iter().chain(snapshot_steps).chain(eni_steps);
+    let changes = instance_changes.into_iter().chain(lb_steps).chain(snapshot_steps).chain(eni_steps);
     for (action, target, result) in changes {
         run.log.push(action, &target, result);
     }
 
-    // Wave 4: say on the instance what happened.
+    // The instance's status says whether it is contained; the malware scan
+    // below is reported, not part of it.
     let status = if run.log.all_held() { "quarantined" } else { "partial" };
     let mut pairs =
         vec![(tags::FINDING_ID.to_owned(), job.finding_id.to_owned()), (tags::STATUS.to_owned(), status.to_owned())];
+
+    // A malware scan of the contained instance; its own finding, if any,
+    // arrives later and is handled like any other.
+    if let Some(guardduty) = job.malware_scan {
+        let scanned = timed(start_malware_scan(guardduty, cloud, live, job)).await;
+        if let Ok(held) = &scanned.result
+            && held.status == StepStatus::Done
+        {
+            pairs.push((tags::MALWARE_SCAN.to_owned(), format!("{} {}", held.detail, job.finding_id)));
+        }
+        let result = scanned.result.map(|held| Held { detail: format!("scan {}", held.detail), ..held });
+        run.log.push("start-malware-scan", id, Timed { result, took: scanned.took });
+    }
+
+    // Wave 4: say on the instance what happened.
     if !live.instance.tags.contains_key(tags::QUARANTINED_AT) {
         pairs.push((tags::QUARANTINED_AT.to_owned(), job.now.clone()));
     }
@@ -235,6 +272,70 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     .await;
     run.log.push("tag-instance", id, tagged);
     run
+}
+
+/// What the instance was before the run, for the evidence record.
+fn keep_evidence(run: &mut Execution, live: &Live) {
+    let console = match &live.console {
+        Ok(Some(output)) => serde_json::json!({ "output_base64": output }),
+        Ok(None) => serde_json::json!({ "output_base64": null }),
+        Err(f) => serde_json::json!({ "error": f.to_string() }),
+    };
+    run.keep("instance", &live.instance);
+    run.keep(
+        "attributes",
+        serde_json::json!({
+            "termination_protection": live.termination_protection,
+            "shutdown_behavior": live.shutdown_behavior,
+            "instance_profile": live.association,
+            "auto_scaling_group": live.asg,
+        }),
+    );
+    run.keep("network_interfaces", &live.enis);
+    run.keep(
+        "load_balancers",
+        match &live.memberships {
+            Ok(members) => serde_json::to_value(members).unwrap_or_default(),
+            Err(f) => serde_json::json!({ "error": f.to_string() }),
+        },
+    );
+    run.keep("console_output", console);
+}
+
+/// Starts GuardDuty's on-demand malware scan of the instance, once per
+/// finding: the scan id is kept in a tag with the finding id, and the
+/// request's client token is derived from both, so a retried call answers
+/// with the same scan. The held detail is the scan id.
+async fn start_malware_scan(
+    guardduty: &aws_sdk_guardduty::Client,
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+) -> StepResult {
+    if let Some((scan, finding)) = live.instance.tags.get(tags::MALWARE_SCAN).and_then(|v| v.split_once(' '))
+        && finding == job.finding_id
+    {
+        return Ok(Held::already(scan.to_owned()));
+    }
+    let partition = responder_aws::cloud::partition_of(&cloud.region);
+    let arn = format!("arn:{partition}:ec2:{}:{}:instance/{}", cloud.region, job.account, live.instance.id);
+    let token: String = format!("{}-{}", job.finding_id, live.instance.id).chars().take(64).collect();
+    let out = guardduty.start_malware_scan().resource_arn(&arn).client_token(token).send().await;
+    let out = out.map_err(AwsFailure::from).map_err(|f| {
+        if f.is_code("BadRequestException") {
+            AwsFailure {
+                message: format!(
+                    "{} (GuardDuty would not scan {arn}; where Malware Protection for EC2 is not used, set START_MALWARE_SCANS=false)",
+                    f.message
+                ),
+                ..f
+            }
+        } else {
+            f
+        }
+    })?;
+    let scan = out.scan_id().ok_or_else(|| AwsFailure::rejected("StartMalwareScan returned no scan id"))?;
+    Ok(Held::done(scan.to_owned()))
 }
 
 fn deadline_near(job: &QuarantineJob<'_>) -> bool {
@@ -254,7 +355,7 @@ fn stop_for_deadline(mut run: Execution, live: &Live) -> Execution {
 
 async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Live>, AwsFailure> {
     let ec2 = &cloud.ec2;
-    let (instance, enis, protection, shutdown, association, asg, groups, snapshots) = futures::join!(
+    let (instance, enis, protection, shutdown, association, asg, groups, snapshots, console) = futures::join!(
         ec2::describe_instance(ec2, id),
         ec2::describe_enis(ec2, id),
         ec2::termination_protection(ec2, id),
@@ -263,18 +364,33 @@ async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Li
         autoscaling::group_of(&cloud.autoscaling, id),
         ec2::responder_groups(ec2),
         ec2::finding_snapshots(ec2, finding_id),
+        ec2::console_output(ec2, id),
     );
     let Some(instance) = instance? else { return Ok(None) };
+    let enis = enis?;
+    let memberships = memberships(cloud, id, &enis).await;
     Ok(Some(Live {
         instance,
-        enis: enis?,
+        enis,
         termination_protection: protection?,
         shutdown_behavior: shutdown?,
         association: association?,
         asg: asg?,
         groups: groups?,
         snapshots: snapshots?,
+        memberships,
+        console,
     }))
+}
+
+/// The instance's load balancer targets (its id, or its ENIs' addresses)
+/// and classic load balancers.
+async fn memberships(cloud: &Cloud, id: &str, enis: &[EniView]) -> Result<LoadBalancerRecord, AwsFailure> {
+    let vpcs: Vec<&str> = enis.iter().map(|e| e.vpc_id.as_str()).collect();
+    let addresses: Vec<String> = enis.iter().flat_map(|e| e.private_ips.iter().cloned()).collect();
+    let (targets, classic) =
+        futures::join!(elb::targets_of(&cloud.elbv2, id, &vpcs, &addresses), elb::classic_of(&cloud.elb, id));
+    Ok(LoadBalancerRecord { targets: targets?, classic: classic? })
 }
 
 /// Every step the run would take from this state, for dry runs and for
@@ -303,6 +419,15 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
             };
             steps.push((action, vpc.to_owned(), detail));
         }
+    }
+    if let Ok(members) = &live.memberships
+        && live.load_balancer_record().unwrap_or_default().with(members).is_some()
+    {
+        steps.push((
+            "record-load-balancers",
+            live.instance.id.clone(),
+            format!("record {} target(s), {} classic load balancer(s)", members.targets.len(), members.classic.len()),
+        ));
     }
     steps.extend(change_steps(live));
     steps.push(("tag-instance", live.instance.id.clone(), "tag finding id, time and status".into()));
@@ -339,7 +464,26 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     if let Some(group) = live.asg.clone().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
         steps.push(("detach-from-asg", group, "detach without decrementing desired capacity".to_owned()));
     }
+    if let Ok(members) = &live.memberships {
+        for target in &members.targets {
+            steps.push(("deregister-target", target.group.clone(), format!("take {} out", target_name(target))));
+        }
+        for name in &members.classic {
+            steps.push(("deregister-from-load-balancer", name.clone(), format!("take {} out", live.instance.id)));
+        }
+    }
     steps
+}
+
+/// Load balancer steps run in their own chain, not the instance's.
+const LOAD_BALANCER_ACTIONS: [&str; 3] =
+    ["record-load-balancers", "deregister-target", "deregister-from-load-balancer"];
+
+fn target_name(target: &TargetRecord) -> String {
+    match target.port {
+        Some(port) => format!("{}:{port}", target.id),
+        None => target.id.clone(),
+    }
 }
 
 /// Records an ENI's groups before it is changed. The groups and the tags
@@ -418,7 +562,10 @@ async fn instance_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> 
 fn instance_steps_as(live: &Live, held: Held) -> Steps {
     change_steps(live)
         .into_iter()
-        .filter(|(action, ..)| !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni"))
+        .filter(|(action, ..)| {
+            !matches!(*action, "snapshot-volume" | "untrack-eni" | "isolate-eni")
+                && !LOAD_BALANCER_ACTIONS.contains(action)
+        })
         .map(|(action, target, _)| (action, target, Ok(held.clone()).into()))
         .collect()
 }
@@ -548,6 +695,95 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
     protect.into_iter().chain(shutdown).chain(profile).chain(asg).chain(imds).chain(volumes).collect()
 }
 
+/// Takes the instance out of every load balancer it serves in, so it stops
+/// taking traffic even where the load balancer's path would still reach it.
+/// The memberships are recorded first (added to an earlier record, never
+/// replacing it); what cannot be read or recorded is not changed.
+async fn load_balancer_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Steps {
+    let id = &live.instance.id;
+    let members = match &live.memberships {
+        Ok(members) => members,
+        Err(failure) => {
+            let failure = AwsFailure {
+                message: format!(
+                    "load balancer membership unknown ({}): the instance may still serve traffic",
+                    failure.message
+                ),
+                ..failure.clone()
+            };
+            return vec![("record-load-balancers", id.clone(), Err(failure).into())];
+        }
+    };
+    let recorded = live.load_balancer_record();
+    let mut steps: Steps = Vec::new();
+    match recorded.clone().unwrap_or_default().with(members) {
+        Some(record) => {
+            let text = serde_json::to_string(&record).unwrap_or_default();
+            let written = timed(async {
+                ec2::create_tags(&cloud.ec2, id, &chunk_tag(tags::ORIGINAL_TARGETS, &text))
+                    .await
+                    .map(|()| Held::done(text))
+            })
+            .await;
+            let ok = written.is_ok();
+            steps.push(("record-load-balancers", id.clone(), written));
+            if !ok {
+                let skipped = Held::skipped("not run: the memberships could not be recorded");
+                steps.extend(
+                    members.targets.iter().map(|t| ("deregister-target", t.group.clone(), Ok(skipped.clone()).into())),
+                );
+                steps.extend(
+                    members
+                        .classic
+                        .iter()
+                        .map(|c| ("deregister-from-load-balancer", c.clone(), Ok(skipped.clone()).into())),
+                );
+                return steps;
+            }
+        }
+        None if recorded.is_some() => {
+            steps.push((
+                "record-load-balancers",
+                id.clone(),
+                Ok(Held::already("recorded by an earlier delivery; kept")).into(),
+            ));
+        }
+        None => return steps,
+    }
+    if deadline_near(job) {
+        steps.extend(
+            members.targets.iter().map(|t| ("deregister-target", t.group.clone(), Ok(Held::planned(DEADLINE)).into())),
+        );
+        steps.extend(
+            members
+                .classic
+                .iter()
+                .map(|c| ("deregister-from-load-balancer", c.clone(), Ok(Held::planned(DEADLINE)).into())),
+        );
+        return steps;
+    }
+    let targets = join_all(members.targets.iter().map(|target| async move {
+        let result = timed(async {
+            elb::deregister(&cloud.elbv2, target)
+                .await
+                .map(|()| Held::done(format!("{} out; in-flight requests drain", target_name(target))))
+        })
+        .await;
+        ("deregister-target", target.group.clone(), result)
+    }));
+    let classic = join_all(members.classic.iter().map(|name| async move {
+        let result = timed(async {
+            elb::deregister_classic(&cloud.elb, name, id).await.map(|()| Held::done(format!("{id} out")))
+        })
+        .await;
+        ("deregister-from-load-balancer", name.clone(), result)
+    }));
+    let (targets, classic) = futures::join!(targets, classic);
+    steps.extend(targets);
+    steps.extend(classic);
+    steps
+}
+
 /// Forensic snapshots change nothing the instance has: they start at once.
 async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Steps {
     if deadline_near(job) {
@@ -558,18 +794,70 @@ async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -
             .map(|(volume, _)| ("snapshot-volume", volume.clone(), Ok(Held::planned(DEADLINE)).into()))
             .collect();
     }
-    join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
-        let result = match live.snapshots.iter().find(|(_, v)| v == volume) {
-            Some((snap, _)) => Ok(Held::already(format!("{snap} taken earlier for this finding"))).into(),
+    let steps = join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
+        let (result, snapshot) = match live.snapshots.iter().find(|(_, v)| v == volume) {
+            Some((snap, _)) => {
+                (Ok(Held::already(format!("{snap} taken earlier for this finding"))).into(), Some(snap.clone()))
+            }
             None => {
-                timed(async {
-                    ec2::create_snapshot(&cloud.ec2, volume, &live.instance.id, job.finding_id).await.map(Held::done)
+                let mut taken = None;
+                let result = timed(async {
+                    let id = ec2::create_snapshot(&cloud.ec2, volume, &live.instance.id, job.finding_id).await?;
+                    taken = Some(id.clone());
+                    Ok(Held::done(id))
                 })
-                .await
+                .await;
+                (result, taken)
             }
         };
-        ("snapshot-volume", volume.clone(), result)
+        let mut steps: Steps = vec![("snapshot-volume", volume.clone(), result)];
+        if let (Some(snapshot), Some(out)) = (snapshot, &job.evidence) {
+            steps.push((
+                "preserve-snapshot",
+                snapshot.clone(),
+                preserve_snapshot(cloud, out, live, volume, &snapshot, job).await,
+            ));
+        }
+        steps
     }))
+    .await;
+    steps.into_iter().flatten().collect()
+}
+
+/// Where evidence goes: the security account's clients in this region, its
+/// id, and the evidence key.
+#[derive(Debug, Clone)]
+pub struct EvidenceTarget<'a> {
+    pub home: &'a Cloud,
+    pub home_account: &'a str,
+    pub key_arn: &'a str,
+}
+
+/// Copies one forensic snapshot into the security account; what is not
+/// complete goes on the evidence pass's queue.
+async fn preserve_snapshot(
+    cloud: &Cloud,
+    out: &EvidenceTarget<'_>,
+    live: &Live,
+    volume: &str,
+    snapshot: &str,
+    job: &QuarantineJob<'_>,
+) -> Timed {
+    let item = evidence::SnapshotEvidence {
+        finding_id: job.finding_id.to_owned(),
+        account: job.account.to_owned(),
+        region: cloud.region.clone(),
+        instance_id: live.instance.id.clone(),
+        volume_id: volume.to_owned(),
+        snapshot_id: snapshot.to_owned(),
+    };
+    timed(async {
+        let (state, started) = evidence::preserve(cloud, out.home, out.home_account, out.key_arn, &item).await?;
+        if !matches!(state, evidence::Preserved::Complete(_)) {
+            evidence::enqueue(out.home, &item).await?;
+        }
+        Ok(state.held(started))
+    })
     .await
 }
 

@@ -1,17 +1,19 @@
 //! Releasing a quarantine: put the instance back to the state quarantine
 //! recorded (security groups per ENI, instance profile, termination
-//! protection, shutdown behaviour; Auto Scaling membership on request),
+//! protection, shutdown behaviour, metadata options, volumes' deletion on
+//! termination, load balancer memberships; Auto Scaling membership on request),
 //! then remove the records. A record is removed only after what it describes
 //! has been restored, so a failed release can simply be run again.
 //!
 //! Snapshots are kept: they are evidence.
 
-use responder_core::record::{InstanceRecord, chunk_keys, join_tag};
+use responder_core::record::{InstanceRecord, LoadBalancerRecord, chunk_keys, join_tag};
 use responder_core::tags;
 
 use crate::Cloud;
 use crate::autoscaling;
 use crate::ec2;
+use crate::elb;
 use crate::failure::AwsFailure;
 use crate::steps::Execution;
 use crate::steps::Held;
@@ -51,7 +53,8 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
     };
     let record_text = join_tag(tags::ORIGINAL_STATE, &instance.tags);
     let any_eni_record = enis.iter().any(|e| e.tags.contains_key(tags::ORIGINAL_GROUPS));
-    if record_text.is_none() && !any_eni_record {
+    let lb_record_text = join_tag(tags::ORIGINAL_TARGETS, &instance.tags);
+    if record_text.is_none() && !any_eni_record && lb_record_text.is_none() {
         run.skipped = Some(format!("instance {instance_id} has no quarantine record: nothing to release"));
         return run;
     }
@@ -141,11 +144,49 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
         }
         steps
     };
-    let (eni_steps, instance_steps) = futures::join!(eni_steps, instance_steps);
+    // Load balancer memberships, as recorded.
+    let lb_record: Option<LoadBalancerRecord> = lb_record_text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let lb_steps = async {
+        let mut steps = Vec::new();
+        if lb_record_text.is_some() && lb_record.is_none() {
+            steps.push((
+                "restore-load-balancers",
+                instance_id.to_owned(),
+                Err(AwsFailure::rejected("the load balancer record cannot be read; restore by hand")),
+            ));
+            return steps;
+        }
+        let Some(record) = &lb_record else { return steps };
+        let targets = futures::future::join_all(record.targets.iter().map(|target| async move {
+            let result = match elb::is_registered(&cloud.elbv2, target).await {
+                Ok(true) => Ok(Held::already(format!("{} registered", target.id))),
+                Ok(false) => elb::register(&cloud.elbv2, target)
+                    .await
+                    .map(|()| Held::done(format!("{}{} registered again", target.id, port_of(target)))),
+                Err(f) => Err(f),
+            };
+            ("restore-target", target.group.clone(), result)
+        }));
+        let classic = futures::future::join_all(record.classic.iter().map(|name| async move {
+            let result = match elb::classic_of(&cloud.elb, instance_id).await {
+                Ok(names) if names.contains(name) => Ok(Held::already("registered")),
+                Ok(_) => elb::register_classic(&cloud.elb, name, instance_id)
+                    .await
+                    .map(|()| Held::done(format!("{instance_id} registered again"))),
+                Err(f) => Err(f),
+            };
+            ("restore-load-balancer", name.clone(), result)
+        }));
+        let (targets, classic) = futures::join!(targets, classic);
+        steps.extend(targets);
+        steps.extend(classic);
+        steps
+    };
+    let (eni_steps, instance_steps, lb_steps) = futures::join!(eni_steps, instance_steps, lb_steps);
     for (eni, result) in eni_steps {
         run.log.push("restore-eni-groups", &eni, result);
     }
-    for (action, target, result) in instance_steps {
+    for (action, target, result) in instance_steps.into_iter().chain(lb_steps) {
         run.log.push(action, &target, result);
     }
     if let Some(group) = record.as_ref().and_then(|r| r.auto_scaling_group.as_ref()).filter(|_| !options.reattach_asg) {
@@ -156,7 +197,8 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
 
     // Records go last, and only when everything they describe is back.
     if run.log.all_held() {
-        let keys = chunk_keys(tags::ORIGINAL_STATE, &instance.tags);
+        let mut keys = chunk_keys(tags::ORIGINAL_STATE, &instance.tags);
+        keys.extend(chunk_keys(tags::ORIGINAL_TARGETS, &instance.tags));
         let result = async {
             ec2::delete_tags(&cloud.ec2, instance_id, &keys).await?;
             ec2::create_tags(&cloud.ec2, instance_id, &[(tags::STATUS.to_owned(), "released".to_owned())]).await?;
@@ -166,6 +208,10 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
         run.log.push("tag-instance", instance_id, result);
     }
     run
+}
+
+fn port_of(target: &responder_core::record::TargetRecord) -> String {
+    target.port.map(|p| format!(":{p}")).unwrap_or_default()
 }
 
 fn on_off(on: bool) -> &'static str {

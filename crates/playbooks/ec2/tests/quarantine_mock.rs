@@ -48,6 +48,10 @@ type Calls = Arc<Mutex<Vec<String>>>;
 type FailureCase = (&'static str, &'static str, Box<dyn Fn() -> Rule>);
 
 fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
+    mock_cloud_with_load_balancers(ec2, asg, no_target_groups(), no_classic_load_balancers())
+}
+
+fn mock_cloud_with_load_balancers(ec2: Vec<Rule>, asg: Vec<Rule>, elbv2: Vec<Rule>, elb: Vec<Rule>) -> Cloud {
     let sdk = mocks::sdk_config();
     let mut cloud = Cloud::new(&sdk);
     cloud.ec2 = aws_sdk_ec2::Client::from_conf(
@@ -56,7 +60,25 @@ fn mock_cloud(ec2: Vec<Rule>, asg: Vec<Rule>) -> Cloud {
     cloud.autoscaling = aws_sdk_autoscaling::Client::from_conf(
         aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(mocks::interceptor(&asg)).build(),
     );
+    cloud.elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk).interceptor(mocks::interceptor(&elbv2)).build(),
+    );
+    cloud.elb = aws_sdk_elasticloadbalancing::Client::from_conf(
+        aws_sdk_elasticloadbalancing::config::Builder::from(&sdk).interceptor(mocks::interceptor(&elb)).build(),
+    );
     cloud
+}
+
+fn no_target_groups() -> Vec<Rule> {
+    vec![mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
+        aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput::builder().build()
+    })]
+}
+
+fn no_classic_load_balancers() -> Vec<Rule> {
+    vec![mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers).then_output(|| {
+        aws_sdk_elasticloadbalancing::operation::describe_load_balancers::DescribeLoadBalancersOutput::builder().build()
+    })]
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -159,6 +181,12 @@ fn describe_rules() -> Vec<Rule> {
         }),
         mock!(aws_sdk_ec2::Client::describe_snapshots).then_output(|| DescribeSnapshotsOutput::builder().build()),
         mock!(aws_sdk_ec2::Client::describe_tags).then_output(|| DescribeTagsOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::get_console_output).then_output(|| {
+            aws_sdk_ec2::operation::get_console_output::GetConsoleOutputOutput::builder()
+                .instance_id(INSTANCE)
+                .output("Ym9vdA==")
+                .build()
+        }),
     ]
 }
 
@@ -243,6 +271,9 @@ fn job<'a>(policy: &'a Policy, deadline: Option<Instant>) -> QuarantineJob<'a> {
         deadline,
         now: "2026-11-28T00:00:00Z".into(),
         gate: open_gate(),
+        account: "123456789012",
+        evidence: None,
+        malware_scan: None,
     }
 }
 
@@ -590,4 +621,140 @@ async fn an_eni_whose_isolation_fails_goes_back_to_its_own_groups() {
         // The other ENI is isolated as usual.
         assert!(calls.contains(&format!("ModifyENI eni-1 {ISOLATION}")), "{calls:?}");
     }
+}
+
+/// An instance serving behind an ELBv2 target group (its id) and a classic
+/// load balancer: the memberships are recorded on the instance first, then
+/// taken out, alongside isolation.
+#[tokio::test]
+async fn load_balancer_memberships_are_recorded_then_taken_out() {
+    use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        TargetDescription, TargetGroup, TargetHealthDescription, TargetTypeEnum,
+    };
+    const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
+
+    let calls = Calls::default();
+    let records: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (c1, c2, c3, r) = (calls.clone(), calls.clone(), calls.clone(), records.clone());
+    let mut ec2 = vec![
+        mock!(aws_sdk_ec2::Client::create_tags)
+            .match_requests(|i| i.tags().iter().any(|t| t.key() == Some("guardduty-responder:original-targets")))
+            .then_compute_output(move |input| {
+                logged(&c1, "RecordTargets");
+                r.lock().unwrap().extend(input.tags().iter().filter_map(|t| t.value().map(str::to_owned)));
+                CreateTagsOutput::builder().build()
+            }),
+    ];
+    ec2.extend(describe_rules());
+    ec2.extend(change_rules(&calls, None));
+    let elbv2 = vec![
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(
+                    TargetGroup::builder()
+                        .target_group_arn(GROUP)
+                        .vpc_id(VPC)
+                        .target_type(TargetTypeEnum::Instance)
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_output(|| {
+            let target = |id: &str, port| {
+                TargetHealthDescription::builder()
+                    .target(TargetDescription::builder().id(id).port(port).build())
+                    .build()
+            };
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(target(INSTANCE, 8080))
+                .target_health_descriptions(target("i-0fedcba9876543210", 8080))
+                .build()
+        }),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_compute_output(move |input| {
+            let t = &input.targets()[0];
+            logged(
+                &c2,
+                &format!(
+                    "DeregisterTargets {} {}:{}",
+                    input.target_group_arn().unwrap_or_default(),
+                    t.id().unwrap_or_default(),
+                    t.port().unwrap_or_default()
+                ),
+            );
+            DeregisterTargetsOutput::builder().build()
+        }),
+    ];
+    let elb = vec![
+        mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers).then_output(|| {
+            aws_sdk_elasticloadbalancing::operation::describe_load_balancers::DescribeLoadBalancersOutput::builder()
+                .load_balancer_descriptions(
+                    aws_sdk_elasticloadbalancing::types::LoadBalancerDescription::builder()
+                        .load_balancer_name("legacy-web")
+                        .instances(aws_sdk_elasticloadbalancing::types::Instance::builder().instance_id(INSTANCE).build())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer).then_compute_output(
+            move |input| {
+                logged(&c3, &format!("DeregisterClassic {}", input.load_balancer_name().unwrap_or_default()));
+                aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput::builder().build()
+            },
+        ),
+    ];
+    let cloud = mock_cloud_with_load_balancers(ec2, asg_rules(&calls, None), elbv2, elb);
+    let policy = Policy::default();
+    let run = quarantine(&cloud, &job(&policy, None)).await;
+    assert!(run.log.all_held(), "{:#?}", run.log.records);
+
+    let calls = calls.lock().unwrap().clone();
+    let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no {c} in {calls:?}"));
+    let deregistered = format!("DeregisterTargets {GROUP} {INSTANCE}:8080");
+    assert!(at("RecordTargets") < at(&deregistered), "{calls:?}");
+    assert!(at("RecordTargets") < at("DeregisterClassic legacy-web"), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("Deregister")).count(), 2, "the other instance stays: {calls:?}");
+    let record: responder_core::record::LoadBalancerRecord =
+        serde_json::from_str(&records.lock().unwrap().concat()).unwrap();
+    assert_eq!(record.classic, vec!["legacy-web".to_owned()]);
+    assert_eq!(record.targets.len(), 1);
+    assert_eq!(
+        (record.targets[0].group.as_str(), record.targets[0].id.as_str(), record.targets[0].port),
+        (GROUP, INSTANCE, Some(8080))
+    );
+}
+
+/// Load balancer membership that cannot be read fails its own step; the
+/// instance is still isolated, and the outcome says partial.
+#[tokio::test]
+async fn unreadable_load_balancer_membership_fails_alone() {
+    let calls = Calls::default();
+    let mut ec2 = describe_rules();
+    ec2.extend(change_rules(&calls, None));
+    let denied = vec![mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_error(|| {
+        aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsError::generic(err_meta(
+            "AccessDenied",
+        ))
+    })];
+    let cloud = mock_cloud_with_load_balancers(ec2, asg_rules(&calls, None), denied, no_classic_load_balancers());
+    let policy = Policy::default();
+    let run = quarantine(&cloud, &job(&policy, None)).await;
+    let step = |action: &str, target: &str| {
+        run.log
+            .records
+            .iter()
+            .find(|r| r.action == action && r.target == target)
+            .unwrap_or_else(|| panic!("{action} {target}: {:#?}", run.log.records))
+    };
+    let lb = step("record-load-balancers", INSTANCE);
+    assert_eq!(lb.status, StepStatus::Failed);
+    assert_eq!(lb.error_code.as_deref(), Some("AccessDenied"));
+    assert!(lb.detail.contains("may still serve traffic"), "{}", lb.detail);
+    for eni in ["eni-1", "eni-2"] {
+        assert_eq!(step("isolate-eni", eni).status, StepStatus::Done);
+    }
+    assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
+    assert!(!calls.lock().unwrap().iter().any(|c| c.starts_with("Deregister")));
 }

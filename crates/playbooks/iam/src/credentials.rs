@@ -134,7 +134,12 @@ async fn describe_role(
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
     let started = Instant::now();
-    let (role, existing) = futures::join!(iam::role(iam_c, role_name), iam::role_policy(iam_c, role_name, policy));
+    let (role, existing, evidence) = futures::join!(
+        iam::role(iam_c, role_name),
+        iam::role_policy(iam_c, role_name, policy),
+        iam::role_evidence(iam_c, role_name)
+    );
+    run.keep("role", evidence);
     let took = Some(started.elapsed());
     let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
         Ok(both) => both,
@@ -311,9 +316,12 @@ pub async fn disable_user(
         iam::access_keys(iam_c, user_name),
         iam::has_login_profile(iam_c, user_name),
         iam::user_policy(iam_c, user_name, POLICY_NAME),
+        iam::user_evidence(iam_c, user_name),
     );
     let took = Some(started.elapsed());
-    let (user, keys, login, existing) = match described {
+    let (user, keys, login, existing, evidence) = described;
+    run.keep("user", evidence);
+    let (user, keys, login, existing) = match (user, keys, login, existing) {
         (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
         (Ok(None), ..) => {
             run.log.push("describe-user", user_name, Timed { result: Err(missing("user", user_name)), took });

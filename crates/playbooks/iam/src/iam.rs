@@ -169,3 +169,84 @@ pub async fn delete_login_profile(iam: &Client, user: &str) -> Result<bool, AwsF
     let out = iam.delete_login_profile().user_name(user).send().await.map_err(AwsFailure::from);
     Ok(not_found_as_none(out)?.is_some())
 }
+
+/// What a user had, for the evidence record: its keys with their state and
+/// age, attached and inline policies (inline documents included), groups.
+/// Read best-effort: a part that cannot be read says why.
+pub async fn user_evidence(iam: &Client, user: &str) -> serde_json::Value {
+    let (keys, attached, inline, groups) = futures::join!(
+        async {
+            let out = iam.list_access_keys().user_name(user).send().await.map_err(AwsFailure::from)?;
+            Ok::<_, AwsFailure>(serde_json::Value::Array(
+                out.access_key_metadata()
+                    .iter()
+                    .map(|k| {
+                        serde_json::json!({
+                            "id": k.access_key_id(),
+                            "status": k.status().map(|s| s.as_str()),
+                            "created": k.create_date().map(|d| d.to_string()),
+                        })
+                    })
+                    .collect(),
+            ))
+        },
+        async {
+            let out = iam.list_attached_user_policies().user_name(user).send().await.map_err(AwsFailure::from)?;
+            Ok::<_, AwsFailure>(serde_json::json!(
+                out.attached_policies().iter().filter_map(|p| p.policy_arn()).collect::<Vec<_>>()
+            ))
+        },
+        async {
+            let out = iam.list_user_policies().user_name(user).send().await.map_err(AwsFailure::from)?;
+            let mut docs = serde_json::Map::new();
+            for name in out.policy_names() {
+                docs.insert(name.clone(), serde_json::json!(user_policy(iam, user, name).await?));
+            }
+            Ok::<_, AwsFailure>(serde_json::Value::Object(docs))
+        },
+        async {
+            let out = iam.list_groups_for_user().user_name(user).send().await.map_err(AwsFailure::from)?;
+            Ok::<_, AwsFailure>(serde_json::json!(out.groups().iter().map(|g| g.group_name()).collect::<Vec<_>>()))
+        },
+    );
+    serde_json::json!({
+        "access_keys": read_or_why(keys),
+        "attached_policies": read_or_why(attached),
+        "inline_policies": read_or_why(inline),
+        "groups": read_or_why(groups),
+    })
+}
+
+/// What a role had, for the evidence record: its trust policy, attached and
+/// inline policies (inline documents included).
+pub async fn role_evidence(iam: &Client, role: &str) -> serde_json::Value {
+    let (trust, attached, inline) = futures::join!(
+        async {
+            let out = iam.get_role().role_name(role).send().await.map_err(AwsFailure::from)?;
+            Ok::<_, AwsFailure>(serde_json::json!(out.role().and_then(|r| r.assume_role_policy_document())))
+        },
+        async {
+            let out = iam.list_attached_role_policies().role_name(role).send().await.map_err(AwsFailure::from)?;
+            Ok::<_, AwsFailure>(serde_json::json!(
+                out.attached_policies().iter().filter_map(|p| p.policy_arn()).collect::<Vec<_>>()
+            ))
+        },
+        async {
+            let out = iam.list_role_policies().role_name(role).send().await.map_err(AwsFailure::from)?;
+            let mut docs = serde_json::Map::new();
+            for name in out.policy_names() {
+                docs.insert(name.clone(), serde_json::json!(role_policy(iam, role, name).await?));
+            }
+            Ok::<_, AwsFailure>(serde_json::Value::Object(docs))
+        },
+    );
+    serde_json::json!({
+        "trust_policy": read_or_why(trust),
+        "attached_policies": read_or_why(attached),
+        "inline_policies": read_or_why(inline),
+    })
+}
+
+fn read_or_why(read: Result<serde_json::Value, AwsFailure>) -> serde_json::Value {
+    read.unwrap_or_else(|f| serde_json::json!({ "error": f.to_string() }))
+}

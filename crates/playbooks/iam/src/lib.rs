@@ -36,7 +36,7 @@ impl Clients for IamClients {
 /// Clients for one account and region, IAM's included.
 pub type Cloud = responder_aws::cloud::Cloud<IamClients>;
 
-fn credential_job<'a>(job: &'a Job<'a>) -> CredentialJob<'a> {
+fn credential_job<'a, C>(job: &'a Job<'a, C>) -> CredentialJob<'a> {
     CredentialJob {
         finding_id: job.finding_id(),
         policy: &job.settings.policy,
@@ -54,7 +54,7 @@ impl Playbook for RevokeRoleSessions {
     const FUNCTION: Function = Function::RevokeRoleSessions;
     type Clients = IamClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let Plan::RevokeRoleSessions { role_name, source_instance, stolen_session, .. } = plan else {
                 return not_mine(Self::FUNCTION, plan);
@@ -87,7 +87,7 @@ impl Playbook for DisableIamUser {
     const FUNCTION: Function = Function::DisableIamUser;
     type Clients = IamClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let Plan::DisableIamUser { user_name, access_key_id, .. } = plan else {
                 return not_mine(Self::FUNCTION, plan);

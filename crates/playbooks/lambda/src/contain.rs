@@ -128,6 +128,15 @@ pub async fn contain(cloud: &Cloud, job: &FunctionJob<'_>) -> Execution {
         live.url_auth.as_deref().unwrap_or("(no URL)")
     );
     run.log.push("describe-function", name, Timed { result: Ok(Held::done(described)), took });
+    run.keep(
+        "function",
+        serde_json::json!({
+            "function": live.function,
+            "reserved_concurrency": live.concurrency,
+            "event_source_mappings": live.mappings,
+            "url_auth": live.url_auth,
+        }),
+    );
 
     // What the record must gain.
     let mut record: Vec<(String, String)> = Vec::new();

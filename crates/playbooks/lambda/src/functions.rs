@@ -8,7 +8,7 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use crate::failure::{AwsFailure, FailureKind, absent_on};
 
 /// A function as the playbook sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FunctionView {
     pub arn: String,
     /// The execution role's ARN.
@@ -17,7 +17,7 @@ pub struct FunctionView {
 }
 
 /// An event source mapping and whether it delivers events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mapping {
     pub uuid: String,
     pub enabled: bool,

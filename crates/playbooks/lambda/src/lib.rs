@@ -44,7 +44,7 @@ impl Playbook for ContainLambdaFunction {
     const FUNCTION: Function = Function::ContainLambdaFunction;
     type Clients = LambdaClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let Plan::ContainFunction { function_name, .. } = plan else { return not_mine(Self::FUNCTION, plan) };
             let job = contain::FunctionJob {

@@ -131,6 +131,10 @@ pub async fn isolate(cloud: &Cloud, job: &DatabaseJob<'_>) -> Execution {
         if live.db.instance.public { "publicly accessible" } else { "not publicly accessible" }
     );
     run.log.push("describe-database", id, Timed { result: Ok(Held::done(described)), took });
+    run.keep(
+        "database",
+        serde_json::json!({ "instance": live.db.instance, "cluster": live.db.cluster, "vpc": live.vpc }),
+    );
 
     let isolated = live.isolation.as_ref().is_some_and(|g| groups == [g.id.clone()]) && !live.db.instance.public;
     let snapshot_name = rds::snapshot_name(job.finding_id, cluster_id.as_deref().unwrap_or(id));

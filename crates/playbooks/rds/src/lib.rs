@@ -43,7 +43,7 @@ impl Playbook for IsolateDatabase {
     const FUNCTION: Function = Function::IsolateDatabase;
     type Clients = RdsClients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let Plan::IsolateDatabase { instance_id, login_user, .. } = plan else {
                 return not_mine(Self::FUNCTION, plan);

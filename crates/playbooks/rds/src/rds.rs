@@ -8,7 +8,7 @@ use aws_sdk_rds::types::Tag;
 use crate::failure::{AwsFailure, FailureKind, absent_on};
 
 /// A database instance as the playbook sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceView {
     pub arn: String,
     pub groups: Vec<String>,
@@ -19,7 +19,7 @@ pub struct InstanceView {
 }
 
 /// An Aurora cluster: where its members' security groups are set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ClusterView {
     pub arn: String,
     pub groups: Vec<String>,

@@ -43,7 +43,8 @@ pub async fn protect(cloud: &Cloud, job: &BucketJob<'_>) -> Execution {
     let mut run = Execution::default();
     let (s3, bucket) = (&cloud.s3, job.bucket);
     let started = std::time::Instant::now();
-    let (tags, block) = futures::join!(s3::tags(s3, bucket), s3::public_access_block(s3, bucket));
+    let (tags, block, policy) =
+        futures::join!(s3::tags(s3, bucket), s3::public_access_block(s3, bucket), s3::bucket_policy(s3, bucket));
     let took = Some(started.elapsed());
     let (tags_now, block_now) = match (tags, block) {
         (Ok(t), Ok(b)) => (t, b),
@@ -52,6 +53,15 @@ pub async fn protect(cloud: &Cloud, job: &BucketJob<'_>) -> Execution {
             return run;
         }
     };
+    run.keep(
+        "bucket",
+        serde_json::json!({
+            "name": bucket,
+            "public_access_block": describe(block_now),
+            "policy": policy.unwrap_or_else(|f| Some(format!("not read: {f}"))),
+            "tags": tags_now,
+        }),
+    );
     if job.policy.is_exempt(tags_now.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         run.skipped = Some(format!("bucket {bucket} carries the exemption tag {}=true", job.policy.exempt_tag));
         return run;

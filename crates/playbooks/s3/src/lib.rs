@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod bucket;
+pub mod object;
 pub mod s3;
 
 pub(crate) use responder_aws::{failure, steps, verify};
@@ -53,7 +54,7 @@ impl Playbook for ProtectS3Bucket {
     const FUNCTION: Function = Function::ProtectS3Bucket;
     type Clients = S3Clients;
 
-    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a>) -> BoxFuture<'a, Execution> {
+    fn run<'a>(&'a self, cloud: &'a Cloud, plan: &'a Plan, job: Job<'a, Self::Clients>) -> BoxFuture<'a, Execution> {
         Box::pin(async move {
             let bucket = match plan {
                 Plan::ProtectBucket { bucket, .. } => bucket,
@@ -67,6 +68,19 @@ impl Playbook for ProtectS3Bucket {
                         ));
                     }
                     return run;
+                }
+                Plan::QuarantineObject { scope, object } => {
+                    let settings = &job.settings.evidence;
+                    let object_job = object::ObjectJob {
+                        finding_id: job.finding_id(),
+                        account: scope.account.as_str(),
+                        object,
+                        policy: &job.settings.policy,
+                        evidence: settings.bucket.as_deref().map(|b| (b, settings.key_arn.as_deref())),
+                        delete: settings.delete_malicious_objects,
+                        gate: job.gate.clone(),
+                    };
+                    return object::quarantine(cloud, &job.home, &object_job).await;
                 }
                 _ => return not_mine(Self::FUNCTION, plan),
             };

@@ -195,3 +195,10 @@ mod tests {
         );
     }
 }
+
+/// The bucket's policy document, `None` when it has none (for the evidence
+/// record: what made it public).
+pub async fn bucket_policy(s3: &Client, bucket: &str) -> Result<Option<String>, AwsFailure> {
+    let out = absent_on(s3.get_bucket_policy().bucket(bucket).send().await, &["NoSuchBucketPolicy"])?;
+    Ok(out.and_then(|o| o.policy().map(str::to_owned)))
+}
