@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with seven fidelity patches.
+"""Runs moto's server for the project's tests and demo, with twelve fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -62,6 +62,48 @@ checked as `s3:GetPublicAccessBlock`, `s3:PutPublicAccessBlock` and
 `s3:DeletePublicAccessBlock`; the patch checks it as IAM does,
 `s3:GetAccountPublicAccessBlock`, and `s3:PutAccountPublicAccessBlock` for
 the put and for the delete.
+
+moto has no GuardDuty malware scans. The eighth patch adds StartMalwareScan
+and DescribeMalwareScans for EC2 instances, as the API answers them: the
+caller needs a detector in its region (else BadRequestException, the message
+GuardDuty gives for a detector the caller does not own), and the ARN must name
+an instance, in any state but terminated, that exists in the ARN's account
+and region (else BadRequestException saying which). Each scan started is kept
+for the caller's account and region, RUNNING, ON_DEMAND, with its start time
+in epoch seconds, and DescribeMalwareScans on the caller's detector lists
+them, whatever account the instances are in; a filter criterion's
+`equalsValue` is applied, other conditions are refused as unsupported. A
+repeated client token returns the scan it started. No scan ever completes.
+
+moto copies a snapshot only from the caller's own account: a snapshot
+another account has shared (its `createVolumePermission` names the caller,
+or the group `all`) is not found, so evidence can never be copied into a
+forensics account. The ninth patch lets CopySnapshot find it, as EC2 does;
+the copy belongs to the caller and records the KmsKeyId asked for (which
+makes it encrypted), and TagSpecifications tag it, as moto already does for
+a copy within one account. A snapshot of another account that is not shared
+with the caller stays InvalidSnapshot.NotFound.
+
+moto's ModifySnapshotAttribute reads the permission to change only from
+`OperationType` with `UserId`/`UserGroup`; the other form the API offers,
+`CreateVolumePermission` with `Add`/`Remove` lists of `UserId` or `Group`,
+is answered with success and ignored. The tenth patch applies it as well, as
+EC2 does (the AMI call, ModifyImageAttribute, already reads both forms).
+
+moto answers DeregisterTargets with InvalidTarget when a target is not
+registered in the group, and takes an instance out whatever port the request
+names. The load balancer API returns success for a target that is not
+registered, and a target is its id with its port (the group's port when none
+is given), so a deregistration naming another port changes nothing. The
+eleventh patch does the same; a registered target is taken out as before.
+
+moto asks every PUT into a bucket with a default Object Lock retention for
+a Content-MD5 or checksum header, CopyObject included. S3 asks it of the
+requests that carry the object's bytes (PutObject, UploadPart); a copy has
+no body to check, and S3 copies into such a bucket without it. The twelfth
+patch lets a CopyObject (a PUT with `x-amz-copy-source` that is not a part
+upload) through that check; the copy itself is made by moto as before, and
+the bucket's default retention still locks it.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -289,6 +331,194 @@ def _check_action_under_iam_name(self, resource):
 # Both kinds of request (the bucket API's and every other service's) check
 # through the base class.
 IAMRequestBase.check_action_permitted = _check_action_under_iam_name
+
+
+
+import uuid  # noqa: E402
+
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.ec2.models import ec2_backends  # noqa: E402
+
+
+class _GuardDutyBadRequest(JsonRESTError):
+    code = 400
+
+    def __init__(self, message):
+        super().__init__("BadRequestException", message)
+
+
+# (account, region) of the caller -> the malware scans it started, oldest first
+_MALWARE_SCANS = {}
+
+_SCAN_CRITERIA = {
+    "EC2_INSTANCE_ARN": lambda scan: scan["resourceDetails"]["instanceArn"],
+    "SCAN_ID": lambda scan: scan["scanId"],
+    "ACCOUNT_ID": lambda scan: scan["accountId"],
+    "SCAN_STATUS": lambda scan: scan["scanStatus"],
+    "SCAN_TYPE": lambda scan: scan["scanType"],
+    "GUARDDUTY_FINDING_ID": lambda scan: scan["triggerDetails"].get("guardDutyFindingId"),
+}
+
+
+def _callers_detector(response):
+    detectors = response.guardduty_backend.list_detectors()
+    if not detectors:
+        raise _GuardDutyBadRequest(
+            "The request is rejected because the input detectorId is not owned by the current account."
+        )
+    return detectors[0]
+
+
+def _scanned_instance(arn):
+    """The account of the EC2 instance an ARN names, if that instance exists and is not terminated."""
+    parts = (arn or "").split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "ec2" or not parts[5].startswith("instance/"):
+        raise _GuardDutyBadRequest(f"The request is rejected because the resourceArn is not an EC2 instance ARN: {arn}")
+    _, _, _, region, account, resource = parts
+    instance_id = resource.split("/", 1)[1]
+    instance = None
+    if region in ec2_backends[account]:
+        instance = next((i for i in ec2_backends[account][region].all_instances() if i.id == instance_id), None)
+    if instance is None or instance.state == "terminated":
+        raise _GuardDutyBadRequest(
+            f"The request is rejected because the instance {instance_id} does not exist in account {account}, region {region}."
+        )
+    return account
+
+
+def _start_malware_scan(self):
+    detector_id = _callers_detector(self)
+    request = json.loads(self.body or "{}")
+    arn = request.get("resourceArn")
+    account = _scanned_instance(arn)
+    scans = _MALWARE_SCANS.setdefault((self.current_account, self.region), [])
+    token = request.get("clientToken")
+    for scan in scans:
+        if token and scan["_clientToken"] == token and scan["resourceDetails"]["instanceArn"] == arn:
+            return json.dumps({"scanId": scan["scanId"]})
+    scan_id = uuid.uuid4().hex
+    scans.append(
+        {
+            "detectorId": detector_id,
+            "adminDetectorId": detector_id,
+            "scanId": scan_id,
+            "scanStatus": "RUNNING",
+            "scanStartTime": int(time.time()),
+            "scanType": "ON_DEMAND",
+            "accountId": account,
+            "resourceDetails": {"instanceArn": arn},
+            "triggerDetails": {"description": "On-demand malware scan started with StartMalwareScan"},
+            "_clientToken": token,
+        }
+    )
+    return json.dumps({"scanId": scan_id})
+
+
+def _describe_malware_scans(self):
+    detector_id = self.path.split("/")[-2]
+    self.guardduty_backend.get_detector(detector_id)
+    criteria = (json.loads(self.body or "{}").get("filterCriteria") or {}).get("filterCriterion") or []
+    scans = _MALWARE_SCANS.get((self.current_account, self.region), [])
+    for criterion in criteria:
+        key = criterion.get("criterionKey")
+        condition = criterion.get("filterCondition") or {}
+        if key not in _SCAN_CRITERIA or set(condition) != {"equalsValue"}:
+            raise _GuardDutyBadRequest(f"The emulator does not support this filter criterion: {json.dumps(criterion)}")
+        scans = [scan for scan in scans if _SCAN_CRITERIA[key](scan) == condition["equalsValue"]]
+    shown = [{k: v for k, v in scan.items() if not k.startswith("_")} for scan in scans]
+    return json.dumps({"scans": shown})
+
+
+guardduty_urls.url_paths["{0}/malware-scan/start$"] = GuardDutyResponse.dispatch
+guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/malware-scans$"] = GuardDutyResponse.dispatch
+GuardDutyResponse.start_malware_scan = _start_malware_scan
+GuardDutyResponse.describe_malware_scans = _describe_malware_scans
+
+
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot  # noqa: E402
+from moto.ec2.utils import random_snapshot_id  # noqa: E402
+
+_copy_snapshot = EBSBackend.copy_snapshot
+
+
+def _copy_snapshot_shared_with_caller(self, source_snapshot_id, source_region, description, kms_key_id):
+    if source_snapshot_id in ec2_backends[self.account_id][source_region].snapshots:
+        return _copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
+    for _, region, backend in ec2_backends.iter_backends():
+        source = backend.snapshots.get(source_snapshot_id) if region == source_region else None
+        if source is not None and (
+            self.account_id in source.create_volume_permission_userids
+            or "all" in source.create_volume_permission_groups
+        ):
+            snapshot = Snapshot(
+                self,
+                random_snapshot_id(),
+                volume=source.volume,
+                description=description,
+                encrypted=source.encrypted,
+                kms_key_id=kms_key_id,
+            )
+            self.snapshots[snapshot.id] = snapshot
+            return snapshot
+    # Not the caller's, and not shared with it: moto's own answer, InvalidSnapshot.NotFound.
+    return _copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
+
+
+EBSBackend.copy_snapshot = _copy_snapshot_shared_with_caller
+
+
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore  # noqa: E402
+
+_modify_snapshot_attribute = ElasticBlockStore.modify_snapshot_attribute
+
+
+def _modify_snapshot_attribute_both_forms(self):
+    changes = self._get_param("CreateVolumePermission") or {}
+    if changes and not self._get_param("OperationType"):
+        self.error_on_dryrun()
+        snapshot_id = self._get_param("SnapshotId")
+        for operation, apply in (
+            ("Add", self.ec2_backend.add_create_volume_permission),
+            ("Remove", self.ec2_backend.remove_create_volume_permission),
+        ):
+            permissions = changes.get(operation) or []
+            user_ids = [p["UserId"] for p in permissions if p.get("UserId")]
+            groups = [p["Group"] for p in permissions if p.get("Group")]
+            if user_ids or groups:
+                apply(snapshot_id, user_ids=user_ids, groups=groups)
+    return _modify_snapshot_attribute(self)
+
+
+ElasticBlockStore.modify_snapshot_attribute = _modify_snapshot_attribute_both_forms
+
+
+from moto.elbv2.models import FakeTargetGroup  # noqa: E402
+
+
+def _deregister_as_elb_does(self, targets):
+    for target in targets:
+        registered = self.targets.get(target["Id"])
+        if registered is not None and str(registered["Port"]) == str(target.get("Port", self.port)):
+            self.deregistered_targets[target["Id"]] = self.targets.pop(target["Id"])
+
+
+FakeTargetGroup.deregister = _deregister_as_elb_does
+
+from moto.s3.responses import S3Response  # noqa: E402
+
+_key_response_put = S3Response._key_response_put
+
+
+def _copy_without_body_checksum(self, query, key_name):
+    is_copy = "x-amz-copy-source" in self.headers and not query.get("uploadId")
+    if not is_copy:
+        return _key_response_put(self, query, key_name)
+    self._set_action("KEY", "PUT", query)
+    self._authenticate_and_authorize_s3_action(bucket_name=self.bucket_name, key_name=key_name)
+    return self.copy_object()
+
+
+S3Response._key_response_put = _copy_without_body_checksum
 
 
 def _exit_with_parent(parent):

@@ -868,3 +868,201 @@ pub async fn database_snapshots(config: &SdkConfig, prefix: &str) -> Vec<String>
         .map(str::to_owned)
         .collect()
 }
+
+/// The security account's evidence store as the template makes it: a KMS
+/// key, and a versioned bucket with Object Lock whose default retention
+/// (compliance, one day) locks every version written. Answers (bucket, key ARN).
+pub async fn evidence_store(config: &SdkConfig) -> (String, String) {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule, VersioningConfiguration,
+    };
+    let kms = aws_sdk_kms::Client::new(config);
+    let key = kms.create_key().description("evidence").send().await.expect("CreateKey");
+    let key_arn = key.key_metadata().and_then(|m| m.arn()).expect("key arn").to_owned();
+    let name = unique("evidence").to_lowercase();
+    let s3 = s3(config);
+    s3.create_bucket().bucket(&name).object_lock_enabled_for_bucket(true).send().await.expect("CreateBucket");
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    let lock = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .rule(
+            ObjectLockRule::builder()
+                .default_retention(
+                    DefaultRetention::builder().mode(ObjectLockRetentionMode::Compliance).days(1).build(),
+                )
+                .build(),
+        )
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket(&name)
+        .object_lock_configuration(lock)
+        .send()
+        .await
+        .expect("PutObjectLockConfiguration");
+    (name, key_arn)
+}
+
+/// An object's bytes and version id, `None` when that version is gone.
+pub async fn object(
+    config: &SdkConfig,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Option<(Vec<u8>, Option<String>)> {
+    let out =
+        s3(config).get_object().bucket(bucket).key(key).set_version_id(version.map(str::to_owned)).send().await.ok()?;
+    let version = out.version_id().map(str::to_owned);
+    let bytes = out.body.collect().await.expect("body").into_bytes().to_vec();
+    Some((bytes, version))
+}
+
+/// Writes `bytes` to `key`; answers the new version id.
+pub async fn put_object(config: &SdkConfig, bucket: &str, key: &str, bytes: &[u8]) -> String {
+    let out = s3(config)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes.to_vec()))
+        .send()
+        .await
+        .expect("PutObject");
+    out.version_id().unwrap_or("null").to_owned()
+}
+
+/// A new versioned bucket.
+pub async fn versioned_bucket(config: &SdkConfig) -> String {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let name = unique("uploads").to_lowercase();
+    let s3 = s3(config);
+    s3.create_bucket().bucket(&name).send().await.expect("CreateBucket");
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    name
+}
+
+/// The tags of one object version.
+pub async fn object_tags(
+    config: &SdkConfig,
+    bucket: &str,
+    key: &str,
+    version: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let out = s3(config)
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .expect("GetObjectTagging");
+    out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+}
+
+/// Deletes one version: the answer's error code when refused.
+pub async fn delete_version(config: &SdkConfig, bucket: &str, key: &str, version: &str) -> Result<(), String> {
+    s3(config)
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).unwrap_or("?").to_owned())
+}
+
+/// A target group of type instance in `vpc` and a classic load balancer,
+/// both serving `instance` (the target group on port 8080).
+pub async fn load_balancers(config: &SdkConfig, net: &Network, instance: &str) -> (String, String) {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetDescription, TargetTypeEnum};
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let group = elbv2
+        .create_target_group()
+        .name(unique("web").chars().take(32).collect::<String>())
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&net.vpc)
+        .target_type(TargetTypeEnum::Instance)
+        .send()
+        .await
+        .expect("CreateTargetGroup");
+    let group = group.target_groups().first().and_then(|g| g.target_group_arn()).expect("target group").to_owned();
+    elbv2
+        .register_targets()
+        .target_group_arn(&group)
+        .targets(TargetDescription::builder().id(instance).port(8080).build())
+        .send()
+        .await
+        .expect("RegisterTargets");
+    let elb = aws_sdk_elasticloadbalancing::Client::new(config);
+    let name = unique("legacy").chars().take(32).collect::<String>();
+    elb.create_load_balancer()
+        .load_balancer_name(&name)
+        .listeners(
+            aws_sdk_elasticloadbalancing::types::Listener::builder()
+                .protocol("HTTP")
+                .load_balancer_port(80)
+                .instance_port(8080)
+                .build()
+                .expect("listener"),
+        )
+        .subnets(&net.subnet)
+        .send()
+        .await
+        .expect("CreateLoadBalancer");
+    elb.register_instances_with_load_balancer()
+        .load_balancer_name(&name)
+        .instances(aws_sdk_elasticloadbalancing::types::Instance::builder().instance_id(instance).build())
+        .send()
+        .await
+        .expect("RegisterInstancesWithLoadBalancer");
+    (group, name)
+}
+
+/// Who serves `instance`: its (target id, port) in `group`, and whether the
+/// classic load balancer `name` lists it.
+pub async fn served_by(config: &SdkConfig, group: &str, name: &str, instance: &str) -> (Vec<(String, i32)>, bool) {
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let health = elbv2.describe_target_health().target_group_arn(group).send().await.expect("DescribeTargetHealth");
+    let targets = health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target())
+        .filter(|t| t.id() == Some(instance))
+        .map(|t| (instance.to_owned(), t.port().unwrap_or_default()))
+        .collect();
+    let elb = aws_sdk_elasticloadbalancing::Client::new(config);
+    let lbs = elb.describe_load_balancers().load_balancer_names(name).send().await.expect("DescribeLoadBalancers");
+    let classic =
+        lbs.load_balancer_descriptions().iter().flat_map(|d| d.instances()).any(|i| i.instance_id() == Some(instance));
+    (targets, classic)
+}
+
+/// Account ids (and `all`) that may create volumes from a snapshot.
+pub async fn snapshot_shared_with(config: &SdkConfig, snapshot: &str) -> Vec<String> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let out = ec2
+        .describe_snapshot_attribute()
+        .snapshot_id(snapshot)
+        .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+        .send()
+        .await
+        .expect("DescribeSnapshotAttribute");
+    let mut who: Vec<String> = out
+        .create_volume_permissions()
+        .iter()
+        .filter_map(|p| p.user_id().map(str::to_owned).or_else(|| p.group().map(|g| g.as_str().to_owned())))
+        .collect();
+    who.sort();
+    who
+}
