@@ -78,17 +78,21 @@ enum Playbook {
     /// protect-s3-bucket on the account's block (one per account: its
     /// cases run one at a time).
     AccountBlock,
+    /// quarantine-instance on a snapshot malware was found in: unshared.
+    Snapshot,
+    /// protect-s3-bucket on a malicious object version: kept, then deleted.
+    MaliciousObject,
 }
 
 impl Playbook {
     fn function(self) -> Function {
         match self {
-            Playbook::Quarantine => Function::QuarantineInstance,
+            Playbook::Quarantine | Playbook::Snapshot => Function::QuarantineInstance,
             Playbook::DisableUser => Function::DisableIamUser,
             Playbook::RevokeRole | Playbook::DenyStolenSession => Function::RevokeRoleSessions,
             Playbook::RestoreTrail => Function::RestoreCloudtrail,
             Playbook::Alert => Function::NotifyFinding,
-            Playbook::Bucket | Playbook::AccountBlock => Function::ProtectS3Bucket,
+            Playbook::Bucket | Playbook::AccountBlock | Playbook::MaliciousObject => Function::ProtectS3Bucket,
             Playbook::LambdaFunction => Function::ContainLambdaFunction,
             Playbook::Database | Playbook::AuroraMember => Function::IsolateDatabase,
         }
@@ -121,6 +125,16 @@ struct World {
     database: Option<(String, Option<String>)>,
     /// The finding id's start, as the snapshot names carry it.
     finding: String,
+    /// The whole finding id, as evidence record keys carry it.
+    finding_id: String,
+    /// The evidence store: bucket, key ARN.
+    evidence: Option<(String, String)>,
+    /// The instance's target group and classic load balancer.
+    load_balancers: Option<(String, String)>,
+    /// A snapshot shared with another account and the public.
+    snapshot: Option<String>,
+    /// A malicious object: bucket, key, version.
+    object: Option<(String, String, String)>,
     /// The account's block is the world's resource.
     account_block: bool,
 }
@@ -157,7 +171,22 @@ impl World {
             injector.label(cluster.as_deref().unwrap_or_default(), "cluster");
             injector.label(db, "database");
         }
+        injector.label(&self.finding_id, "finding-id");
         injector.label(&self.finding, "finding");
+        if let Some((bucket, _)) = &self.evidence {
+            injector.label(bucket, "evidence-bucket");
+        }
+        if let Some((group, classic)) = &self.load_balancers {
+            injector.label(group, "target-group");
+            injector.label(classic, "classic-lb");
+        }
+        if let Some(snapshot) = &self.snapshot {
+            injector.label(snapshot, "snapshot");
+        }
+        if let Some((bucket, _, version)) = &self.object {
+            injector.label(version, "version");
+            injector.label(bucket, "bucket");
+        }
     }
 }
 
@@ -179,7 +208,12 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         function: None,
         database: None,
         finding: String::new(),
+        finding_id: String::new(),
         account_block: false,
+        evidence: None,
+        load_balancers: None,
+        snapshot: None,
+        object: None,
     };
     match playbook {
         Playbook::Quarantine => {
@@ -187,8 +221,47 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             let net = Network::create(config).await;
             let inst = net.instance(config, InstanceOptions::default()).await;
             world.event = fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id);
+            world.load_balancers = Some(seed::load_balancers(config, &net, &inst.id).await);
+            world.evidence = Some(seed::evidence_store(config).await);
             world.instance = Some(inst);
             world.vpc = Some(net.vpc);
+        }
+        Playbook::Snapshot => {
+            let ec2 = aws_sdk_ec2::Client::new(config);
+            let volume =
+                ec2.create_volume().availability_zone("us-east-1a").size(8).send().await.expect("CreateVolume");
+            let volume = volume.volume_id().expect("volume id").to_owned();
+            let snapshot = ec2.create_snapshot().volume_id(&volume).send().await.expect("CreateSnapshot");
+            let snapshot = snapshot.snapshot_id().expect("snapshot id").to_owned();
+            let share = aws_sdk_ec2::types::CreateVolumePermissionModifications::builder()
+                .add(aws_sdk_ec2::types::CreateVolumePermission::builder().user_id("999988887777").build())
+                .add(
+                    aws_sdk_ec2::types::CreateVolumePermission::builder()
+                        .group(aws_sdk_ec2::types::PermissionGroup::All)
+                        .build(),
+                )
+                .build();
+            ec2.modify_snapshot_attribute()
+                .snapshot_id(&snapshot)
+                .create_volume_permission(share)
+                .send()
+                .await
+                .expect("ModifySnapshotAttribute");
+            world.event = fixture_with("ec2-malicious-file-snapshot.json", &[("snap-0a1b2c3d4e5f60718", &snapshot)]);
+            world.snapshot = Some(snapshot);
+        }
+        Playbook::MaliciousObject => {
+            let bucket = seed::versioned_bucket(config).await;
+            let version = seed::put_object(config, &bucket, OBJECT_KEY, b"MZ malicious payload").await;
+            world.event = fixture_with(
+                "s3-malicious-object.json",
+                &[
+                    ("uploads-intake-prod", &bucket),
+                    ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &version),
+                ],
+            );
+            world.evidence = Some(seed::evidence_store(config).await);
+            world.object = Some((bucket, OBJECT_KEY.to_owned(), version));
         }
         Playbook::DisableUser => {
             let (user, keys, _) = seed::iam_user(config, 2, 0, true).await;
@@ -267,6 +340,7 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
     let id: serde_json::Value = serde_json::from_slice(&world.event).expect("an event");
     let id = id["detail"]["id"].as_str().unwrap_or_default();
     world.finding = id.chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>().to_ascii_lowercase();
+    world.finding_id = id.to_owned();
     world
 }
 
@@ -278,8 +352,12 @@ async fn state(config: &SdkConfig, world: &World) -> String {
             Some(eni) => seed::eni_groups(config, eni).await,
             None => Vec::new(),
         };
+        let served = match &world.load_balancers {
+            Some((group, classic)) => Some(seed::served_by(config, group, classic, &inst.id).await),
+            None => None,
+        };
         return format!(
-            "primary {:?} secondary {:?} protection {} shutdown {} profile {:?} asg {:?} metadata and volumes {:?}",
+            "primary {:?} secondary {:?} protection {} shutdown {} profile {:?} asg {:?} metadata and volumes {:?} served {served:?}",
             seed::eni_groups(config, &inst.primary_eni).await,
             secondary,
             seed::termination_protection(config, &inst.id).await,
@@ -305,6 +383,11 @@ async fn state(config: &SdkConfig, world: &World) -> String {
     }
     if let Some(trail) = &world.trail {
         return format!("logging {}", seed::trail_logging(config, trail).await);
+    }
+    if let Some(snapshot) = &world.snapshot {
+        let tags = snapshot_tags(config, snapshot).await;
+        let records: Vec<_> = tags.keys().filter(|k| k.contains("original")).collect();
+        return format!("shared {:?} records {records:?}", seed::snapshot_shared_with(config, snapshot).await);
     }
     if world.account_block {
         return format!(
@@ -335,6 +418,38 @@ async fn state(config: &SdkConfig, world: &World) -> String {
         return format!("groups {groups:?} public {public} records {records:?}");
     }
     String::new()
+}
+
+/// The key malicious objects have in every world.
+const OBJECT_KEY: &str = "incoming/invoice 2026-11.pdf.exe";
+
+async fn snapshot_tags(config: &SdkConfig, snapshot: &str) -> std::collections::BTreeMap<String, String> {
+    let out =
+        aws_sdk_ec2::Client::new(config).describe_snapshots().snapshot_ids(snapshot).send().await.expect("snapshot");
+    out.snapshots()
+        .iter()
+        .flat_map(|s| s.tags())
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// Whether the malicious version is still in its bucket, and whether its
+/// evidence copy holds its bytes.
+async fn object_state(config: &SdkConfig, world: &World) -> (bool, bool) {
+    let (Some((bucket, key, version)), Some((evidence, _))) = (&world.object, &world.evidence) else {
+        return (false, false);
+    };
+    let source = seed::object(config, bucket, key, Some(version)).await.is_some();
+    let copy_key = responder_s3::object::evidence_key(
+        "123456789012",
+        &responder_core::target::S3ObjectRef {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version_id: Some(version.clone()),
+        },
+    );
+    let copy = seed::object(config, evidence, &copy_key, None).await;
+    (source, copy.is_some_and(|(bytes, _)| bytes == b"MZ malicious payload"))
 }
 
 /// The ids of the responder's isolation groups in `vpc`.
@@ -384,6 +499,21 @@ async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, V
         let now = seed::account_public_access_block(config).await.unwrap_or_default();
         if !now[1] {
             return Err(format!("the account's block is weaker than before: {now:?}"));
+        }
+        return Ok(());
+    }
+    if let Some(snapshot) = &world.snapshot {
+        let now = seed::snapshot_shared_with(config, snapshot).await;
+        if now.iter().any(|who| !["999988887777", "all"].contains(&who.as_str())) {
+            return Err(format!("{snapshot} is shared with more than before: {now:?}"));
+        }
+        return Ok(());
+    }
+    if world.object.is_some() {
+        // Never gone without its evidence copy.
+        let (source, copy) = object_state(config, world).await;
+        if !source && !copy {
+            return Err("the malicious version was deleted with no evidence copy".into());
         }
         return Ok(());
     }
@@ -444,6 +574,21 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
         if !seed::termination_protection(config, &inst.id).await || seed::profile_of(config, &inst.id).await.is_some() {
             return Err(format!("{} is not protected, or keeps its profile", inst.id));
         }
+        if let Some((group, classic)) = &world.load_balancers {
+            let served = seed::served_by(config, group, classic, &inst.id).await;
+            if served != (vec![], false) {
+                return Err(format!("{} still serves traffic: {served:?}", inst.id));
+            }
+        }
+    }
+    if let Some(snapshot) = &world.snapshot {
+        let shared = seed::snapshot_shared_with(config, snapshot).await;
+        if !shared.is_empty() {
+            return Err(format!("{snapshot} is still shared with {shared:?}"));
+        }
+    }
+    if world.object.is_some() && object_state(config, world).await != (false, true) {
+        return Err(format!("the malicious version is not kept and deleted: {:?}", object_state(config, world).await));
     }
     if let Some(user) = &world.user {
         let keys = seed::key_states(config, user).await;
@@ -494,7 +639,14 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
 /// Releases whatever the responder did; says what did not hold.
 async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> {
     let iam = responder_iam::Cloud::new(config);
-    let run = if let Some(inst) = &world.instance {
+    let run = if let Some(snapshot) = &world.snapshot {
+        responder_ec2::artifact::release(
+            &responder_ec2::Cloud::new(config),
+            responder_core::target::ArtifactKind::Snapshot,
+            snapshot,
+        )
+        .await
+    } else if let Some(inst) = &world.instance {
         release(&responder_ec2::Cloud::new(config), &inst.id, ReleaseOptions { reattach_asg: true }).await
     } else if let Some(user) = &world.user {
         release_user(&iam, user).await
@@ -552,6 +704,17 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
                 let eni = call.param("NetworkInterfaceId").unwrap_or_default();
                 written_before(call, "CreateTags", ("ResourceId.N", &eni), tags::ORIGINAL_GROUPS, None)
             }
+            (Playbook::Quarantine, "DeregisterTargets" | "DeregisterInstancesFromLoadBalancer") => {
+                written_before(call, "CreateTags", ("ResourceId.N", &instance), tags::ORIGINAL_TARGETS, None)
+            }
+            (Playbook::Snapshot, "ModifySnapshotAttribute") => {
+                let snapshot = world.snapshot.clone().unwrap_or_default();
+                written_before(call, "CreateTags", ("ResourceId.N", &snapshot), tags::ORIGINAL_SHARING, None)
+            }
+            // A version is deleted only once its copy was written.
+            (Playbook::MaliciousObject, "DeleteObjectVersion") => calls.iter().any(|r| {
+                r.ok() && r.ended <= call.started && r.action == "PutObject" && r.target.contains("evidence-bucket")
+            }),
             (
                 Playbook::Quarantine,
                 "ModifyInstanceAttribute"
@@ -613,7 +776,14 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
 /// Runs `world`'s event through a responder whose SDK calls go through `injector`.
 async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, HandlerError> {
     let faulty = faulty_sdk_config(&emulator_endpoint(), injector, ATTEMPT_TIMEOUT).await;
-    let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), world.topic.clone())].into();
+    let mut vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), world.topic.clone())].into();
+    if let Some((bucket, key)) = &world.evidence {
+        vars.insert("EVIDENCE_BUCKET".into(), bucket.clone());
+        vars.insert("EVIDENCE_KEY_ARN".into(), key.clone());
+    }
+    if world.object.is_some() {
+        vars.insert("DELETE_MALICIOUS_OBJECTS".into(), "true".into());
+    }
     let settings = responder_core::Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
     let r = responder_e2e::responder_for(world.playbook.function(), &settings, &faulty).await;
     injector.reset();
@@ -724,7 +894,8 @@ async fn case(playbook: Playbook, (action, target, occurrence): Row, fault: Faul
         // What it claims is what the emulator holds.
         contained(&config, &world).await.map_err(|e| format!("the redelivery reported contained, but {e}"))?;
     }
-    if playbook == Playbook::RestoreTrail {
+    // A restarted trail and a deleted object version are not released.
+    if matches!(playbook, Playbook::RestoreTrail | Playbook::MaliciousObject) {
         return Ok(());
     }
     if calls.iter().all(|c| is_read(&c.action)) && !fault.transient() {
@@ -784,6 +955,8 @@ async fn every_playbook_under_every_fault() {
         Playbook::Database,
         Playbook::AuroraMember,
         Playbook::AccountBlock,
+        Playbook::Snapshot,
+        Playbook::MaliciousObject,
     ] {
         total += matrix(playbook).await;
     }

@@ -260,6 +260,11 @@ const TARGET_PARAMS: &[&str] = &[
     "DBInstanceIdentifier",
     "DBClusterIdentifier",
     "ResourceName",
+    "TargetGroupArn",
+    "LoadBalancerName",
+    "SourceSnapshotId",
+    "SnapshotId",
+    "ImageId",
 ];
 
 /// The target of a request: see [`Call::target`].
@@ -341,6 +346,19 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
             Some("PutAccountPublicAccessBlock")
         }
         // S3 (path style), named as IAM names them: a delete is a put there.
+        ("guardduty", "POST", ["malware-scan", "start"]) => Some("StartMalwareScan"),
+        ("guardduty", "POST", ["detector", _, "malware-scans"]) => Some("DescribeMalwareScans"),
+        // Objects, as IAM authorizes them (a copy is a put; a head is a get).
+        ("s3", "GET", [_, _, ..]) if has("tagging") && has("versionId") => Some("GetObjectVersionTagging"),
+        ("s3", "GET", [_, _, ..]) if has("tagging") => Some("GetObjectTagging"),
+        ("s3", "PUT", [_, _, ..]) if has("tagging") && has("versionId") => Some("PutObjectVersionTagging"),
+        ("s3", "PUT", [_, _, ..]) if has("tagging") => Some("PutObjectTagging"),
+        ("s3", "GET" | "HEAD", [_, _, ..]) if has("versionId") => Some("GetObjectVersion"),
+        ("s3", "GET" | "HEAD", [_, _, ..]) => Some("GetObject"),
+        ("s3", "PUT", [_, _, ..]) => Some("PutObject"),
+        ("s3", "DELETE", [_, _, ..]) if has("versionId") => Some("DeleteObjectVersion"),
+        ("s3", "DELETE", [_, _, ..]) => Some("DeleteObject"),
+        ("s3", "GET", [_]) if has("policy") => Some("GetBucketPolicy"),
         ("s3", "GET", [_]) if has("tagging") => Some("GetBucketTagging"),
         ("s3", "PUT" | "DELETE", [_]) if has("tagging") => Some("PutBucketTagging"),
         ("s3", "GET", [_]) if has("publicAccessBlock") => Some("GetBucketPublicAccessBlock"),

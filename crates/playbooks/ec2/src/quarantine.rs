@@ -176,6 +176,13 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         },
     );
 
+    // Part of the evidence record: a console that cannot be read is said.
+    let console = match &live.console {
+        Ok(Some(output)) => Ok(Held::done(format!("{} bytes (base64) kept for the evidence record", output.len()))),
+        Ok(None) => Ok(Held::done("no console output yet")),
+        Err(f) => Err(f.clone()),
+    };
+    run.log.push("describe-console-output", id, console);
     if job.policy.dry_run {
         for (action, target, detail) in planned_steps(&live) {
             run.log.push_status(action, &target, StepStatus::Planned, detail);

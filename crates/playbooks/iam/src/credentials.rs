@@ -139,7 +139,6 @@ async fn describe_role(
         iam::role_policy(iam_c, role_name, policy),
         iam::role_evidence(iam_c, role_name)
     );
-    run.keep("role", evidence);
     let took = Some(started.elapsed());
     let (role, existing) = match found("role", role_name, role).and_then(|r| Ok((r, existing?))) {
         Ok(both) => both,
@@ -153,7 +152,19 @@ async fn describe_role(
         return Err(run);
     }
     run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
+    keep_evidence(&mut run, "role", role_name, evidence);
     Ok((run, role, existing))
+}
+
+/// Keeps what the principal had for the evidence record, as a read step:
+/// a part that cannot be read is reported, and keeps the run from
+/// `contained`.
+fn keep_evidence(run: &mut Execution, kind: &str, name: &str, evidence: Result<serde_json::Value, AwsFailure>) {
+    let result = evidence.map(|value| {
+        run.keep(kind, value);
+        Held::done("policies, groups and keys kept for the evidence record")
+    });
+    run.log.push("describe-evidence", name, result);
 }
 
 pub async fn revoke_role_sessions(cloud: &Cloud, job: &CredentialJob<'_>, role_name: &str) -> Execution {
@@ -320,7 +331,6 @@ pub async fn disable_user(
     );
     let took = Some(started.elapsed());
     let (user, keys, login, existing, evidence) = described;
-    run.keep("user", evidence);
     let (user, keys, login, existing) = match (user, keys, login, existing) {
         (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
         (Ok(None), ..) => {
@@ -351,6 +361,14 @@ pub async fn disable_user(
             took,
         },
     );
+    let evidence = evidence.map(|mut e| {
+        e["access_keys"] = serde_json::json!(
+            keys.iter().map(|k| serde_json::json!({ "id": k.id, "active": k.active })).collect::<Vec<_>>()
+        );
+        e["console_password"] = serde_json::json!(login);
+        e
+    });
+    keep_evidence(&mut run, "user", user_name, evidence);
 
     // The finding's key first in the list, then the others the scope covers.
     let mut targets: Vec<&str> = Vec::new();

@@ -170,26 +170,10 @@ pub async fn delete_login_profile(iam: &Client, user: &str) -> Result<bool, AwsF
     Ok(not_found_as_none(out)?.is_some())
 }
 
-/// What a user had, for the evidence record: its keys with their state and
-/// age, attached and inline policies (inline documents included), groups.
-/// Read best-effort: a part that cannot be read says why.
-pub async fn user_evidence(iam: &Client, user: &str) -> serde_json::Value {
-    let (keys, attached, inline, groups) = futures::join!(
-        async {
-            let out = iam.list_access_keys().user_name(user).send().await.map_err(AwsFailure::from)?;
-            Ok::<_, AwsFailure>(serde_json::Value::Array(
-                out.access_key_metadata()
-                    .iter()
-                    .map(|k| {
-                        serde_json::json!({
-                            "id": k.access_key_id(),
-                            "status": k.status().map(|s| s.as_str()),
-                            "created": k.create_date().map(|d| d.to_string()),
-                        })
-                    })
-                    .collect(),
-            ))
-        },
+/// What a user had besides its keys, for the evidence record: attached and
+/// inline policies (inline documents included), groups.
+pub async fn user_evidence(iam: &Client, user: &str) -> Result<serde_json::Value, AwsFailure> {
+    let (attached, inline, groups) = futures::join!(
         async {
             let out = iam.list_attached_user_policies().user_name(user).send().await.map_err(AwsFailure::from)?;
             Ok::<_, AwsFailure>(serde_json::json!(
@@ -209,17 +193,12 @@ pub async fn user_evidence(iam: &Client, user: &str) -> serde_json::Value {
             Ok::<_, AwsFailure>(serde_json::json!(out.groups().iter().map(|g| g.group_name()).collect::<Vec<_>>()))
         },
     );
-    serde_json::json!({
-        "access_keys": read_or_why(keys),
-        "attached_policies": read_or_why(attached),
-        "inline_policies": read_or_why(inline),
-        "groups": read_or_why(groups),
-    })
+    Ok(serde_json::json!({ "attached_policies": attached?, "inline_policies": inline?, "groups": groups? }))
 }
 
 /// What a role had, for the evidence record: its trust policy, attached and
 /// inline policies (inline documents included).
-pub async fn role_evidence(iam: &Client, role: &str) -> serde_json::Value {
+pub async fn role_evidence(iam: &Client, role: &str) -> Result<serde_json::Value, AwsFailure> {
     let (trust, attached, inline) = futures::join!(
         async {
             let out = iam.get_role().role_name(role).send().await.map_err(AwsFailure::from)?;
@@ -240,13 +219,5 @@ pub async fn role_evidence(iam: &Client, role: &str) -> serde_json::Value {
             Ok::<_, AwsFailure>(serde_json::Value::Object(docs))
         },
     );
-    serde_json::json!({
-        "trust_policy": read_or_why(trust),
-        "attached_policies": read_or_why(attached),
-        "inline_policies": read_or_why(inline),
-    })
-}
-
-fn read_or_why(read: Result<serde_json::Value, AwsFailure>) -> serde_json::Value {
-    read.unwrap_or_else(|f| serde_json::json!({ "error": f.to_string() }))
+    Ok(serde_json::json!({ "trust_policy": trust?, "attached_policies": attached?, "inline_policies": inline? }))
 }

@@ -53,12 +53,20 @@ pub async fn protect(cloud: &Cloud, job: &BucketJob<'_>) -> Execution {
             return run;
         }
     };
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(f) => {
+            // Evidence of what made the bucket public: its absence is said.
+            run.log.push("describe-bucket-policy", bucket, Err(f));
+            None
+        }
+    };
     run.keep(
         "bucket",
         serde_json::json!({
             "name": bucket,
             "public_access_block": describe(block_now),
-            "policy": policy.unwrap_or_else(|f| Some(format!("not read: {f}"))),
+            "policy": policy,
             "tags": tags_now,
         }),
     );
