@@ -46,7 +46,10 @@ def policies(template_path):
         actions = []
         for policy in props.get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                # A conditional statement (!If) is one of the Denies.
+                # A conditional statement (!If [condition, statement, NoValue])
+                # counts as it is when its condition holds.
+                if isinstance(statement, list) and len(statement) == 3:
+                    statement = statement[1]
                 if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                     continue
                 listed = statement["Action"]

@@ -4,11 +4,12 @@ cfn-lint checks the template's shape and checkov its security defaults;
 neither knows whether `ec2:CreateSnapshot` acts on a snapshot ARN, whether
 `ec2:CreateAction` is a condition key of `iam:TagRole`, or whether an
 action exists at all. parliament does, from the Service Authorization
-Reference: each role's inline policies (and the member role's) are
-resolved with sample values (the stack's parameters, pseudo parameters,
-the ARNs of the resources they refer to) and analysed; an unknown action
-or prefix, a resource of the wrong type, a condition key the action does
-not support, or a malformed statement fails the check.
+Reference: each role's inline policies (and the member role's), and the
+resource policies (the buckets', the queue's, the keys'), are resolved with
+sample values (the stack's parameters, pseudo parameters, the ARNs of the
+resources they refer to) and analysed; an unknown action or prefix, a
+resource of the wrong type, a condition key the action does not support, or
+a malformed statement fails the check.
 
 `--self-test` plants one defect of each kind into a copy of the templates
 and expects the check to fail on each: a checker that passes everything
@@ -58,11 +59,16 @@ SAMPLES = {
     "ProtectedRoleArns": [f"arn:aws:iam::{ACCOUNT}:role/break-glass"],
     "ReleasePrincipalArns": [f"arn:aws:iam::{ACCOUNT}:role/responders"],
     "ResponderRoleArns": [f"arn:aws:iam::210987654321:role/guardduty-responder/gdr-quarantine"],
+    "EvidenceBucketName": "gdr-evidencebucket-1a2b3c4d5e6f",
+    "EvidenceKeyArn": "arn:aws:kms:us-east-1:210987654321:key/66666666-7777-8888-9999-000000000000",
     "AWS::NoValue": None,
 }
 ATTRIBUTES = {
     "FailedEventsQueue.Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:gdr-failed-events",
     "ResponderKey.Arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+    "EvidenceKey.Arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000",
+    "EvidenceBucket.Arn": "arn:aws:s3:::gdr-evidencebucket-1a2b3c4d5e6f",
+    "EvidenceLogBucket.Arn": "arn:aws:s3:::gdr-evidencelogbucket-6f5e4d3c2b1a",
 }
 
 
@@ -90,11 +96,20 @@ def _tagged(loader, suffix, node):
 Loader.add_multi_constructor("!", _tagged)
 
 
+def _substitute(match):
+    """One ${...} of a Fn::Sub: ${!x} stays the literal ${x} (an IAM policy
+    variable), ${Resource.Attribute} is an attribute, anything else a sample."""
+    name = match.group(1)
+    if name.startswith("!"):
+        return "${%s}" % name[1:]
+    return str(ATTRIBUTES[name] if "." in name else SAMPLES[name])
+
+
 def resolve(value):
     """The value with every intrinsic replaced by a sample of what it deploys as."""
     if isinstance(value, Tagged):
         if value.tag == "Sub":
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(SAMPLES[m.group(1)]), value.value)
+            return re.sub(r"\$\{([^}]+)\}", _substitute, value.value)
         if value.tag == "Ref":
             return copy.deepcopy(SAMPLES[value.value])
         if value.tag == "GetAtt":
@@ -123,14 +138,32 @@ def policies(template):
             yield logical, policy["PolicyName"], resolve(policy["PolicyDocument"])
 
 
+# Resources whose policy says who may use them, and where it is.
+RESOURCE_POLICIES = {
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+}
+
+
+def resource_policies(template):
+    """(resource, resolved document) for every resource policy."""
+    for logical, resource in template["Resources"].items():
+        field = RESOURCE_POLICIES.get(resource.get("Type"))
+        if field and field in resource.get("Properties", {}):
+            yield logical, resolve(resource["Properties"][field])
+
+
 def findings(templates):
     found = []
     for name, template in templates.items():
-        for role, policy, document in policies(template):
+        documents = [(f"{role}/{policy}", document) for role, policy, document in policies(template)]
+        documents += list(resource_policies(template))
+        for where, document in documents:
             analysis = analyze_policy_string(json.dumps(document))
             for f in analysis.findings:
                 if f.issue in FAIL_ON:
-                    found.append(f"{name} {role}/{policy}: {f.issue} {f.detail}")
+                    found.append(f"{name} {where}: {f.issue} {f.detail}")
     return found
 
 
@@ -183,8 +216,8 @@ def main():
         return 1 if failed else 0
     for f in found:
         print("FAIL", f)
-    roles = sum(1 for t in templates.values() for _ in policies(t))
-    print(f"policy check: {roles} policies against the action reference, {len(found)} findings")
+    count = sum(1 for t in templates.values() for _ in (*policies(t), *resource_policies(t)))
+    print(f"policy check: {count} policies against the action reference, {len(found)} findings")
     return 1 if found else 0
 
 

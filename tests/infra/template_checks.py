@@ -2,9 +2,10 @@
 
 Each check reads infra/template.yaml or infra/member-role.yaml and states one
 property a deploy relies on: that it deploys in an ordinary account, that
-nothing it keeps is lost with the stack, that failures reach someone, and
-that the member role trusts exactly the functions. A check that fails names
-what is wrong.
+nothing it keeps is lost with the stack, that failures reach someone, that
+the evidence store keeps what is written to it out of an attacker's reach,
+and that the member role trusts exactly the functions. A check that fails
+names what is wrong.
 
 Usage: python tests/infra/template_checks.py [TEMPLATE_DIR]
 """
@@ -115,6 +116,119 @@ def delivery(t, _):
     return checks
 
 
+def statements_of(document):
+    """The statements of a policy, a conditional one (!If) as it is when its
+    condition holds."""
+    for s in document["Statement"]:
+        if isinstance(s, list) and len(s) == 3:
+            s = s[1]
+        if isinstance(s, dict):
+            yield s
+
+
+def listed(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
+def evidence_store(t, _):
+    resources = t["Resources"]
+    checks = []
+    for name in ("EvidenceKey", "EvidenceBucket", "EvidenceLogBucket"):
+        r = resources[name]
+        checks.append(
+            (f"{name} is retained", r.get("DeletionPolicy") == "Retain" and r.get("UpdateReplacePolicy") == "Retain")
+        )
+    key = resources["EvidenceKey"]["Properties"]
+    checks.append(("the evidence key rotates", key.get("EnableKeyRotation") is True))
+    alias = resources["EvidenceKeyAlias"]["Properties"]["AliasName"]
+    checks.append(("the evidence key alias names the stack", "${AWS::StackName}" in alias))
+    # Only this account's principals may read anything under the key.
+    root = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+    reads = ("kms:*", "kms:Decrypt", "kms:ReEncrypt*", "kms:ReEncryptFrom", "kms:CreateGrant")
+    outside = [
+        s for s in statements_of(key["KeyPolicy"])
+        if s["Effect"] == "Allow" and s["Principal"] != {"AWS": root}
+    ]
+    checks.append(
+        ("no other account may decrypt with the evidence key", not any(a in reads for s in outside for a in listed(s["Action"])))
+    )
+
+    bucket = resources["EvidenceBucket"]["Properties"]
+    rule = bucket.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention", {})
+    checks.append(
+        (
+            "every evidence version is locked for EvidenceRetentionDays",
+            bucket.get("ObjectLockEnabled") is True
+            and rule.get("Mode") == "EvidenceLockMode"
+            and rule.get("Days") == "EvidenceRetentionDays",
+        )
+    )
+    checks.append(("the evidence store keeps every version", bucket["VersioningConfiguration"]["Status"] == "Enabled"))
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    checks.append(("the evidence store encrypts under the evidence key", sse.get("KMSMasterKeyID") == "EvidenceKey.Arn"))
+    checks.append(
+        ("the evidence store's access is logged", bucket.get("LoggingConfiguration", {}).get("DestinationBucketName") == "EvidenceLogBucket")
+    )
+
+    policy = list(statements_of(resources["EvidenceBucketPolicy"]["Properties"]["PolicyDocument"]))
+    for bucket_policy in ("EvidenceBucketPolicy", "EvidenceLogBucketPolicy"):
+        document = resources[bucket_policy]["Properties"]["PolicyDocument"]
+        tls = [
+            s for s in statements_of(document)
+            if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        ]
+        checks.append((f"{bucket_policy} refuses requests without TLS", len(tls) == 1 and tls[0]["Action"] == "s3:*"))
+    encrypted = [
+        k
+        for s in policy
+        if s["Effect"] == "Deny" and s["Action"] == "s3:PutObject"
+        for k in s.get("Condition", {}).get("StringNotEquals", {})
+    ]
+    checks.append(
+        (
+            "the evidence store takes objects only under the evidence key",
+            {"s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"} <= set(encrypted),
+        )
+    )
+    members = [s for s in policy if s["Effect"] == "Allow"]
+    checks.append(
+        (
+            "member roles write only under their own account's prefix, from the organization",
+            all(
+                s["Resource"].endswith("/malware/${!aws:PrincipalAccount}/*")
+                and set(listed(s["Action"])) <= {"s3:PutObject", "s3:PutObjectTagging"}
+                and "aws:PrincipalOrgID" in s["Condition"].get("StringEquals", {})
+                for s in members
+            ),
+        )
+    )
+
+    variables = t["Globals"]["Function"]["Environment"]["Variables"]
+    checks.append(
+        (
+            "every function knows the evidence store and its settings",
+            variables.get("EVIDENCE_BUCKET") == "EvidenceBucket"
+            and variables.get("EVIDENCE_KEY_ARN") == "EvidenceKey.Arn"
+            and variables.get("DELETE_MALICIOUS_OBJECTS") == "DeleteMaliciousObjects"
+            and variables.get("START_MALWARE_SCANS") == "StartMalwareScans",
+        )
+    )
+    # Every function that responds to findings writes its record.
+    for logical, role in resources.items():
+        if role["Type"] != "AWS::IAM::Role":
+            continue
+        function = role["Properties"].get("Description")
+        if function in ("notify-finding", "check-posture", "preserve-evidence"):
+            continue
+        statements = [s for p in role["Properties"]["Policies"] for s in statements_of(p["PolicyDocument"])]
+        writes = any(
+            s["Effect"] == "Allow" and "s3:PutObject" in listed(s["Action"]) and s["Resource"] == "${EvidenceBucket.Arn}/findings/*"
+            for s in statements
+        )
+        checks.append((f"{function} may write its evidence record", writes))
+    return checks
+
+
 def member_trust(t, m):
     statement = m["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     principal = statement["Principal"]["AWS"]
@@ -188,7 +302,8 @@ def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "infra")
     t, m = load(directory, "template.yaml"), load(directory, "member-role.yaml")
     results = []
-    for group in (external_id_patterns, reserved_concurrency, retained, alarms, delivery, member_trust, protected_roles):
+    groups = (external_id_patterns, reserved_concurrency, retained, alarms, delivery, evidence_store, member_trust, protected_roles)
+    for group in groups:
         try:
             results.extend(group(t, m))
         except (KeyError, IndexError, TypeError) as e:
