@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with twelve fidelity patches.
+"""Runs moto's server for the project's tests and demo, with thirteen fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -104,6 +104,14 @@ no body to check, and S3 copies into such a bucket without it. The twelfth
 patch lets a CopyObject (a PUT with `x-amz-copy-source` that is not a part
 upload) through that check; the copy itself is made by moto as before, and
 the bucket's default retention still locks it.
+
+With IAM enforcement on, moto authorizes the object calls that name a
+version under the names of the calls that do not: a HEAD or GET of a
+version as `s3:GetObject`, its tags as `s3:GetObjectVersion` (reading)
+and `s3:PutObjectTagging` (writing). IAM authorizes them as `s3:GetObjectVersion`,
+`s3:GetObjectVersionTagging` and `s3:PutObjectVersionTagging`. The
+thirteenth patch checks those names for requests on an object with a
+`versionId`; the request is then answered as before.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -319,12 +327,26 @@ _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS = {
 }
 
 
+# moto's name for a call on one version of an object -> the name IAM uses
+_OBJECT_VERSION_ACTIONS = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+}
+
+
 def _check_action_under_iam_name(self, resource):
     url = urlsplit(self._path)
+    query = parse_qs(url.query, keep_blank_values=True)
     if url.path.rstrip("/").endswith("/v20180820/configuration/publicAccessBlock"):
         self._action = _ACCOUNT_PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
-    elif "publicAccessBlock" in parse_qs(url.query, keep_blank_values=True):
+    elif "publicAccessBlock" in query:
         self._action = _BUCKET_PUBLIC_ACCESS_BLOCK_ACTIONS.get(self._action, self._action)
+    elif "versionId" in query and len(url.path.strip("/").split("/", 1)) == 2:
+        if "tagging" in query and self._action in ("s3:GetObjectVersion", "s3:GetObjectTagging"):
+            # moto takes the version over the tags here.
+            self._action = "s3:GetObjectVersionTagging"
+        self._action = _OBJECT_VERSION_ACTIONS.get(self._action, self._action)
     return _check_action(self, resource)
 
 

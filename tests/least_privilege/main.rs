@@ -61,11 +61,48 @@ const NOT_CHECKABLE_HERE: &[(&str, &str)] = &[(
 
 /// Actions one function's role needs that its runs do not call on their own:
 /// (function, action, why).
-const NOT_CALLED_BY_THIS_FUNCTION: &[(&str, &str, &str)] = &[(
-    "isolate-database",
-    "ec2:CreateTags",
-    "CreateSecurityGroup with tags needs it (AWS authorizes the tags on creation); the emulator does not ask",
-)];
+const NOT_CALLED_BY_THIS_FUNCTION: &[(&str, &str, &str)] = &[
+    (
+        "isolate-database",
+        "ec2:CreateTags",
+        "CreateSecurityGroup with tags needs it (AWS authorizes the tags on creation); the emulator does not ask",
+    ),
+    (
+        "quarantine-instance",
+        "kms:CreateGrant",
+        "EBS uses it on the function's behalf to copy a snapshot under the evidence key",
+    ),
+    (
+        "quarantine-instance",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "EBS uses it on the function's behalf to copy a snapshot under the evidence key",
+    ),
+    (
+        "quarantine-instance",
+        "kms:ReEncryptFrom",
+        "EBS uses it on the function's behalf to copy a snapshot under the evidence key",
+    ),
+    (
+        "quarantine-instance",
+        "kms:ReEncryptTo",
+        "EBS uses it on the function's behalf to copy a snapshot under the evidence key",
+    ),
+    (
+        "quarantine-instance",
+        "kms:DescribeKey",
+        "EBS uses it on the function's behalf to copy a snapshot under the evidence key",
+    ),
+    (
+        "quarantine-instance",
+        "ssm:PutParameter",
+        "queues a snapshot copy EBS has not finished; the emulator completes every snapshot at once (the evidence pass's e2e test covers the queue)",
+    ),
+    (
+        "protect-s3-bucket",
+        "s3:ListBucket",
+        "without it S3 answers a read of a missing evidence copy with 403 instead of 404; the emulator answers 404 either way",
+    ),
+];
 
 fn not_called_by(function: impl std::fmt::Display, action: &str) -> bool {
     let function = function.to_string();
@@ -180,6 +217,49 @@ fn enforce(endpoint: &str) {
     responder_e2e::bare_request(endpoint, "POST", "/moto-api/reset-auth", "0");
 }
 
+/// The evidence store every run writes to: bucket, key ARN.
+static EVIDENCE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
+/// A snapshot and an image malware was found in, each shared with another
+/// account (the snapshot also publicly): the cases that unshare them.
+async fn shared_artifacts(admin: &SdkConfig, net: &Network) -> (String, String) {
+    let inst =
+        net.instance(admin, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
+    let ec2 = aws_sdk_ec2::Client::new(admin);
+    let snapshot = ec2.create_snapshot().volume_id(&inst.volume).send().await.expect("CreateSnapshot");
+    let snapshot = snapshot.snapshot_id().expect("snapshot id").to_owned();
+    let share = aws_sdk_ec2::types::CreateVolumePermissionModifications::builder()
+        .add(aws_sdk_ec2::types::CreateVolumePermission::builder().user_id("999988887777").build())
+        .add(
+            aws_sdk_ec2::types::CreateVolumePermission::builder()
+                .group(aws_sdk_ec2::types::PermissionGroup::All)
+                .build(),
+        )
+        .build();
+    ec2.modify_snapshot_attribute().snapshot_id(&snapshot).create_volume_permission(share).send().await.expect("share");
+    let image =
+        ec2.create_image().instance_id(&inst.id).name(seed::unique("lp-image")).send().await.expect("CreateImage");
+    let image = image.image_id().expect("image id").to_owned();
+    let launch = aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+        .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id("999988887777").build())
+        .build();
+    ec2.modify_image_attribute().image_id(&image).launch_permission(launch).send().await.expect("share");
+    (snapshot, image)
+}
+
+fn artifact_cases(snapshot: &str, image: &str) -> [Case; 2] {
+    [
+        Case {
+            function: Function::QuarantineInstance,
+            event: fixture_with("ec2-malicious-file-snapshot.json", &[("snap-0a1b2c3d4e5f60718", snapshot)]),
+        },
+        Case {
+            function: Function::QuarantineInstance,
+            event: fixture_with("ec2-malicious-file-ami.json", &[("ami-0f1e2d3c4b5a69870", image)]),
+        },
+    ]
+}
+
 /// What one run needs: the event.
 struct Case {
     function: Function,
@@ -228,13 +308,18 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
             let drifted = drifted_network(admin, topic).await;
             let a = fresh.instance(admin, InstanceOptions::default()).await;
             let b = drifted.instance(admin, InstanceOptions::default()).await;
-            [a, b]
+            // One serves behind load balancers; both snapshots are copied to the evidence store.
+            seed::load_balancers(admin, &fresh, &a.id).await;
+            let (snapshot, image) = shared_artifacts(admin, &fresh).await;
+            let mut cases: Vec<Case> = [a, b]
                 .iter()
                 .map(|i| Case {
                     function,
                     event: fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &i.id),
                 })
-                .collect()
+                .collect();
+            cases.extend(artifact_cases(&snapshot, &image));
+            cases
         }
         Function::DisableIamUser => {
             let (user, keys, _) = seed::iam_user(admin, 2, 0, true).await;
@@ -297,14 +382,42 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
             // The account's block too, from none (its runs go one at a time).
             seed::reset_account_block(admin).await;
             let account = fixture_with("s3-account-block-public-access-disabled.json", &[]);
-            vec![Case { function, event }, Case { function, event: account }]
+            // Malicious objects: a version in a versioned bucket, and the
+            // object of a bucket without versioning.
+            let key = "incoming/invoice 2026-11.pdf.exe";
+            let versioned = seed::versioned_bucket(admin).await;
+            let version = seed::put_object(admin, &versioned, key, b"MZ").await;
+            let plain = seed::tagged_bucket(admin, &[], None).await;
+            seed::put_object(admin, &plain, key, b"MZ").await;
+            let object = |bucket: &str, version: &str| {
+                fixture_with(
+                    "s3-malicious-object.json",
+                    &[
+                        ("uploads-intake-prod", bucket),
+                        ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", version),
+                    ],
+                )
+            };
+            vec![
+                Case { function, event },
+                Case { function, event: account },
+                Case { function, event: object(&versioned, &version) },
+                Case { function, event: object(&plain, "null") },
+            ]
         }
     }
 }
 
 /// Runs `case` as the caller of `config`, recording the actions it calls.
 async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
-    let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_owned(), topic.to_owned())].into();
+    let (bucket, key) = EVIDENCE.get().expect("the evidence store is made before enforcement");
+    let vars: HashMap<String, String> = [
+        ("NOTIFY_TOPIC_ARN".to_owned(), topic.to_owned()),
+        ("EVIDENCE_BUCKET".to_owned(), bucket.clone()),
+        ("EVIDENCE_KEY_ARN".to_owned(), key.clone()),
+        ("DELETE_MALICIOUS_OBJECTS".to_owned(), "true".to_owned()),
+    ]
+    .into();
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
     let recorder = FaultInjector::new();
     let (config, function, event) = (recorded_by(config, &recorder), case.function, case.event.clone());
@@ -353,6 +466,8 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         seed::bucket(&endpoint, b);
     }
     let buckets = Mutex::new(buckets);
+    let store = seed::evidence_store(&root_config).await;
+    EVIDENCE.get_or_init(|| store);
     enforce(&endpoint);
 
     let sns = aws_sdk_sns::Client::new(&admin);
@@ -554,11 +669,15 @@ struct Contained {
     buckets: Vec<String>,
     functions: Vec<String>,
     databases: Vec<String>,
+    /// A snapshot and an image, unshared.
+    artifacts: (String, String),
 }
 
 async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     let net = Network::create(admin).await;
     let inst = net.instance(admin, InstanceOptions::default()).await;
+    seed::load_balancers(admin, &net, &inst.id).await;
+    let artifacts = shared_artifacts(admin, &net).await;
     let (user, keys, _) = seed::iam_user(admin, 2, 0, true).await;
     let (plain_user, plain_keys, _) = seed::iam_user(admin, 1, 0, false).await;
     let role = seed::iam_role(admin, "data-pipeline", "/").await;
@@ -654,11 +773,12 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
             ),
         },
     ];
-    for case in &cases {
+    for case in cases.iter().chain(&artifact_cases(&artifacts.0, &artifacts.1)) {
         let run = run_as(admin, topic, case).await;
         assert_eq!(run.outcome, "contained", "{run:#?}");
     }
     Contained {
+        artifacts,
         instance: inst.id,
         users: vec![user, plain_user],
         roles: vec![role, stolen],
@@ -700,6 +820,11 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     for database in &contained.databases {
         runs.push((database.clone(), responder_rds::isolate::release(&rds, database).await));
     }
+    let ec2 = responder_ec2::Cloud::new(config);
+    let (snapshot, image) = &contained.artifacts;
+    use responder_core::target::ArtifactKind;
+    runs.push((snapshot.clone(), responder_ec2::artifact::release(&ec2, ArtifactKind::Snapshot, snapshot).await));
+    runs.push((image.clone(), responder_ec2::artifact::release(&ec2, ArtifactKind::Image, image).await));
     for (what, run) in runs {
         if !run.log.all_held() || run.skipped.is_some() {
             return Err(format!("the release of {what} did not hold: {:#?} {:?}", run.log.records, run.skipped));

@@ -84,11 +84,20 @@ async fn head(
             last_modified: out.last_modified().map(|t| t.to_string()),
         })),
         Err(e) => {
+            // A HEAD answer has no body: its status is all there is.
+            let status = e.raw_response().map(|r| r.status().as_u16());
             let f = AwsFailure::from(e);
-            if matches!(f.code.as_deref(), Some("NotFound" | "NoSuchKey" | "NoSuchVersion" | "404")) {
-                Ok(None)
-            } else {
-                Err(f)
+            match (status, f.code.as_deref()) {
+                (_, Some("NotFound" | "NoSuchKey" | "NoSuchVersion")) | (Some(404), None) => Ok(None),
+                (Some(403), None) => Err(AwsFailure {
+                    kind: crate::failure::FailureKind::Denied,
+                    code: Some("AccessDenied".into()),
+                    message: format!(
+                        "reading s3://{bucket}/{key}{} was refused (403)",
+                        version.map(|v| format!(" version {v}")).unwrap_or_default()
+                    ),
+                }),
+                _ => Err(f),
             }
         }
     }
