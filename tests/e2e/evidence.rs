@@ -298,7 +298,7 @@ async fn a_malicious_snapshot_and_image_lose_every_share_until_released() {
     // Other functions leave these findings alone; the instance is not touched.
     let bucket = r.handle(Function::ProtectS3Bucket, &event, None).await.unwrap();
     assert_eq!(bucket.outcome, Outcome::Skipped);
-    assert!(seed::instance_tags(&config, &inst.id).await.get("guardduty-responder:status").is_none());
+    assert!(!seed::instance_tags(&config, &inst.id).await.contains_key("guardduty-responder:status"));
 
     let cloud = responder_ec2::Cloud::new(&config);
     use responder_core::target::ArtifactKind;

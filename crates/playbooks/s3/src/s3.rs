@@ -171,6 +171,13 @@ pub async fn delete_public_access_block(s3: &Client, bucket: &str) -> Result<(),
     Ok(())
 }
 
+/// The bucket's policy document, `None` when it has none (for the evidence
+/// record: what made it public).
+pub async fn bucket_policy(s3: &Client, bucket: &str) -> Result<Option<String>, AwsFailure> {
+    let out = absent_on(s3.get_bucket_policy().bucket(bucket).send().await, &["NoSuchBucketPolicy"])?;
+    Ok(out.and_then(|o| o.policy().map(str::to_owned)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Block;
@@ -194,11 +201,4 @@ mod tests {
             None
         );
     }
-}
-
-/// The bucket's policy document, `None` when it has none (for the evidence
-/// record: what made it public).
-pub async fn bucket_policy(s3: &Client, bucket: &str) -> Result<Option<String>, AwsFailure> {
-    let out = absent_on(s3.get_bucket_policy().bucket(bucket).send().await, &["NoSuchBucketPolicy"])?;
-    Ok(out.and_then(|o| o.policy().map(str::to_owned)))
 }
