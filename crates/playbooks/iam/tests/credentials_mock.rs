@@ -148,8 +148,12 @@ async fn a_failed_record_changes_nothing() {
     assert!(calls.iter().all(|c| c == "TagUser"), "changed without a record: {calls:?}");
     let record = run.log.records.iter().find(|r| r.action == "record-user-state").unwrap();
     assert_eq!(record.status, StepStatus::Failed);
-    let changes: Vec<_> =
-        run.log.records.iter().filter(|r| r.action != "record-user-state" && r.action != "describe-user").collect();
+    let changes: Vec<_> = run
+        .log
+        .records
+        .iter()
+        .filter(|r| !["record-user-state", "describe-user", "describe-evidence"].contains(&r.action.as_str()))
+        .collect();
     assert!(!changes.is_empty() && changes.iter().all(|r| r.status == StepStatus::Skipped), "{changes:#?}");
     assert_ne!(Outcome::of_steps(&run.log.records, false), Outcome::Contained);
 }
@@ -291,7 +295,30 @@ async fn a_close_deadline_starts_no_credential_change() {
     assert_eq!(Outcome::of_steps(&run.log.records, false), Outcome::Failed);
 }
 
-fn mock_cloud(iam: Vec<Rule>) -> Cloud {
+/// The reads kept for the evidence record: nothing attached, no inline
+/// policy, no group (after each test's own rules, which come first).
+fn evidence_reads() -> Vec<Rule> {
+    use aws_sdk_iam::operation::{
+        list_attached_role_policies::ListAttachedRolePoliciesOutput,
+        list_attached_user_policies::ListAttachedUserPoliciesOutput, list_groups_for_user::ListGroupsForUserOutput,
+        list_role_policies::ListRolePoliciesOutput, list_user_policies::ListUserPoliciesOutput,
+    };
+    vec![
+        mock!(aws_sdk_iam::Client::list_attached_user_policies)
+            .then_output(|| ListAttachedUserPoliciesOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::list_user_policies)
+            .then_output(|| ListUserPoliciesOutput::builder().set_policy_names(Some(vec![])).build().unwrap()),
+        mock!(aws_sdk_iam::Client::list_groups_for_user)
+            .then_output(|| ListGroupsForUserOutput::builder().set_groups(Some(vec![])).build().unwrap()),
+        mock!(aws_sdk_iam::Client::list_attached_role_policies)
+            .then_output(|| ListAttachedRolePoliciesOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::list_role_policies)
+            .then_output(|| ListRolePoliciesOutput::builder().set_policy_names(Some(vec![])).build().unwrap()),
+    ]
+}
+
+fn mock_cloud(mut iam: Vec<Rule>) -> Cloud {
+    iam.extend(evidence_reads());
     let sdk = mocks::sdk_config();
     let mut cloud = Cloud::new(&sdk);
     cloud.iam = aws_sdk_iam::Client::from_conf(
