@@ -47,7 +47,7 @@ EXPECTED = {
     "ec2-execution-malicious-file.json": {Q, N},
     "ec2-malicious-file-snapshot.json": {Q, N},
     "ec2-malicious-file-ami.json": {Q, N},
-    "ec2-malicious-file-recovery-point.json": {N},
+    "ec2-malicious-file-recovery-point.json": {Q, N},
     "ec2-ssh-bruteforce-actor.json": {Q, N},
     "ec2-rdp-bruteforce-actor.json": {Q, N},
     "ec2-ssh-bruteforce-target-victim.json": set(),

@@ -184,6 +184,11 @@ pub fn facts_of(f: &aws_sdk_guardduty::types::Finding) -> FindingFacts {
                 r.and_then(|r| r.ebs_snapshot_details()).and_then(|d| d.snapshot_arn()).map(|a| named("snapshot", a)),
             );
             all.extend(r.and_then(|r| r.ec2_image_details()).and_then(|d| d.image_arn()).map(|a| named("image", a)));
+            all.extend(
+                r.and_then(|r| r.recovery_point_details())
+                    .and_then(|d| d.recovery_point_arn())
+                    .map(|a| named("recovery-point", a)),
+            );
             for bucket in r.map(|r| r.s3_bucket_details()).unwrap_or_default() {
                 let name = bucket.name().unwrap_or_default();
                 all.extend(bucket.s3_object_details().iter().map(|o| {

@@ -391,9 +391,18 @@ pub fn classify(finding: &Finding) -> Target {
         if let Some(arn) = resource.ec2_image_details.as_ref().and_then(|d| d.image_arn.as_deref()) {
             return artifact(ArtifactKind::Image, arn);
         }
-        if resource.recovery_point_details.is_some() {
-            return Target::Unsupported {
-                reason: "a recovery point is shared through its backup vault: review the vault's access policy and copies in AWS Backup".into(),
+        if let Some(details) = &resource.recovery_point_details {
+            // An EC2 or EBS recovery point is an AMI or a snapshot: shared,
+            // and unshared, as one. Any other is shared through its vault.
+            let arn = details.get("recoveryPointArn").and_then(serde_json::Value::as_str).unwrap_or_default();
+            return if arn.starts_with("arn:") && arn.contains(":ec2:") && arn.contains(":image/") {
+                artifact(ArtifactKind::Image, arn)
+            } else if arn.starts_with("arn:") && arn.contains(":ec2:") && arn.contains(":snapshot/") {
+                artifact(ArtifactKind::Snapshot, arn)
+            } else {
+                Target::Unsupported {
+                    reason: "this recovery point is shared through its backup vault: review the vault's access policy and copies in AWS Backup".into(),
+                }
             };
         }
         let has_objects = resource.s3_bucket_details.iter().any(|b| !b.s3_object_details.is_empty());

@@ -65,7 +65,7 @@ const TABLE: &[Row] = &[
     },
     Row {
         file: "ec2-malicious-file-recovery-point.json",
-        quarantine: "not_for_this_function",
+        quarantine: "act",
         revoke: "not_for_this_function",
         disable: "not_for_this_function",
     },
@@ -564,4 +564,25 @@ fn every_plan_describes_what_it_acts_on() {
         }
     }
     assert!(described > 20, "{described}");
+}
+
+/// A recovery point of EC2 or EBS is an AMI or a snapshot, unshared as one;
+/// any other is shared through its backup vault: alert only.
+#[test]
+fn recovery_points_are_unshared_only_when_they_are_an_image_or_a_snapshot() {
+    let bytes = std::fs::read(events_dir().join("ec2-malicious-file-recovery-point.json")).unwrap();
+    let event = parse_event(&bytes).unwrap();
+    match decide(Function::QuarantineInstance, &event.finding, &policy()) {
+        Decision::Act(responder_core::Plan::UnshareArtifact { kind, id, .. }) => {
+            assert_eq!((kind, id.as_str()), (responder_core::target::ArtifactKind::Image, "ami-0aa1bb2cc3dd4ee5f"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let vault = String::from_utf8(bytes).unwrap().replace(
+        "arn:aws:ec2:us-east-1::image/ami-0aa1bb2cc3dd4ee5f",
+        "arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45",
+    );
+    let event = parse_event(vault.as_bytes()).unwrap();
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &policy())), "not_for_this_function");
+    assert_eq!(kind(&decide(Function::NotifyFinding, &event.finding, &policy())), "act");
 }

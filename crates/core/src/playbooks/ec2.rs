@@ -35,7 +35,12 @@ pub(crate) const SEQUENCE_INSTANCE_TYPES: &[&str] = &["AttackSequence:EC2/*"];
 
 /// Malware Protection for Backup findings about a snapshot or an image:
 /// whoever it is shared with loses the share.
-pub(crate) const ARTIFACT_TYPES: &[&str] = &["Execution:EC2/MaliciousFile!Snapshot", "Execution:EC2/MaliciousFile!AMI"];
+pub(crate) const ARTIFACT_TYPES: &[&str] = &[
+    "Execution:EC2/MaliciousFile!Snapshot",
+    "Execution:EC2/MaliciousFile!AMI",
+    // An EC2 or EBS recovery point is an AMI or a snapshot.
+    "Execution:EC2/MaliciousFile!RecoveryPoint",
+];
 
 /// quarantine-instance.
 pub(crate) fn quarantine(target: Target, finding: &Finding, policy: &Policy, scope: Scope) -> Result<Plan, Skip> {
