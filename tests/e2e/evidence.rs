@@ -415,4 +415,29 @@ async fn a_malicious_object_is_tagged_in_place_and_kept_when_deleting_is_off() {
             .await
             .is_none()
     );
+
+    // A finding about an object of the evidence store itself: never copied
+    // again (a loop, finding after finding), never deleted.
+    let copy_key = format!("malware/{HOME}/{uploads}/{bad}/{object_key}");
+    let (_, copy_version) = seed::object(&config, &evidence_bucket, &copy_key, None).await.expect("the copy");
+    let copy_version = copy_version.expect("a versioned copy");
+    let event = fixture_with(
+        "s3-malicious-object.json",
+        &[
+            ("uploads-intake-prod", &evidence_bucket),
+            ("incoming/invoice 2026-11.pdf.exe", &copy_key),
+            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &copy_version),
+        ],
+    );
+    let deleting = responder(
+        &config,
+        &[("EVIDENCE_BUCKET", &evidence_bucket), ("EVIDENCE_KEY_ARN", &key), ("DELETE_MALICIOUS_OBJECTS", "true")],
+    )
+    .await;
+    let report = deleting.handle(Function::ProtectS3Bucket, &event, None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
+    assert!(report.reason.as_deref().unwrap_or_default().contains("evidence store"), "{report:#?}");
+    assert!(seed::object(&config, &evidence_bucket, &copy_key, Some(&copy_version)).await.is_some());
+    let versions = s3(&config).list_object_versions().bucket(&evidence_bucket).prefix("malware/").send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "nothing copied again");
 }

@@ -107,6 +107,15 @@ pub async fn quarantine(cloud: &Cloud, home: &Cloud, job: &ObjectJob<'_>) -> Exe
     let mut run = Execution::default();
     let object = job.object;
     let target = format!("s3://{}/{}", object.bucket, object.key);
+    // A scan of the evidence store itself (Malware Protection turned on for
+    // it) would copy each copy again, finding after finding: its objects are
+    // evidence, kept as they are.
+    if job.evidence.is_some_and(|(bucket, _)| bucket == object.bucket) {
+        run.skipped = Some(format!(
+            "{target} is in the evidence store: evidence is kept as it is, never copied again or deleted"
+        ));
+        return run;
+    }
     let version = object.version_id.as_deref();
     let (source, bucket_tags) =
         futures::join!(head(&cloud.s3, &object.bucket, &object.key, version), s3::tags(&cloud.s3, &object.bucket));
