@@ -73,6 +73,9 @@ def main():
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": "us-east-1",
             "NOTIFY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+            # As the template sets them (preserve-evidence needs the key to start).
+            "EVIDENCE_BUCKET": "bench-evidence",
+            "EVIDENCE_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         }
         event = open(EVENT, "rb").read()
         print("| function | binary | zip | cold init (median) | peak RSS |")

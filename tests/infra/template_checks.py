@@ -130,9 +130,24 @@ def listed(value):
     return [value] if isinstance(value, str) else list(value)
 
 
-def evidence_store(t, _):
+def evidence_store(t, m):
     resources = t["Resources"]
     checks = []
+    # A member role deletes object versions only where its own stack says
+    # so: the security stack's setting alone cannot make it delete data.
+    member = [s for p in m["Resources"]["MemberRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    deletes = lambda s: any(a.startswith("s3:Delete") for a in listed(s.get("Action", [])))  # noqa: E731
+    unconditional = [s for s in member if isinstance(s, dict) and s.get("Effect") == "Allow" and deletes(s)]
+    conditional = [s for s in member if isinstance(s, list) and s[0] == "DeletesMaliciousObjects" and deletes(s[1])]
+    checks.append(
+        (
+            "a member role deletes objects only with its own DeleteMaliciousObjects",
+            not unconditional
+            and len(conditional) == 1
+            and m["Conditions"]["DeletesMaliciousObjects"] == ["DeleteMaliciousObjects", "true"]
+            and m["Parameters"]["DeleteMaliciousObjects"]["Default"] == "false",
+        )
+    )
     for name in ("EvidenceKey", "EvidenceBucket", "EvidenceLogBucket"):
         r = resources[name]
         checks.append(
