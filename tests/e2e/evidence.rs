@@ -77,6 +77,7 @@ async fn a_member_quarantine_copies_its_evidence_into_the_security_account_under
             ("MEMBER_ROLE_EXTERNAL_ID", EXTERNAL_ID),
             ("EVIDENCE_BUCKET", &bucket),
             ("EVIDENCE_KEY_ARN", &key),
+            ("START_MALWARE_SCANS", "true"),
         ],
     )
     .await;
@@ -223,6 +224,7 @@ async fn load_balancer_membership_and_volume_attributes_come_back_exactly_on_rel
     let report = r.handle(Function::QuarantineInstance, &event, None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
     assert_eq!(seed::served_by(&config, &group, &classic, &inst.id).await, (vec![], false), "out of both");
+    assert!(report.steps.iter().all(|s| s.action != "start-malware-scan"), "no scan unless asked: {report:#?}");
     let held = seed::metadata_and_volumes(&config, &inst.id).await;
     assert!(held.2.iter().all(|(_, delete)| !*delete), "volumes kept: {held:?}");
     assert_eq!((held.0.as_str(), held.1), ("required", 1));

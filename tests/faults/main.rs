@@ -780,6 +780,7 @@ async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, Han
     if let Some((bucket, key)) = &world.evidence {
         vars.insert("EVIDENCE_BUCKET".into(), bucket.clone());
         vars.insert("EVIDENCE_KEY_ARN".into(), key.clone());
+        vars.insert("START_MALWARE_SCANS".into(), "true".into());
     }
     if world.object.is_some() {
         vars.insert("DELETE_MALICIOUS_OBJECTS".into(), "true".into());

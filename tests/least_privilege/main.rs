@@ -416,6 +416,7 @@ async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
         ("EVIDENCE_BUCKET".to_owned(), bucket.clone()),
         ("EVIDENCE_KEY_ARN".to_owned(), key.clone()),
         ("DELETE_MALICIOUS_OBJECTS".to_owned(), "true".to_owned()),
+        ("START_MALWARE_SCANS".to_owned(), "true".to_owned()),
     ]
     .into();
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");

@@ -77,14 +77,16 @@ pub struct EvidenceSettings {
     /// object version is copied into the evidence store, delete that version
     /// from its bucket.
     pub delete_malicious_objects: bool,
-    /// `START_MALWARE_SCANS` (default `true`): start a GuardDuty malware
-    /// scan of each quarantined instance.
+    /// `START_MALWARE_SCANS` (default `false`; the template sets `true`):
+    /// start a GuardDuty malware scan of each quarantined instance. Off
+    /// unless asked: an account without Malware Protection for EC2 refuses
+    /// the scan, and a containment must not read as partial for it.
     pub start_malware_scans: bool,
 }
 
 impl Default for EvidenceSettings {
     fn default() -> Self {
-        EvidenceSettings { bucket: None, key_arn: None, delete_malicious_objects: false, start_malware_scans: true }
+        EvidenceSettings { bucket: None, key_arn: None, delete_malicious_objects: false, start_malware_scans: false }
     }
 }
 
@@ -230,7 +232,7 @@ impl Settings {
                 None => None,
             },
             delete_malicious_objects: flag(&get, "DELETE_MALICIOUS_OBJECTS", false)?,
-            start_malware_scans: flag(&get, "START_MALWARE_SCANS", true)?,
+            start_malware_scans: flag(&get, "START_MALWARE_SCANS", false)?,
         };
 
         Ok(Settings {
@@ -334,6 +336,7 @@ mod tests {
         // No evidence store until one is named; never delete an object unasked.
         assert_eq!(s.evidence, EvidenceSettings::default());
         assert!(!s.evidence.delete_malicious_objects && s.evidence.bucket.is_none());
+        assert!(!s.evidence.start_malware_scans, "no scan a plain function was not asked for");
     }
 
     #[test]
@@ -358,6 +361,7 @@ mod tests {
             ("EVIDENCE_BUCKET", "org-evidence"),
             ("EVIDENCE_KEY_ARN", key),
             ("DELETE_MALICIOUS_OBJECTS", "true"),
+            ("START_MALWARE_SCANS", "true"),
         ])
         .unwrap()
         .evidence;
