@@ -62,8 +62,9 @@ pub struct Settings {
     pub evidence: EvidenceSettings,
 }
 
-/// The security account's evidence store, and the malware options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The security account's evidence store, and the malware options: none
+/// and off unless set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvidenceSettings {
     /// `EVIDENCE_BUCKET`: the Object Lock bucket each response's evidence
     /// record is written to, and malicious objects are copied into; unset,
@@ -82,12 +83,6 @@ pub struct EvidenceSettings {
     /// unless asked: an account without Malware Protection for EC2 refuses
     /// the scan, and a containment must not read as partial for it.
     pub start_malware_scans: bool,
-}
-
-impl Default for EvidenceSettings {
-    fn default() -> Self {
-        EvidenceSettings { bucket: None, key_arn: None, delete_malicious_objects: false, start_malware_scans: false }
-    }
 }
 
 impl Settings {
