@@ -152,6 +152,10 @@ async fn describe_role(
         return Err(run);
     }
     run.log.push("describe-role", role_name, Timed { result: Ok(Held::done(role.arn.clone())), took });
+    let evidence = evidence.map(|mut e| {
+        e["trust_policy"] = serde_json::json!(role.trust_policy);
+        e
+    });
     keep_evidence(&mut run, "role", role_name, evidence);
     Ok((run, role, existing))
 }

@@ -17,6 +17,8 @@ pub struct Principal {
     pub arn: String,
     pub path: String,
     pub tags: BTreeMap<String, String>,
+    /// A role's trust policy (URL-encoded, as IAM returns it); `None` for a user.
+    pub trust_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,7 @@ pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
         arn: role.arn().to_owned(),
         path: role.path().to_owned(),
         tags,
+        trust_policy: role.assume_role_policy_document().map(str::to_owned),
     }))
 }
 
@@ -81,6 +84,7 @@ pub async fn user(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
         arn: user.arn().to_owned(),
         path: user.path().to_owned(),
         tags,
+        trust_policy: None,
     }))
 }
 
@@ -196,14 +200,10 @@ pub async fn user_evidence(iam: &Client, user: &str) -> Result<serde_json::Value
     Ok(serde_json::json!({ "attached_policies": attached?, "inline_policies": inline?, "groups": groups? }))
 }
 
-/// What a role had, for the evidence record: its trust policy, attached and
-/// inline policies (inline documents included).
+/// What a role had besides its trust policy (read with the role), for the
+/// evidence record: attached and inline policies (inline documents included).
 pub async fn role_evidence(iam: &Client, role: &str) -> Result<serde_json::Value, AwsFailure> {
-    let (trust, attached, inline) = futures::join!(
-        async {
-            let out = iam.get_role().role_name(role).send().await.map_err(AwsFailure::from)?;
-            Ok::<_, AwsFailure>(serde_json::json!(out.role().and_then(|r| r.assume_role_policy_document())))
-        },
+    let (attached, inline) = futures::join!(
         async {
             let out = iam.list_attached_role_policies().role_name(role).send().await.map_err(AwsFailure::from)?;
             Ok::<_, AwsFailure>(serde_json::json!(
@@ -219,5 +219,5 @@ pub async fn role_evidence(iam: &Client, role: &str) -> Result<serde_json::Value
             Ok::<_, AwsFailure>(serde_json::Value::Object(docs))
         },
     );
-    Ok(serde_json::json!({ "trust_policy": trust?, "attached_policies": attached?, "inline_policies": inline? }))
+    Ok(serde_json::json!({ "attached_policies": attached?, "inline_policies": inline? }))
 }
