@@ -112,6 +112,14 @@ pub struct MemberRole {
     pub external_id: Option<String>,
 }
 
+impl MemberRole {
+    /// `MEMBER_ROLE_NAME` with `MEMBER_ROLE_EXTERNAL_ID`, when a name is set.
+    pub fn of(settings: &responder_core::Settings) -> Option<MemberRole> {
+        let name = settings.member_role_name.clone()?;
+        Some(MemberRole { name, external_id: settings.member_role_external_id.clone() })
+    }
+}
+
 /// Member credentials are renewed when they have less than this left.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 

@@ -129,10 +129,7 @@ impl<P: Playbook> Responder<P> {
         let own = identity.role_name.iter().chain(settings.member_role_name.iter());
         let own: Vec<_> = own.map(|r| responder_core::pattern::Pattern::new(r.clone())).collect();
         settings.policy.protected_principals.extend(own);
-        let member_role = settings
-            .member_role_name
-            .clone()
-            .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
+        let member_role = MemberRole::of(&settings);
         let evidence = settings.evidence.bucket.clone().map(|bucket| EvidenceStore {
             s3: crate::evidence::s3_client(&config),
             bucket,

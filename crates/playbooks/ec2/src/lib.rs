@@ -129,10 +129,7 @@ pub async fn serve_evidence_pass() -> Result<(), lambda_runtime::Error> {
     };
     let config = load_sdk_config().await;
     let identity = own_identity(&responder_aws::cloud::Cloud::<()>::new(&config)).await.map_err(|e| e.to_string())?;
-    let member_role = settings
-        .member_role_name
-        .clone()
-        .map(|name| MemberRole { name, external_id: settings.member_role_external_id.clone() });
+    let member_role = MemberRole::of(&settings);
     let clouds = Clouds::<Ec2Clients>::with_member_role(config, Some(identity.account.clone()), member_role);
     let shared = std::sync::Arc::new((clouds, identity.account, key_arn));
     let handler = service_fn(move |_event: LambdaEvent<String>| {
