@@ -44,22 +44,8 @@ pub async fn targets_of(
     }
     let reads = futures::stream::iter(groups)
         .map(|group| async move {
-            let out = elbv2.describe_target_health().target_group_arn(&group).send().await?;
-            let targets: Vec<TargetRecord> = out
-                .target_health_descriptions()
-                .iter()
-                .filter_map(|d| d.target())
-                .filter_map(|t| {
-                    let id = t.id()?;
-                    (id == instance_id || addresses.iter().any(|a| a == id)).then_some((t, id))
-                })
-                .map(|(t, id)| TargetRecord {
-                    group: group.clone(),
-                    id: id.to_owned(),
-                    port: t.port(),
-                    zone: t.availability_zone().filter(|z| *z == "all").map(str::to_owned),
-                })
-                .collect();
+            let mut targets = registered(elbv2, &group).await?;
+            targets.retain(|t| t.id == instance_id || addresses.contains(&t.id));
             Ok::<_, AwsFailure>(targets)
         })
         .buffer_unordered(CONCURRENT_READS)
@@ -96,14 +82,27 @@ pub async fn register(elbv2: &Client, target: &TargetRecord) -> Result<(), AwsFa
     Ok(())
 }
 
-/// Whether the target is registered in its group now.
-pub async fn is_registered(elbv2: &Client, target: &TargetRecord) -> Result<bool, AwsFailure> {
-    let out = elbv2.describe_target_health().target_group_arn(&target.group).send().await?;
+/// Every target registered in `group` now.
+pub async fn registered(elbv2: &Client, group: &str) -> Result<Vec<TargetRecord>, AwsFailure> {
+    let out = elbv2.describe_target_health().target_group_arn(group).send().await?;
     Ok(out
         .target_health_descriptions()
         .iter()
         .filter_map(|d| d.target())
-        .any(|t| t.id() == Some(target.id.as_str()) && (target.port.is_none() || t.port() == target.port)))
+        .filter_map(|t| {
+            Some(TargetRecord {
+                group: group.to_owned(),
+                id: t.id()?.to_owned(),
+                port: t.port(),
+                zone: t.availability_zone().filter(|z| *z == "all").map(str::to_owned),
+            })
+        })
+        .collect())
+}
+
+/// Whether `target` is among `now` (a record without a port matches any).
+pub fn is_among(target: &TargetRecord, now: &[TargetRecord]) -> bool {
+    now.iter().any(|t| t.id == target.id && (target.port.is_none() || t.port == target.port))
 }
 
 /// The classic load balancers the instance is registered with.

@@ -157,26 +157,48 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
             return steps;
         }
         let Some(record) = &lb_record else { return steps };
-        let targets = futures::future::join_all(record.targets.iter().map(|target| async move {
-            let result = match elb::is_registered(&cloud.elbv2, target).await {
-                Ok(true) => Ok(Held::already(format!("{} registered", target.id))),
-                Ok(false) => elb::register(&cloud.elbv2, target)
-                    .await
-                    .map(|()| Held::done(format!("{}{} registered again", target.id, port_of(target)))),
-                Err(f) => Err(f),
-            };
-            ("restore-target", target.group.clone(), result)
-        }));
-        let classic = futures::future::join_all(record.classic.iter().map(|name| async move {
-            let result = match elb::classic_of(&cloud.elb, instance_id).await {
-                Ok(names) if names.contains(name) => Ok(Held::already("registered")),
-                Ok(_) => elb::register_classic(&cloud.elb, name, instance_id)
-                    .await
-                    .map(|()| Held::done(format!("{instance_id} registered again"))),
-                Err(f) => Err(f),
-            };
-            ("restore-load-balancer", name.clone(), result)
-        }));
+        // What each recorded group holds now: one read per group.
+        let targets = async {
+            let groups: std::collections::BTreeSet<&str> = record.targets.iter().map(|t| t.group.as_str()).collect();
+            let now = futures::future::join_all(
+                groups.into_iter().map(|group| async move { (group, elb::registered(&cloud.elbv2, group).await) }),
+            )
+            .await;
+            let now: std::collections::BTreeMap<&str, _> = now.into_iter().collect();
+            futures::future::join_all(record.targets.iter().map(|target| {
+                let registered = &now[target.group.as_str()];
+                async move {
+                    let result = match registered {
+                        Ok(now) if elb::is_among(target, now) => Ok(Held::already(format!("{} registered", target.id))),
+                        Ok(_) => elb::register(&cloud.elbv2, target)
+                            .await
+                            .map(|()| Held::done(format!("{}{} registered again", target.id, port_of(target)))),
+                        Err(f) => Err(f.clone()),
+                    };
+                    ("restore-target", target.group.clone(), result)
+                }
+            }))
+            .await
+        };
+        // Where the instance is registered now: one listing for every record.
+        let classic = async {
+            if record.classic.is_empty() {
+                return Vec::new();
+            }
+            let current = elb::classic_of(&cloud.elb, instance_id).await;
+            let current = &current;
+            futures::future::join_all(record.classic.iter().map(|name| async move {
+                let result = match current {
+                    Ok(names) if names.contains(name) => Ok(Held::already("registered")),
+                    Ok(_) => elb::register_classic(&cloud.elb, name, instance_id)
+                        .await
+                        .map(|()| Held::done(format!("{instance_id} registered again"))),
+                    Err(f) => Err(f.clone()),
+                };
+                ("restore-load-balancer", name.clone(), result)
+            }))
+            .await
+        };
         let (targets, classic) = futures::join!(targets, classic);
         steps.extend(targets);
         steps.extend(classic);
