@@ -4,7 +4,7 @@
 use responder_aws::cloud::{Clouds, MemberRole};
 use responder_core::{AccountId, Function, Outcome, StepStatus};
 use responder_e2e::seed::{self, InstanceOptions, Network};
-use responder_e2e::{fixture_with, register_finding};
+use responder_e2e::{MALICIOUS_KEY, fixture_with, malicious_object_event, register_finding};
 use responder_ec2::evidence::{self, SnapshotEvidence};
 use responder_ec2::release::{ReleaseOptions, release};
 
@@ -256,24 +256,9 @@ async fn a_malicious_snapshot_and_image_lose_every_share_until_released() {
     let net = Network::create(&config).await;
     let inst =
         net.instance(&config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
+    let snapshot = seed::shared_snapshot(&config, &inst.volume).await;
+    let image = seed::shared_image(&config, &inst.id).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
-    let snapshot =
-        ec2.create_snapshot().volume_id(&inst.volume).send().await.unwrap().snapshot_id().unwrap().to_owned();
-    let share = aws_sdk_ec2::types::CreateVolumePermissionModifications::builder()
-        .add(aws_sdk_ec2::types::CreateVolumePermission::builder().user_id("999988887777").build())
-        .add(
-            aws_sdk_ec2::types::CreateVolumePermission::builder()
-                .group(aws_sdk_ec2::types::PermissionGroup::All)
-                .build(),
-        )
-        .build();
-    ec2.modify_snapshot_attribute().snapshot_id(&snapshot).create_volume_permission(share).send().await.unwrap();
-    let image = ec2.create_image().instance_id(&inst.id).name(seed::unique("golden")).send().await.unwrap();
-    let image = image.image_id().unwrap().to_owned();
-    let launch = aws_sdk_ec2::types::LaunchPermissionModifications::builder()
-        .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id("999988887777").build())
-        .build();
-    ec2.modify_image_attribute().image_id(&image).launch_permission(launch).send().await.unwrap();
 
     let r = responder(&config, &[]).await;
     let event = fixture_with("ec2-malicious-file-snapshot.json", &[("snap-0a1b2c3d4e5f60718", &snapshot)]);
@@ -309,7 +294,7 @@ async fn a_malicious_snapshot_and_image_lose_every_share_until_released() {
     assert_eq!(seed::snapshot_shared_with(&config, &snapshot).await, vec!["999988887777".to_owned(), "all".to_owned()]);
     let back = responder_ec2::artifact::release(&cloud, ArtifactKind::Image, &image).await;
     assert!(back.log.all_held(), "{:#?}", back.log.records);
-    assert_eq!(launchers(image).await, vec!["999988887777".to_owned()]);
+    assert_eq!(launchers(image).await, vec![seed::OUTSIDER.to_owned()]);
 }
 
 #[tokio::test]
@@ -317,16 +302,10 @@ async fn a_malicious_object_version_is_kept_as_evidence_and_only_it_is_deleted()
     let config = cloud().await;
     let (evidence_bucket, key) = seed::evidence_store(&config).await;
     let uploads = seed::versioned_bucket(&config).await;
-    let object_key = "incoming/invoice 2026-11.pdf.exe";
+    let object_key = MALICIOUS_KEY;
     let bad = seed::put_object(&config, &uploads, object_key, b"MZ malicious payload").await;
     let good = seed::put_object(&config, &uploads, object_key, b"%PDF clean invoice").await;
-    let event = fixture_with(
-        "s3-malicious-object.json",
-        &[
-            ("uploads-intake-prod", &uploads),
-            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &bad),
-        ],
-    );
+    let event = malicious_object_event(&uploads, MALICIOUS_KEY, &bad);
     let r = responder(
         &config,
         &[("EVIDENCE_BUCKET", &evidence_bucket), ("EVIDENCE_KEY_ARN", &key), ("DELETE_MALICIOUS_OBJECTS", "true")],
@@ -360,7 +339,7 @@ async fn a_malicious_object_is_tagged_in_place_and_kept_when_deleting_is_off() {
     let config = cloud().await;
     let (evidence_bucket, key) = seed::evidence_store(&config).await;
     let uploads = seed::versioned_bucket(&config).await;
-    let object_key = "incoming/invoice 2026-11.pdf.exe";
+    let object_key = MALICIOUS_KEY;
     let bad = seed::put_object(&config, &uploads, object_key, b"MZ malicious payload").await;
     let tagging = aws_sdk_s3::types::Tagging::builder()
         .tag_set(aws_sdk_s3::types::Tag::builder().key("owner").value("intake").build().unwrap())
@@ -375,13 +354,7 @@ async fn a_malicious_object_is_tagged_in_place_and_kept_when_deleting_is_off() {
         .send()
         .await
         .unwrap();
-    let event = fixture_with(
-        "s3-malicious-object.json",
-        &[
-            ("uploads-intake-prod", &uploads),
-            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &bad),
-        ],
-    );
+    let event = malicious_object_event(&uploads, MALICIOUS_KEY, &bad);
     let finding_id =
         serde_json::from_slice::<serde_json::Value>(&event).unwrap()["detail"]["id"].as_str().unwrap().to_owned();
     let r = responder(&config, &[("EVIDENCE_BUCKET", &evidence_bucket), ("EVIDENCE_KEY_ARN", &key)]).await;
@@ -403,13 +376,7 @@ async fn a_malicious_object_is_tagged_in_place_and_kept_when_deleting_is_off() {
         .unwrap();
     s3(&config).put_bucket_tagging().bucket(&exempt).tagging(tagging).send().await.unwrap();
     let version = seed::put_object(&config, &exempt, object_key, b"MZ").await;
-    let event = fixture_with(
-        "s3-malicious-object.json",
-        &[
-            ("uploads-intake-prod", &exempt),
-            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &version),
-        ],
-    );
+    let event = malicious_object_event(&exempt, MALICIOUS_KEY, &version);
     let report = r.handle(Function::ProtectS3Bucket, &event, None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
     assert!(
@@ -423,14 +390,7 @@ async fn a_malicious_object_is_tagged_in_place_and_kept_when_deleting_is_off() {
     let copy_key = format!("malware/{HOME}/{uploads}/{bad}/{object_key}");
     let (_, copy_version) = seed::object(&config, &evidence_bucket, &copy_key, None).await.expect("the copy");
     let copy_version = copy_version.expect("a versioned copy");
-    let event = fixture_with(
-        "s3-malicious-object.json",
-        &[
-            ("uploads-intake-prod", &evidence_bucket),
-            ("incoming/invoice 2026-11.pdf.exe", &copy_key),
-            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &copy_version),
-        ],
-    );
+    let event = malicious_object_event(&evidence_bucket, &copy_key, &copy_version);
     let deleting = responder(
         &config,
         &[("EVIDENCE_BUCKET", &evidence_bucket), ("EVIDENCE_KEY_ARN", &key), ("DELETE_MALICIOUS_OBJECTS", "true")],

@@ -39,7 +39,8 @@ use responder_core::{Function, Outcome, Report, StepStatus};
 use responder_e2e::faults::{Call, Fault, FaultInjector};
 use responder_e2e::seed::{self, InstanceOptions, Network};
 use responder_e2e::{
-    emulator_endpoint, faulty_sdk_config, fixture_for_instance, fixture_with, reset_emulator, sdk_config,
+    emulator_endpoint, faulty_sdk_config, fixture_for_instance, fixture_with, malicious_object_event, reset_emulator,
+    sdk_config,
 };
 use responder_ec2::release::{ReleaseOptions, release};
 use responder_iam::credentials::{release_role, release_user};
@@ -230,36 +231,14 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             let ec2 = aws_sdk_ec2::Client::new(config);
             let volume =
                 ec2.create_volume().availability_zone("us-east-1a").size(8).send().await.expect("CreateVolume");
-            let volume = volume.volume_id().expect("volume id").to_owned();
-            let snapshot = ec2.create_snapshot().volume_id(&volume).send().await.expect("CreateSnapshot");
-            let snapshot = snapshot.snapshot_id().expect("snapshot id").to_owned();
-            let share = aws_sdk_ec2::types::CreateVolumePermissionModifications::builder()
-                .add(aws_sdk_ec2::types::CreateVolumePermission::builder().user_id("999988887777").build())
-                .add(
-                    aws_sdk_ec2::types::CreateVolumePermission::builder()
-                        .group(aws_sdk_ec2::types::PermissionGroup::All)
-                        .build(),
-                )
-                .build();
-            ec2.modify_snapshot_attribute()
-                .snapshot_id(&snapshot)
-                .create_volume_permission(share)
-                .send()
-                .await
-                .expect("ModifySnapshotAttribute");
+            let snapshot = seed::shared_snapshot(config, volume.volume_id().expect("volume id")).await;
             world.event = fixture_with("ec2-malicious-file-snapshot.json", &[("snap-0a1b2c3d4e5f60718", &snapshot)]);
             world.snapshot = Some(snapshot);
         }
         Playbook::MaliciousObject => {
             let bucket = seed::versioned_bucket(config).await;
             let version = seed::put_object(config, &bucket, OBJECT_KEY, b"MZ malicious payload").await;
-            world.event = fixture_with(
-                "s3-malicious-object.json",
-                &[
-                    ("uploads-intake-prod", &bucket),
-                    ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", &version),
-                ],
-            );
+            world.event = malicious_object_event(&bucket, OBJECT_KEY, &version);
             world.evidence = Some(seed::evidence_store(config).await);
             world.object = Some((bucket, OBJECT_KEY.to_owned(), version));
         }
@@ -421,7 +400,7 @@ async fn state(config: &SdkConfig, world: &World) -> String {
 }
 
 /// The key malicious objects have in every world.
-const OBJECT_KEY: &str = "incoming/invoice 2026-11.pdf.exe";
+const OBJECT_KEY: &str = responder_e2e::MALICIOUS_KEY;
 
 async fn snapshot_tags(config: &SdkConfig, snapshot: &str) -> std::collections::BTreeMap<String, String> {
     let out =
@@ -504,7 +483,7 @@ async fn no_more_exposed(config: &SdkConfig, world: &World, before: &[(String, V
     }
     if let Some(snapshot) = &world.snapshot {
         let now = seed::snapshot_shared_with(config, snapshot).await;
-        if now.iter().any(|who| !["999988887777", "all"].contains(&who.as_str())) {
+        if now.iter().any(|who| ![seed::OUTSIDER, "all"].contains(&who.as_str())) {
             return Err(format!("{snapshot} is shared with more than before: {now:?}"));
         }
         return Ok(());

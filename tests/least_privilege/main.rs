@@ -225,25 +225,8 @@ static EVIDENCE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::ne
 async fn shared_artifacts(admin: &SdkConfig, net: &Network) -> (String, String) {
     let inst =
         net.instance(admin, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false }).await;
-    let ec2 = aws_sdk_ec2::Client::new(admin);
-    let snapshot = ec2.create_snapshot().volume_id(&inst.volume).send().await.expect("CreateSnapshot");
-    let snapshot = snapshot.snapshot_id().expect("snapshot id").to_owned();
-    let share = aws_sdk_ec2::types::CreateVolumePermissionModifications::builder()
-        .add(aws_sdk_ec2::types::CreateVolumePermission::builder().user_id("999988887777").build())
-        .add(
-            aws_sdk_ec2::types::CreateVolumePermission::builder()
-                .group(aws_sdk_ec2::types::PermissionGroup::All)
-                .build(),
-        )
-        .build();
-    ec2.modify_snapshot_attribute().snapshot_id(&snapshot).create_volume_permission(share).send().await.expect("share");
-    let image =
-        ec2.create_image().instance_id(&inst.id).name(seed::unique("lp-image")).send().await.expect("CreateImage");
-    let image = image.image_id().expect("image id").to_owned();
-    let launch = aws_sdk_ec2::types::LaunchPermissionModifications::builder()
-        .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id("999988887777").build())
-        .build();
-    ec2.modify_image_attribute().image_id(&image).launch_permission(launch).send().await.expect("share");
+    let snapshot = seed::shared_snapshot(admin, &inst.volume).await;
+    let image = seed::shared_image(admin, &inst.id).await;
     (snapshot, image)
 }
 
@@ -384,20 +367,12 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
             let account = fixture_with("s3-account-block-public-access-disabled.json", &[]);
             // Malicious objects: a version in a versioned bucket, and the
             // object of a bucket without versioning.
-            let key = "incoming/invoice 2026-11.pdf.exe";
+            let key = responder_e2e::MALICIOUS_KEY;
             let versioned = seed::versioned_bucket(admin).await;
             let version = seed::put_object(admin, &versioned, key, b"MZ").await;
             let plain = seed::tagged_bucket(admin, &[], None).await;
             seed::put_object(admin, &plain, key, b"MZ").await;
-            let object = |bucket: &str, version: &str| {
-                fixture_with(
-                    "s3-malicious-object.json",
-                    &[
-                        ("uploads-intake-prod", bucket),
-                        ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", version),
-                    ],
-                )
-            };
+            let object = |bucket: &str, version: &str| responder_e2e::malicious_object_event(bucket, key, version);
             vec![
                 Case { function, event },
                 Case { function, event: account },

@@ -365,6 +365,22 @@ pub fn fixture_with(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
     event
 }
 
+/// The object key `s3-malicious-object.json` names.
+pub const MALICIOUS_KEY: &str = "incoming/invoice 2026-11.pdf.exe";
+
+/// `s3-malicious-object.json` naming `key` at `version` in `bucket`, as
+/// GuardDuty has it (see [`fixture_with`]).
+pub fn malicious_object_event(bucket: &str, key: &str, version: &str) -> Vec<u8> {
+    fixture_with(
+        "s3-malicious-object.json",
+        &[
+            ("uploads-intake-prod", bucket),
+            (MALICIOUS_KEY, key),
+            ("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", version),
+        ],
+    )
+}
+
 /// Like [`fixture_with`], but GuardDuty is not told: an event anyone who may
 /// invoke a function could make up.
 pub fn forged(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {

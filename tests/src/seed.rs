@@ -1066,3 +1066,39 @@ pub async fn snapshot_shared_with(config: &SdkConfig, snapshot: &str) -> Vec<Str
     who.sort();
     who
 }
+
+/// The account outside the organization the seeded snapshots and images are
+/// shared with.
+pub const OUTSIDER: &str = "999988887777";
+
+/// A snapshot of `volume`, shared with [`OUTSIDER`] and with everyone: what
+/// the malware-in-a-snapshot playbook unshares.
+pub async fn shared_snapshot(config: &SdkConfig, volume: &str) -> String {
+    use aws_sdk_ec2::types::{CreateVolumePermission, CreateVolumePermissionModifications, PermissionGroup};
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let snapshot = ec2.create_snapshot().volume_id(volume).send().await.expect("CreateSnapshot");
+    let snapshot = snapshot.snapshot_id().expect("snapshot id").to_owned();
+    let share = CreateVolumePermissionModifications::builder()
+        .add(CreateVolumePermission::builder().user_id(OUTSIDER).build())
+        .add(CreateVolumePermission::builder().group(PermissionGroup::All).build())
+        .build();
+    ec2.modify_snapshot_attribute()
+        .snapshot_id(&snapshot)
+        .create_volume_permission(share)
+        .send()
+        .await
+        .expect("ModifySnapshotAttribute");
+    snapshot
+}
+
+/// An image of `instance`, launchable by [`OUTSIDER`].
+pub async fn shared_image(config: &SdkConfig, instance: &str) -> String {
+    use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications};
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let image = ec2.create_image().instance_id(instance).name(unique("golden")).send().await.expect("CreateImage");
+    let image = image.image_id().expect("image id").to_owned();
+    let launch =
+        LaunchPermissionModifications::builder().add(LaunchPermission::builder().user_id(OUTSIDER).build()).build();
+    ec2.modify_image_attribute().image_id(&image).launch_permission(launch).send().await.expect("ModifyImageAttribute");
+    image
+}
