@@ -17,6 +17,8 @@
 //!    `stop`, profile disassociated, detached from its Auto Scaling group
 //!    without decrementing capacity.
 //! 4. **Snapshots** of every volume, at once: they change nothing.
+//!    **Load balancers**, beside isolation (their reads never delay it):
+//!    where the instance serves is read, recorded, then taken out.
 //! 5. **Tag** the instance with the finding id, time and resulting status.
 //!
 //! A record that exists is never overwritten: a repeat delivery sees the
@@ -88,9 +90,11 @@ struct Live {
     asg: Option<String>,
     groups: Vec<GroupView>,
     snapshots: Vec<(String, String)>,
-    /// Where the instance serves load balancer traffic. Read from another
-    /// service: a failure here fails the load balancer steps, not the run.
-    memberships: Result<LoadBalancerRecord, AwsFailure>,
+    /// Where the instance serves load balancer traffic, when read here (a
+    /// dry run). A run that changes things reads it in the load balancer
+    /// chain, beside isolation rather than before it; its failure fails
+    /// the load balancer steps, not the run.
+    memberships: Option<Result<LoadBalancerRecord, AwsFailure>>,
     /// Evidence only: its failure is recorded, never a reason to stop.
     console: Result<Option<String>, AwsFailure>,
 }
@@ -184,6 +188,8 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     };
     run.log.push("describe-console-output", id, console);
     if job.policy.dry_run {
+        let mut live = live;
+        live.memberships = Some(memberships(cloud, id, &live.enis).await);
         for (action, target, detail) in planned_steps(&live) {
             run.log.push_status(action, &target, StepStatus::Planned, detail);
         }
@@ -227,8 +233,15 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     let instance_chain = instance_chain(cloud, live, job);
     let snapshots = snapshot_volumes(cloud, live, job);
     let load_balancers = load_balancer_chain(cloud, live, job);
-    let (eni_steps, instance_steps, snapshot_steps, groups, lb_steps) =
+    let (eni_steps, instance_steps, snapshot_steps, groups, (lb_steps, memberships)) =
         futures::join!(eni_chains, instance_chain, snapshots, groups, load_balancers);
+    run.keep(
+        "load_balancers",
+        match &memberships {
+            Ok(members) => serde_json::to_value(members).unwrap_or_default(),
+            Err(f) => serde_json::json!({ "error": f.to_string() }),
+        },
+    );
 
     // Report in a stable order: records, groups, then the changes.
     let mut eni_steps: Vec<_> = eni_steps.into_iter().flatten().collect();
@@ -299,13 +312,6 @@ fn keep_evidence(run: &mut Execution, live: &Live) {
         }),
     );
     run.keep("network_interfaces", &live.enis);
-    run.keep(
-        "load_balancers",
-        match &live.memberships {
-            Ok(members) => serde_json::to_value(members).unwrap_or_default(),
-            Err(f) => serde_json::json!({ "error": f.to_string() }),
-        },
-    );
     run.keep("console_output", console);
 }
 
@@ -375,7 +381,6 @@ async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Li
     );
     let Some(instance) = instance? else { return Ok(None) };
     let enis = enis?;
-    let memberships = memberships(cloud, id, &enis).await;
     Ok(Some(Live {
         instance,
         enis,
@@ -385,7 +390,7 @@ async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Li
         asg: asg?,
         groups: groups?,
         snapshots: snapshots?,
-        memberships,
+        memberships: None,
         console,
     }))
 }
@@ -427,14 +432,24 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
             steps.push((action, vpc.to_owned(), detail));
         }
     }
-    if let Ok(members) = &live.memberships
-        && live.load_balancer_record().unwrap_or_default().with(members).is_some()
-    {
-        steps.push((
+    match &live.memberships {
+        Some(Ok(members)) if live.load_balancer_record().unwrap_or_default().with(members).is_some() => {
+            steps.push((
+                "record-load-balancers",
+                live.instance.id.clone(),
+                format!(
+                    "record {} target(s), {} classic load balancer(s)",
+                    members.targets.len(),
+                    members.classic.len()
+                ),
+            ));
+        }
+        Some(_) => {}
+        None => steps.push((
             "record-load-balancers",
             live.instance.id.clone(),
-            format!("record {} target(s), {} classic load balancer(s)", members.targets.len(), members.classic.len()),
-        ));
+            "read and record the load balancers it serves in, then take it out of each".into(),
+        )),
     }
     steps.extend(change_steps(live));
     steps.push(("tag-instance", live.instance.id.clone(), "tag finding id, time and status".into()));
@@ -471,7 +486,7 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
     if let Some(group) = live.asg.clone().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
         steps.push(("detach-from-asg", group, "detach without decrementing desired capacity".to_owned()));
     }
-    if let Ok(members) = &live.memberships {
+    if let Some(Ok(members)) = &live.memberships {
         for target in &members.targets {
             steps.push(("deregister-target", target.group.clone(), format!("take {} out", target_name(target))));
         }
@@ -706,9 +721,25 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
 /// taking traffic even where the load balancer's path would still reach it.
 /// The memberships are recorded first (added to an earlier record, never
 /// replacing it); what cannot be read or recorded is not changed.
-async fn load_balancer_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> Steps {
+async fn load_balancer_chain(
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+) -> (Steps, Result<LoadBalancerRecord, AwsFailure>) {
     let id = &live.instance.id;
-    let members = match &live.memberships {
+    let read = memberships(cloud, id, &live.enis).await;
+    let steps = take_out_of_load_balancers(cloud, live, job, &read).await;
+    (steps, read)
+}
+
+async fn take_out_of_load_balancers(
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+    read: &Result<LoadBalancerRecord, AwsFailure>,
+) -> Steps {
+    let id = &live.instance.id;
+    let members = match read {
         Ok(members) => members,
         Err(failure) => {
             let failure = AwsFailure {
