@@ -479,6 +479,9 @@ fn base_report(function: Function, event: &FindingEvent) -> Report {
         activity: Vec::new(),
         notes: Vec::new(),
         notification: None,
+        requested_by: None,
+        security_hub: None,
+        siem: None,
     }
 }
 

@@ -104,6 +104,8 @@ pub struct RdsDbInstanceDetails {
     pub db_cluster_identifier: Option<String>,
     #[serde(default)]
     pub engine: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -129,6 +131,8 @@ pub struct LambdaDetails {
     /// The execution role's ARN.
     #[serde(default)]
     pub role: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -143,6 +147,8 @@ pub struct S3BucketDetail {
     pub arn: Option<String>,
     #[serde(default)]
     pub r#type: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -304,6 +310,17 @@ pub struct AwsApiCallAction {
 }
 
 impl Finding {
+    /// The tags the finding carries for its resource (instance, buckets,
+    /// function, database): hints as of the finding, not read live.
+    pub fn resource_tags(&self) -> impl Iterator<Item = &Tag> {
+        let r = &self.resource;
+        let instance = r.instance_details.iter().flat_map(|d| &d.tags);
+        let buckets = r.s3_bucket_details.iter().flat_map(|b| &b.tags);
+        let function = r.lambda_details.iter().flat_map(|d| &d.tags);
+        let database = r.rds_db_instance_details.iter().flat_map(|d| &d.tags);
+        instance.chain(buckets).chain(function).chain(database)
+    }
+
     pub fn is_sample(&self) -> bool {
         self.service.additional_info.as_ref().is_some_and(|i| i.sample)
     }

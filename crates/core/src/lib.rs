@@ -23,6 +23,10 @@
 //!   in `playbooks/<family>.rs`.
 //! - [`report`]: what a function answers and publishes.
 //! - [`verify`]: comparing an event's finding with GuardDuty's own.
+//! - [`request`]: a person's request (Security Hub custom actions), and
+//!   GuardDuty's own finding as the event the functions handle.
+//! - [`suppress`]: the GuardDuty filter that would archive a finding's kind.
+//! - [`ocsf`]: a report as an OCSF remediation activity, for a SIEM.
 
 pub mod event;
 pub mod finding;
@@ -34,6 +38,9 @@ pub mod policy;
 pub mod posture;
 pub mod record;
 pub mod report;
+pub mod ocsf;
+pub mod request;
+pub mod suppress;
 pub mod revocation;
 pub mod settings;
 pub mod target;

@@ -47,6 +47,47 @@ pub struct Policy {
     pub isolate_databases: bool,
     /// Plan and report, change nothing.
     pub dry_run: bool,
+    /// Findings a person approves before anything changes.
+    pub approval: Approval,
+}
+
+/// Approval mode: findings matching any of these are only proposed (the
+/// plan reported, nothing changed) until a person approves them with the
+/// Security Hub custom action or `responder respond`. Empty: none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Approval {
+    /// `APPROVAL_FINDING_TYPES`: finding type patterns (`*` wildcards).
+    pub finding_types: Vec<Pattern>,
+    /// `APPROVAL_ACCOUNTS`: the accounts whose findings wait (`*`: all).
+    pub accounts: Vec<AccountId>,
+    pub all_accounts: bool,
+    /// `APPROVAL_TAGS`: `key` or `key=value`; a resource the finding shows
+    /// with such a tag waits. Read from the finding: waiting for a person
+    /// is the cautious side, so a hint is enough to hold back.
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+impl Approval {
+    /// Why this finding waits for a person, when it does.
+    pub fn needed_for(&self, finding: &crate::Finding) -> Option<String> {
+        let kind = finding.finding_type.as_str();
+        if let Some(p) = self.finding_types.iter().find(|p| p.matches(kind)) {
+            return Some(format!("finding type {kind} matches APPROVAL_FINDING_TYPES {:?}", p.as_str()));
+        }
+        if self.all_accounts || self.accounts.contains(&finding.account_id) {
+            return Some(format!("account {} is in APPROVAL_ACCOUNTS", finding.account_id));
+        }
+        for tag in finding.resource_tags() {
+            let matched = self.tags.iter().find(|(key, value)| {
+                *key == tag.key && value.as_ref().is_none_or(|v| v.eq_ignore_ascii_case(tag.value.trim()))
+            });
+            if let Some((key, value)) = matched {
+                let wanted = value.as_ref().map(|v| format!("{key}={v}")).unwrap_or_else(|| key.clone());
+                return Some(format!("the resource is tagged {}={} (APPROVAL_TAGS {wanted:?})", tag.key, tag.value));
+            }
+        }
+        None
+    }
 }
 
 impl Default for Policy {
@@ -65,6 +106,7 @@ impl Default for Policy {
             isolate_databases: true,
             protect_account_public_access: true,
             dry_run: false,
+            approval: Approval::default(),
         }
     }
 }
@@ -89,5 +131,38 @@ impl Policy {
     /// principal goes by (its name, its ARN).
     pub fn protects(&self, names: &[&str]) -> Option<&Pattern> {
         self.protected_principals.iter().find(|p| names.iter().any(|n| p.matches(n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(file: &str) -> crate::Finding {
+        let bytes = std::fs::read(format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        crate::parse_event(&bytes).unwrap().finding
+    }
+
+    #[test]
+    fn approval_holds_back_by_type_account_or_tag_and_nothing_else() {
+        let f = finding("ec2-backdoor-c2-activity-critical.json");
+        let tag = f.resource_tags().next().expect("the fixture's instance has tags").clone();
+        assert_eq!(Approval::default().needed_for(&f), None);
+        let by_type = Approval { finding_types: vec![Pattern::new("Backdoor:EC2/*")], ..Approval::default() };
+        assert!(by_type.needed_for(&f).unwrap().contains("APPROVAL_FINDING_TYPES"));
+        let other_type = Approval { finding_types: vec![Pattern::new("Recon:*")], ..Approval::default() };
+        assert_eq!(other_type.needed_for(&f), None);
+        let by_account = Approval { accounts: vec![f.account_id.clone()], ..Approval::default() };
+        assert!(by_account.needed_for(&f).unwrap().contains("APPROVAL_ACCOUNTS"));
+        let other_account =
+            Approval { accounts: vec![AccountId::parse("999999999999").unwrap()], ..Approval::default() };
+        assert_eq!(other_account.needed_for(&f), None);
+        assert!(Approval { all_accounts: true, ..Approval::default() }.needed_for(&f).is_some());
+        let by_key = Approval { tags: vec![(tag.key.clone(), None)], ..Approval::default() };
+        assert!(by_key.needed_for(&f).unwrap().contains(&tag.key));
+        let by_value = Approval { tags: vec![(tag.key.clone(), Some(tag.value.clone()))], ..Approval::default() };
+        assert!(by_value.needed_for(&f).is_some());
+        let other_value = Approval { tags: vec![(tag.key.clone(), Some("no-such-value".into()))], ..Approval::default() };
+        assert_eq!(other_value.needed_for(&f), None);
     }
 }

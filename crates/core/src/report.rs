@@ -123,6 +123,18 @@ pub struct Report {
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
+    /// Who asked for this response when a person did (a Security Hub
+    /// custom action, `responder respond`): the severity threshold and
+    /// approval mode did not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    /// Whether the finding's Security Hub copy was updated (`updated`,
+    /// `failed`, `disabled`). A failure never changes the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<Notification>,
+    /// Whether the OCSF document reached `SIEM_BUCKET` (`written`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siem: Option<Notification>,
 }
 
 impl Outcome {
@@ -196,6 +208,9 @@ impl Report {
             activity: Vec::new(),
             notes: Vec::new(),
             notification: None,
+            requested_by: None,
+            security_hub: None,
+            siem: None,
         }
     }
 }

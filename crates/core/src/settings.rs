@@ -60,6 +60,14 @@ pub struct Settings {
     /// `EVIDENCE_BUCKET`, `EVIDENCE_KEY_ARN`, `DELETE_MALICIOUS_OBJECTS`,
     /// `START_MALWARE_SCANS`: where evidence goes and what malware findings do.
     pub evidence: EvidenceSettings,
+    /// `SECURITY_HUB_WRITE_BACK` (default `false`; the template sets `true`):
+    /// after each response, note the outcome on the finding's Security Hub
+    /// copy and set its workflow status. Off unless asked: an account
+    /// without Security Hub refuses the update.
+    pub security_hub_write_back: bool,
+    /// `SIEM_BUCKET`: where each report is also written as one OCSF JSON
+    /// document, for a SIEM to read; unset, none is written.
+    pub siem_bucket: Option<String>,
 }
 
 /// The security account's evidence store, and the malware options: none
@@ -128,6 +136,7 @@ impl Settings {
             exfiltration_revokes_all_sessions: flag(&get, "EXFILTRATION_REVOKE_ALL_SESSIONS", false)?,
             isolate_databases: flag(&get, "ISOLATE_DATABASES", true)?,
             protect_account_public_access: flag(&get, "PROTECT_ACCOUNT_PUBLIC_ACCESS", true)?,
+            approval: approval(&get)?,
         };
 
         let key_scope = match get("DISABLE_USER_KEYS").as_deref() {
@@ -230,7 +239,15 @@ impl Settings {
             start_malware_scans: flag(&get, "START_MALWARE_SCANS", false)?,
         };
 
+        let siem_bucket = match get("SIEM_BUCKET") {
+            Some(b) if crate::target::is_bucket_name(&b) => Some(b),
+            Some(b) => return Err(SettingsError { name: "SIEM_BUCKET", message: format!("{b:?} is not a bucket name") }),
+            None => None,
+        };
+
         Ok(Settings {
+            security_hub_write_back: flag(&get, "SECURITY_HUB_WRITE_BACK", false)?,
+            siem_bucket,
             evidence,
             verify_findings: flag(&get, "VERIFY_FINDINGS", true)?,
             guardduty_detector_id,
@@ -290,6 +307,41 @@ fn threshold(get: &impl Fn(&str) -> Option<String>, name: &'static str, default:
         Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
         _ => Err(SettingsError { name, message: format!("expected a severity from 1.0 to 10.0, found {v:?}") }),
     }
+}
+
+fn approval(get: &impl Fn(&str) -> Option<String>) -> Result<crate::policy::Approval, SettingsError> {
+    let list = |name: &str| -> Vec<String> {
+        get(name).map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    };
+    let accounts = list("APPROVAL_ACCOUNTS");
+    let all_accounts = accounts.iter().any(|a| a == "*");
+    let accounts = accounts
+        .iter()
+        .filter(|a| *a != "*")
+        .map(|a| AccountId::parse(a).map_err(|message| SettingsError { name: "APPROVAL_ACCOUNTS", message }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tags = list("APPROVAL_TAGS")
+        .into_iter()
+        .map(|t| {
+            let (key, value) = match t.split_once('=') {
+                Some((k, v)) => (k.trim().to_owned(), Some(v.trim().to_owned())),
+                None => (t, None),
+            };
+            if key.is_empty() || key.len() > 128 {
+                return Err(SettingsError {
+                    name: "APPROVAL_TAGS",
+                    message: format!("{key:?} is not a tag key (1 to 128 characters); write key or key=value"),
+                });
+            }
+            Ok((key, value))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::policy::Approval {
+        finding_types: list("APPROVAL_FINDING_TYPES").into_iter().map(Pattern::new).collect(),
+        accounts,
+        all_accounts,
+        tags,
+    })
 }
 
 fn allowed_accounts(value: Option<String>) -> Result<AllowedAccounts, SettingsError> {
@@ -384,10 +436,34 @@ mod tests {
             ("EVIDENCE_KEY_ARN", "arn:aws:kms:us-east-1:12345:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
             ("DELETE_MALICIOUS_OBJECTS", "yes"),
             ("START_MALWARE_SCANS", "sometimes"),
+            ("SECURITY_HUB_WRITE_BACK", "on"),
+            ("SIEM_BUCKET", "s3://reports"),
+            ("APPROVAL_ACCOUNTS", "prod"),
+            ("APPROVAL_TAGS", "=critical"),
         ] {
             let e = parse(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name);
             assert!(e.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn approval_settings_are_read() {
+        let s = parse(&[
+            ("APPROVAL_FINDING_TYPES", "CryptoCurrency:EC2/*, Backdoor:EC2/Spambot"),
+            ("APPROVAL_ACCOUNTS", "111122223333,*"),
+            ("APPROVAL_TAGS", "env=prod, guardduty-responder:approve"),
+        ])
+        .unwrap();
+        let a = &s.policy.approval;
+        assert_eq!(a.finding_types.len(), 2);
+        assert_eq!(a.finding_types[1].as_str(), "Backdoor:EC2/Spambot");
+        assert!(a.all_accounts);
+        assert_eq!(a.accounts.len(), 1);
+        assert_eq!(a.tags, vec![("env".into(), Some("prod".into())), ("guardduty-responder:approve".into(), None)]);
+        let none = parse(&[]).unwrap();
+        assert_eq!(none.policy.approval, crate::policy::Approval::default());
+        assert!(!none.security_hub_write_back);
+        assert_eq!(none.siem_bucket, None);
     }
 }

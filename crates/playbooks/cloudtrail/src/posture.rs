@@ -248,6 +248,9 @@ pub fn report(account: &str, region: &str, checks: &[Check], change: &Change) ->
         activity: Vec::new(),
         notes,
         notification: None,
+        requested_by: None,
+        security_hub: None,
+        siem: None,
     }
 }
 
