@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with thirteen fidelity patches.
+"""Runs moto's server for the project's tests and demo, with sixteen fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -112,6 +112,39 @@ and `s3:PutObjectTagging` (writing). IAM authorizes them as `s3:GetObjectVersion
 `s3:GetObjectVersionTagging` and `s3:PutObjectVersionTagging`. The
 thirteenth patch checks those names for requests on an object with a
 `versionId`; the request is then answered as before.
+
+moto has no Security Hub BatchUpdateFindings. The fourteenth patch adds it,
+as Security Hub answers it, for the findings moto holds for the caller's
+account and region (those BatchImportFindings imported): each identifier (Id
+with ProductArn) found is updated and listed in ProcessedFindings, any other
+is listed in UnprocessedFindings as FindingNotFound. A Note becomes the
+finding's note, stamped with its UpdatedAt; Workflow sets the finding's
+workflow status; UserDefinedFields and Severity are merged into the
+finding's key by key; VerificationState, Confidence, Criticality, Types and
+RelatedFindings replace the finding's. The finding's own UpdatedAt is left
+as it is, as Security Hub leaves it. A Note without Text or UpdatedBy, or
+with either longer than 512 characters, and a workflow status other than
+NEW, NOTIFIED, RESOLVED and SUPPRESSED are refused with
+InvalidInputException, and nothing is changed. With IAM enforcement on, moto
+already checks it as `securityhub:BatchUpdateFindings`.
+
+moto has no GuardDuty UpdateFindingsFeedback, ArchiveFindings or
+UnarchiveFindings. The fifteenth patch adds them for the findings of the
+sixth patch, on the caller's detector (another is refused as GetFindings
+refuses it): feedback, USEFUL or NOT_USEFUL, sets the finding's
+`service.userFeedback`; archiving sets `service.archived` to true,
+unarchiving to false; GetFindings then shows it, as GuardDuty does. A
+finding id the caller's account and region do not have, or any other
+feedback, is refused with BadRequestException, and nothing is changed.
+
+moto has no Security Hub custom actions. The sixteenth patch adds
+CreateActionTarget, which keeps the target for the caller's account and
+region under the ARN Security Hub gives it
+(`arn:aws:securityhub:REGION:ACCOUNT:action/custom/ID`), and
+DescribeActionTargets, which lists them, or those of the ARNs asked for. An
+Id that is not 1 to 20 letters and digits, a Name that is not 1 to 20
+characters or no Description is refused with InvalidInputException, an Id
+already used with ResourceConflictException. Results are not paginated.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -541,6 +574,157 @@ def _copy_without_body_checksum(self, query, key_name):
 
 
 S3Response._key_response_put = _copy_without_body_checksum
+
+
+from datetime import datetime, timezone  # noqa: E402
+
+from moto.securityhub import urls as securityhub_urls  # noqa: E402
+from moto.securityhub.responses import SecurityHubResponse  # noqa: E402
+
+_WORKFLOW_STATUSES = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
+# Members BatchUpdateFindings sets whole; Note, Workflow, UserDefinedFields and Severity are apart.
+_REPLACED_FINDING_MEMBERS = ("VerificationState", "Confidence", "Criticality", "Types", "RelatedFindings")
+
+
+class _SecurityHubInvalidInput(ServiceException):
+    code = "InvalidInputException"
+
+
+def _checked_finding_update(request):
+    note = request.get("Note")
+    if note is not None:
+        for member in ("Text", "UpdatedBy"):
+            value = (note or {}).get(member)
+            if not isinstance(value, str) or not value:
+                raise _SecurityHubInvalidInput(f"Invalid parameter 'Note.{member}': it is required with Note.")
+            if len(value) > 512:
+                raise _SecurityHubInvalidInput(f"Invalid parameter 'Note.{member}': longer than 512 characters.")
+    status = (request.get("Workflow") or {}).get("Status")
+    if status is not None and status not in _WORKFLOW_STATUSES:
+        raise _SecurityHubInvalidInput(
+            f"Invalid parameter 'Workflow.Status': {status} is not one of {', '.join(_WORKFLOW_STATUSES)}."
+        )
+    return note, status
+
+
+def _update_finding(finding, request, note, status):
+    if note is not None:
+        updated_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        finding["Note"] = {"Text": note["Text"], "UpdatedBy": note["UpdatedBy"], "UpdatedAt": updated_at}
+    if status is not None:
+        finding["Workflow"] = {"Status": status}
+    for member in ("UserDefinedFields", "Severity"):
+        if request.get(member):
+            finding[member] = {**(finding.get(member) or {}), **request[member]}
+    for member in _REPLACED_FINDING_MEMBERS:
+        if member in request:
+            finding[member] = request[member]
+
+
+def _batch_update_findings(self):
+    request = json.loads(self.body or "{}")
+    note, status = _checked_finding_update(request)
+    findings = self.securityhub_backend.findings
+    processed, unprocessed = [], []
+    for identifier in request.get("FindingIdentifiers") or []:
+        identifier = {"Id": identifier.get("Id"), "ProductArn": identifier.get("ProductArn")}
+        key = (identifier["Id"], identifier["ProductArn"])
+        found = [f.data for f in findings if (f.id, f.data.get("ProductArn")) == key]
+        if not found:
+            unprocessed.append(
+                {"FindingIdentifier": identifier, "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"}
+            )
+            continue
+        for finding in found:
+            _update_finding(finding, request, note, status)
+        processed.append(identifier)
+    return json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
+
+
+securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.batch_update_findings = _batch_update_findings
+
+
+_FEEDBACK_VALUES = ("USEFUL", "NOT_USEFUL")
+_GUARDDUTY_INVALID_INPUT = (
+    "The request is rejected because an invalid or out-of-range value is specified as an input parameter."
+)
+
+
+def _callers_findings(response):
+    """The caller's registered findings the request names, once its detector is the caller's."""
+    response.guardduty_backend.get_detector(response.path.split("/")[-3])
+    request = json.loads(response.body or "{}")
+    known = _FINDINGS.get((response.current_account, response.region), {})
+    wanted = request.get("findingIds") or []
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise _GuardDutyBadRequest(f"{_GUARDDUTY_INVALID_INPUT} Unknown findingIds: {', '.join(unknown)}")
+    return request, [known[i] for i in wanted]
+
+
+def _set_on_findings(findings, member, value):
+    for finding in findings:
+        finding.setdefault("service", {})[member] = value
+    return "{}"
+
+
+def _update_findings_feedback(self):
+    request, findings = _callers_findings(self)
+    if request.get("feedback") not in _FEEDBACK_VALUES:
+        raise _GuardDutyBadRequest(f"{_GUARDDUTY_INVALID_INPUT} feedback: {request.get('feedback')}")
+    return _set_on_findings(findings, "userFeedback", request["feedback"])
+
+
+def _archive_findings(self):
+    return _set_on_findings(_callers_findings(self)[1], "archived", True)
+
+
+def _unarchive_findings(self):
+    return _set_on_findings(_callers_findings(self)[1], "archived", False)
+
+
+guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/findings/feedback$"] = GuardDutyResponse.dispatch
+guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/findings/archive$"] = GuardDutyResponse.dispatch
+guardduty_urls.url_paths["{0}/detector/(?P<detector_id>[^/]+)/findings/unarchive$"] = GuardDutyResponse.dispatch
+GuardDutyResponse.update_findings_feedback = _update_findings_feedback
+GuardDutyResponse.archive_findings = _archive_findings
+GuardDutyResponse.unarchive_findings = _unarchive_findings
+
+
+# (account, region) of the caller -> action target ARN -> the target as DescribeActionTargets lists it
+_ACTION_TARGETS = {}
+
+
+class _SecurityHubConflict(ServiceException):
+    code = "ResourceConflictException"
+
+
+def _create_action_target(self):
+    request = json.loads(self.body or "{}")
+    target_id = request.get("Id") or ""
+    if not (target_id.isalnum() and len(target_id) <= 20 and 0 < len(request.get("Name") or "") <= 20):
+        raise _SecurityHubInvalidInput("Invalid parameter: Id and Name must be 1 to 20 characters, Id alphanumeric.")
+    if not request.get("Description"):
+        raise _SecurityHubInvalidInput("Invalid parameter 'Description': it is required.")
+    arn = f"arn:aws:securityhub:{self.region}:{self.current_account}:action/custom/{target_id}"
+    targets = _ACTION_TARGETS.setdefault((self.current_account, self.region), {})
+    if arn in targets:
+        raise _SecurityHubConflict(f"The action target {arn} already exists.")
+    targets[arn] = {"ActionTargetArn": arn, "Name": request["Name"], "Description": request["Description"]}
+    return json.dumps({"ActionTargetArn": arn})
+
+
+def _describe_action_targets(self):
+    wanted = json.loads(self.body or "{}").get("ActionTargetArns")
+    targets = _ACTION_TARGETS.get((self.current_account, self.region), {})
+    return json.dumps({"ActionTargets": [t for arn, t in targets.items() if wanted is None or arn in wanted]})
+
+
+securityhub_urls.url_paths["{0}/actionTargets$"] = SecurityHubResponse.dispatch
+securityhub_urls.url_paths["{0}/actionTargets/get$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.create_action_target = _create_action_target
+SecurityHubResponse.describe_action_targets = _describe_action_targets
 
 
 def _exit_with_parent(parent):
