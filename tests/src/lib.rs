@@ -224,6 +224,18 @@ impl Responders {
         };
         one.handle(payload, deadline).await
     }
+
+    /// `function`'s whole answer to `payload` (one report per finding).
+    pub async fn answer(
+        &self,
+        function: responder_core::Function,
+        payload: &[u8],
+    ) -> Result<responder_aws::Answer, responder_aws::HandlerError> {
+        let Some(one) = self.all.iter().find(|r| r.function() == function) else {
+            panic!("no responder for {function}")
+        };
+        one.answer(payload, None).await
+    }
 }
 
 /// A responder per function with default settings plus `vars`.
@@ -244,21 +256,7 @@ pub async fn responder_for(
     settings: &responder_core::Settings,
     config: &SdkConfig,
 ) -> Box<dyn responder_aws::Handle> {
-    use responder_aws::{Handle, Playbook, Responder};
-    use responder_core::Function;
-    async fn one<P: Playbook>(p: P, settings: &responder_core::Settings, config: &SdkConfig) -> Box<dyn Handle> {
-        Box::new(Responder::new(p, settings.clone(), config.clone()).await.expect("responder"))
-    }
-    match function {
-        Function::QuarantineInstance => one(responder_ec2::QuarantineInstance, settings, config).await,
-        Function::RevokeRoleSessions => one(responder_iam::RevokeRoleSessions, settings, config).await,
-        Function::DisableIamUser => one(responder_iam::DisableIamUser, settings, config).await,
-        Function::RestoreCloudtrail => one(responder_cloudtrail::RestoreCloudtrail, settings, config).await,
-        Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
-        Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
-        Function::ContainLambdaFunction => one(responder_lambda::ContainLambdaFunction, settings, config).await,
-        Function::IsolateDatabase => one(responder_rds::IsolateDatabase, settings, config).await,
-    }
+    responder_cli::responder_for(function, settings, config).await.expect("responder")
 }
 
 /// Empties the emulator (every account and region): for a test binary that

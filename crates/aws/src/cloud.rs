@@ -1,9 +1,11 @@
 //! The AWS clients a playbook uses, built from one `SdkConfig` in exactly one
 //! place ([`load_sdk_config`]). A [`Cloud`] is the clients for one account and
-//! region: the few every function needs (STS, SNS, GuardDuty) and the
+//! region: the few every function needs (STS, SNS, GuardDuty, Security Hub)
+//! and the
 //! playbook's own service clients `C` (see [`Clients`]); [`Clouds`] hands out
 //! a `Cloud` per (account, region), built once and kept for the life of a warm
-//! container. This crate links no service SDK beyond those three: each
+//! container. This crate links no service SDK beyond those (and S3, for
+//! the evidence store): each
 //! playbook crate brings its own, so a function binary links only the
 //! clients it calls.
 
@@ -38,6 +40,7 @@ pub struct Cloud<C = ()> {
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
     pub guardduty: aws_sdk_guardduty::Client,
+    pub securityhub: aws_sdk_securityhub::Client,
     pub clients: C,
 }
 
@@ -49,6 +52,7 @@ impl<C: Clients> Cloud<C> {
             sns: aws_sdk_sns::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             guardduty: aws_sdk_guardduty::Client::new(config),
+            securityhub: aws_sdk_securityhub::Client::new(config),
             clients: C::new(config),
         }
     }

@@ -68,3 +68,27 @@ impl EvidenceStore {
         }
     }
 }
+
+/// Where a report's OCSF document goes in the SIEM bucket: partitioned by
+/// day, as SIEM and Athena crawlers expect, one object per delivery.
+pub fn siem_key(report: &responder_core::Report, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "ocsf/{}/{}-{}-{}.json",
+        at.format("year=%Y/month=%m/day=%d"),
+        report.finding_id,
+        report.function,
+        at.timestamp_millis()
+    )
+}
+
+/// Writes `value` as a JSON object at `key`.
+pub async fn put_json(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<(), AwsFailure> {
+    let body = serde_json::to_vec(value).map_err(|e| AwsFailure::rejected(e.to_string()))?;
+    s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).content_type("application/json").send().await?;
+    Ok(())
+}

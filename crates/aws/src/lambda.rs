@@ -15,7 +15,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation, Runtime, service
 use responder_core::{Function, Report};
 
 use crate::playbook::Playbook;
-use crate::responder::{HandlerError, Responder, report_of};
+use crate::responder::{HandlerError, Responder};
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
@@ -89,9 +89,15 @@ pub async fn serve<P: Playbook>(playbook: P) -> Result<(), lambda_runtime::Error
         async move {
             let deadline = deadline_of(&event);
             let started = Instant::now();
-            let result = responder.handle(event.payload.as_bytes(), deadline).await;
-            let (report, error) = report_of(&result);
-            emit_metrics(function.name(), report, error, started);
+            let result = responder.answer(event.payload.as_bytes(), deadline).await;
+            match &result {
+                Ok(answer) => {
+                    for report in answer.reports() {
+                        emit_metrics(function.name(), Some(report), None, started);
+                    }
+                }
+                Err(e) => emit_metrics(function.name(), e.report.as_deref(), Some(e.error_type), started),
+            }
             result
         }
     });
@@ -107,5 +113,6 @@ pub fn emit_metrics(function: &str, report: Option<&Report>, error: Option<&str>
     }
 }
 
-/// The report type functions answer with.
-pub type Response = Report;
+/// What functions answer with: a report (one per finding when a custom
+/// action named several).
+pub type Response = crate::responder::Answer;

@@ -19,14 +19,16 @@
 pub mod cloud;
 pub mod evidence;
 pub mod failure;
+pub mod feedback;
 pub mod lambda;
 #[cfg(feature = "mocks")]
 pub mod mocks;
 pub mod notify;
 pub mod playbook;
 pub mod responder;
+pub mod securityhub;
 pub mod steps;
 pub mod verify;
 
 pub use playbook::{Job, Playbook};
-pub use responder::{Handle, HandlerError, Responder, report_of};
+pub use responder::{Answer, Handle, HandlerError, Responder, report_of};

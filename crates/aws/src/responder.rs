@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use responder_core::event::FindingEvent;
 use responder_core::plan::Skip;
 use responder_core::report::Notification;
-use responder_core::{Decision, Function, Outcome, Plan, Report, Settings, StepStatus, decide, parse_event};
+use responder_core::request::{Action, ActionRequest, FindingRef, is_security_hub_event, parse_action};
+use responder_core::{Decision, Function, Outcome, Plan, Policy, Report, Settings, StepStatus, decide, parse_event};
 use tracing::Instrument;
 
 use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
@@ -43,6 +44,35 @@ impl fmt::Display for HandlerError {
 }
 
 impl std::error::Error for HandlerError {}
+
+/// What a function answers: one report, or one per finding when a custom
+/// action named several.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    One(Report),
+    Many { reports: Vec<Report> },
+}
+
+impl Answer {
+    pub fn reports(&self) -> &[Report] {
+        match self {
+            Answer::One(report) => std::slice::from_ref(report),
+            Answer::Many { reports } => reports,
+        }
+    }
+}
+
+/// A person asked for this response.
+#[derive(Debug, Clone)]
+struct Requested {
+    by: String,
+    action: Action,
+}
+
+fn invalid(e: responder_core::InvalidEvent) -> HandlerError {
+    HandlerError { error_type: HandlerError::INVALID_EVENT, message: e.to_string(), report: None }
+}
 
 /// The report an invocation ended with, whether it succeeded or failed, and
 /// the error type when it failed.
@@ -83,6 +113,17 @@ pub trait Handle: Send + Sync {
         payload: &'a [u8],
         deadline: Option<Instant>,
     ) -> BoxFuture<'a, Result<Report, HandlerError>>;
+    /// As the Lambda function answers: one report per finding.
+    fn answer<'a>(&'a self, payload: &'a [u8], deadline: Option<Instant>)
+    -> BoxFuture<'a, Result<Answer, HandlerError>>;
+    /// A finding event a person asks this function to act on (`responder
+    /// respond`): no severity threshold, no approval mode.
+    fn handle_requested<'a>(
+        &'a self,
+        payload: &'a [u8],
+        requested_by: &'a str,
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Report, HandlerError>>;
 }
 
 impl<P: Playbook> Handle for Responder<P> {
@@ -95,6 +136,29 @@ impl<P: Playbook> Handle for Responder<P> {
         deadline: Option<Instant>,
     ) -> BoxFuture<'a, Result<Report, HandlerError>> {
         Box::pin(Responder::handle(self, payload, deadline))
+    }
+    fn answer<'a>(
+        &'a self,
+        payload: &'a [u8],
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Answer, HandlerError>> {
+        Box::pin(Responder::answer(self, payload, deadline))
+    }
+    fn handle_requested<'a>(
+        &'a self,
+        payload: &'a [u8],
+        requested_by: &'a str,
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Report, HandlerError>> {
+        Box::pin(async move {
+            let event = parse_event(payload).map_err(invalid)?;
+            let asked = Requested { by: requested_by.to_owned(), action: Action::Contain };
+            let result = self.respond_to(&event, payload, deadline, Some(&asked)).await;
+            if let (Some(report), _) = report_of(&result) {
+                log_steps(report);
+            }
+            result
+        })
     }
 }
 
@@ -154,15 +218,123 @@ impl<P: Playbook> Responder<P> {
         result
     }
 
+    /// Handles one raw payload that may carry several findings (a custom
+    /// action on a selection): one report per finding, in order.
+    pub async fn answer(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Answer, HandlerError> {
+        if !is_security_hub_event(payload) {
+            return self.handle(payload, deadline).await.map(Answer::One);
+        }
+        let request = parse_action(payload).map_err(invalid)?;
+        let mut reports = Vec::with_capacity(request.findings.len());
+        for found in &request.findings {
+            let result = self.requested(&request, found, deadline).await;
+            if let (Some(report), _) = report_of(&result) {
+                log_steps(report);
+            }
+            reports.push(result?);
+        }
+        Ok(if reports.len() == 1 { Answer::One(reports.remove(0)) } else { Answer::Many { reports } })
+    }
+
     async fn respond(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
-        let event = parse_event(payload).map_err(|e| HandlerError {
-            error_type: HandlerError::INVALID_EVENT,
-            message: e.to_string(),
-            report: None,
-        })?;
+        if is_security_hub_event(payload) {
+            let request = parse_action(payload).map_err(invalid)?;
+            let Some(first) = request.findings.first() else {
+                return Err(invalid(responder_core::InvalidEvent::new("the custom action names no finding")));
+            };
+            return self.requested(&request, first, deadline).await;
+        }
+        let event = parse_event(payload).map_err(invalid)?;
         let finding = &event.finding;
         let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %P::FUNCTION);
-        self.respond_to(&event, payload, deadline).instrument(span).await
+        self.respond_to(&event, payload, deadline, None).instrument(span).await
+    }
+
+    /// A person's request for one finding: GuardDuty's own finding is
+    /// fetched (the ASFF copy is trusted for nothing but which finding it
+    /// is) and answered as its event would be, without the severity
+    /// threshold or approval mode.
+    async fn requested(
+        &self,
+        request: &ActionRequest,
+        found: &FindingRef,
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
+        let span = tracing::info_span!("request", finding_id = %found.id, action = request.action.name(), function = %P::FUNCTION);
+        let home = self.clouds.home();
+        let receiving = request
+            .receiving_account
+            .clone()
+            .or_else(|| home.account.as_ref().map(ToString::to_string))
+            .unwrap_or_default();
+        let fetched = async {
+            let guardduty = match home.account.as_ref() {
+                Some(account) => self.clouds.for_scope(account, &found.region).await?.guardduty.clone(),
+                None => home.guardduty.clone(),
+            };
+            crate::verify::fetch_finding(&guardduty, &self.detectors, &found.region, &found.id).await
+        }
+        .instrument(span.clone())
+        .await;
+        let requested_by = request.requested_by();
+        let finding = match fetched {
+            Ok(Some(finding)) => finding,
+            Ok(None) => {
+                let why = format!(
+                    "GuardDuty has no finding {} in {}: nothing is done for a finding it does not have",
+                    found.id, found.region
+                );
+                return Ok(self.unfetched(found, &requested_by, Err(AwsFailure::rejected(why))).await);
+            }
+            Err(failure) => {
+                let retry = failure.retryable();
+                let report = self.unfetched(found, &requested_by, Err(failure)).await;
+                if retry {
+                    return Err(HandlerError {
+                        error_type: HandlerError::RETRYABLE,
+                        message: format!("GuardDuty could not be asked for finding {}; retrying", found.id),
+                        report: Some(Box::new(report)),
+                    });
+                }
+                return Ok(report);
+            }
+        };
+        let payload =
+            responder_core::request::api_finding_event(&finding, &receiving, &now_rfc3339()).map_err(invalid)?;
+        let event = parse_event(&payload).map_err(|e| {
+            invalid(responder_core::InvalidEvent::new(format!("GuardDuty's finding {} cannot be read: {e}", found.id)))
+        })?;
+        let asked = Requested { by: requested_by, action: request.action };
+        self.respond_to(&event, &payload, deadline, Some(&asked)).instrument(span).await
+    }
+
+    /// The report of a request whose finding could not be fetched.
+    async fn unfetched(&self, found: &FindingRef, by: &str, fetched: Result<crate::steps::Held, AwsFailure>) -> Report {
+        let mut log = StepLog::default();
+        log.push("fetch-finding", &found.arn, fetched);
+        let mut report = Report {
+            finding_id: found.id.clone(),
+            finding_type: String::new(),
+            function: P::FUNCTION.name().to_owned(),
+            outcome: Outcome::Failed,
+            reason: None,
+            steps: log.records,
+            account: Some(found.account.to_string()),
+            region: Some(found.region.clone()),
+            severity: None,
+            title: None,
+            resource: None,
+            activity: Vec::new(),
+            notes: Vec::new(),
+            notification: None,
+            requested_by: Some(by.to_owned()),
+            security_hub: None,
+            siem: None,
+        };
+        report.reason = report.steps.first().map(|s| s.detail.clone());
+        let (notification, _) = self.publish(&report).await;
+        report.notification = Some(notification);
+        report
     }
 
     async fn respond_to(
@@ -170,12 +342,29 @@ impl<P: Playbook> Responder<P> {
         event: &FindingEvent,
         payload: &[u8],
         deadline: Option<Instant>,
+        requested: Option<&Requested>,
     ) -> Result<Report, HandlerError> {
         let function = P::FUNCTION;
         let finding = &event.finding;
-        let policy = &self.settings.policy;
+        // A person's request lifts the thresholds and approval mode, nothing else.
+        let lifted;
+        let policy = match requested {
+            Some(asked) => {
+                lifted = Policy {
+                    remediation_threshold: responder_core::Severity::MIN,
+                    alert_threshold: responder_core::Severity::MIN,
+                    approval: Default::default(),
+                    // A finding archived as a false positive is released all the same.
+                    act_on_archived: self.settings.policy.act_on_archived || asked.action == Action::Release,
+                    ..self.settings.policy.clone()
+                };
+                &lifted
+            }
+            None => &self.settings.policy,
+        };
 
         let mut report = base_report(function, event);
+        report.requested_by = requested.map(|r| r.by.clone());
         let (mut report, transient) = match decide(function, finding, policy) {
             Decision::Skip(skip) => {
                 let publish = worth_publishing(&skip);
@@ -188,16 +377,52 @@ impl<P: Playbook> Responder<P> {
                 (report, false)
             }
             Decision::Act(plan @ Plan::Alert { .. }) => return self.alert(report, event, &plan, deadline).await,
-            Decision::Act(plan) => {
-                let mut execution = self.execute(&plan, event, deadline).await;
-                self.keep_evidence(&mut execution, event, payload).await;
+            Decision::Act(plan) if requested.is_some_and(|r| r.action == Action::Release) => {
+                // The functions hold no permission to undo a containment: a
+                // function that could release is one event away from
+                // releasing for an attacker. The request is confirmed and
+                // handed to the people who hold the release role.
                 report.resource = Some(plan.resource());
-                finish(report, execution, policy.dry_run)
+                report.outcome = Outcome::Skipped;
+                report.reason = Some(format!(
+                    "release requested for {}: the functions cannot undo a containment; a person with the release role runs `responder release --finding-id {}` (add --false-positive to archive the finding and tell GuardDuty)",
+                    plan.resource(),
+                    finding.id
+                ));
+                (report, false)
             }
+            Decision::Act(plan) => match policy.approval.needed_for(finding) {
+                Some(why) => {
+                    // Proposed: the plan as a dry run, for a person to approve.
+                    let proposing = Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..self.settings.clone() };
+                    let execution = self.execute(&plan, event, deadline, &proposing).await;
+                    report.resource = Some(plan.resource());
+                    let (mut report, transient) = finish(report, execution, true);
+                    report.outcome = Outcome::Skipped;
+                    report.reason = Some(format!(
+                        "approval required ({why}): nothing was changed; to carry out the planned steps, run the Security Hub custom action \"{}\" on this finding, or `responder respond --finding-id {}`",
+                        Action::Contain.name(),
+                        finding.id
+                    ));
+                    (report, transient)
+                }
+                None => {
+                    let mut execution = self.execute(&plan, event, deadline, &self.settings).await;
+                    self.keep_evidence(&mut execution, event, payload).await;
+                    report.resource = Some(plan.resource());
+                    finish(report, execution, policy.dry_run)
+                }
+            },
         };
 
+        if self.settings.security_hub_write_back && function.remediates() {
+            report.security_hub = Some(self.write_back(finding, &report).await);
+        }
         let (notification, publish_transient) = self.publish(&report).await;
         report.notification = Some(notification);
+        if let Some(bucket) = &self.settings.siem_bucket {
+            report.siem = Some(self.deliver_to_siem(bucket, &report).await);
+        }
         tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
         // A report the team did not get is worth a retry too: the steps are
         // idempotent, so the retry only publishes again.
@@ -219,10 +444,10 @@ impl<P: Playbook> Responder<P> {
     /// Runs the plan's playbook with its changes gated on GuardDuty's
     /// confirmation of the finding (asked at once, alongside the playbook's
     /// first reads), and reports the confirmation as the first step.
-    async fn execute(&self, plan: &Plan, event: &FindingEvent, deadline: Option<Instant>) -> Execution {
+    async fn execute(&self, plan: &Plan, event: &FindingEvent, deadline: Option<Instant>, settings: &Settings) -> Execution {
         let gate = self.gate(event).await;
         // Boxed: a playbook's future is large, and callers poll many at once.
-        let playbook = Box::pin(self.run_playbook(plan, event, deadline, gate.clone()));
+        let playbook = Box::pin(self.run_playbook(plan, event, deadline, gate.clone(), settings));
         let (mut execution, verdict) = futures::join!(playbook, gate);
         if !self.settings.verify_findings {
             return execution;
@@ -314,11 +539,12 @@ impl<P: Playbook> Responder<P> {
         event: &FindingEvent,
         deadline: Option<Instant>,
         gate: Gate,
+        settings: &Settings,
     ) -> Execution {
         let mut all = Execution::default();
         for part in parts {
             // Boxed: the playbook future holds this one.
-            let mut run = Box::pin(self.run_playbook(part, event, deadline, gate.clone())).await;
+            let mut run = Box::pin(self.run_playbook(part, event, deadline, gate.clone(), settings)).await;
             all.log.records.append(&mut run.log.records);
             all.log.transient |= run.log.transient;
             all.notes.append(&mut run.notes);
@@ -338,6 +564,7 @@ impl<P: Playbook> Responder<P> {
         event: &FindingEvent,
         deadline: Option<Instant>,
         gate: Gate,
+        settings: &Settings,
     ) -> Execution {
         let scope = plan.scope();
         let cloud = match self.clouds.for_scope(&scope.account, &scope.region).await {
@@ -351,7 +578,7 @@ impl<P: Playbook> Responder<P> {
         };
         match plan {
             Plan::Sequence { parts, left_out, .. } => {
-                let mut run = Box::pin(self.run_parts(parts, event, deadline, gate)).await;
+                let mut run = Box::pin(self.run_parts(parts, event, deadline, gate, settings)).await;
                 run.notes.extend(
                     left_out.iter().map(|why| format!("an actor of the attack sequence was left alone: {why}")),
                 );
@@ -371,9 +598,44 @@ impl<P: Playbook> Responder<P> {
                     }
                     _ => cloud.clone(),
                 };
-                let job = Job { event, home, settings: &self.settings, deadline, gate };
+                let job = Job { event, home, settings, deadline, gate };
                 self.playbook.run(&cloud, plan, job).await
             }
+        }
+    }
+
+    /// Notes the report on the finding's Security Hub copy, from the
+    /// administrator account in the finding's region.
+    async fn write_back(&self, finding: &responder_core::Finding, report: &Report) -> Notification {
+        let home = self.clouds.home();
+        let client = match home.account.as_ref() {
+            Some(account) => match self.clouds.for_scope(account, &finding.region).await {
+                Ok(cloud) => cloud.securityhub.clone(),
+                Err(failure) => return Notification { status: "failed".into(), detail: failure.to_string() },
+            },
+            None => home.securityhub.clone(),
+        };
+        let record = report
+            .steps
+            .iter()
+            .find(|s| s.action == "write-evidence-record" && s.status.held())
+            .map(|s| s.target.clone());
+        let update = crate::securityhub::Update::of_report(report, record.as_deref());
+        crate::securityhub::write_back(&client, finding, &update).await
+    }
+
+    /// Writes the report as one OCSF document to the SIEM bucket.
+    async fn deliver_to_siem(&self, bucket: &str, report: &Report) -> Notification {
+        let now = chrono::Utc::now();
+        let document = responder_core::ocsf::document(report, now.timestamp_millis());
+        let key = crate::evidence::siem_key(report, now);
+        let s3 = match &self.evidence {
+            Some(store) => store.s3.clone(),
+            None => crate::evidence::s3_client(&load_sdk_config().await),
+        };
+        match crate::evidence::put_json(&s3, bucket, &key, &document).await {
+            Ok(()) => Notification { status: "written".into(), detail: format!("s3://{bucket}/{key}") },
+            Err(failure) => Notification { status: "failed".into(), detail: failure.to_string() },
         }
     }
 
@@ -399,7 +661,7 @@ impl<P: Playbook> Responder<P> {
         deadline: Option<Instant>,
     ) -> Result<Report, HandlerError> {
         report.resource = responder_core::target::alert_resource(&event.finding);
-        let run = self.run_playbook(plan, event, deadline, open_gate()).await;
+        let run = self.run_playbook(plan, event, deadline, open_gate(), &self.settings).await;
         let mut log = run.log;
         // The look-up is enrichment: its failure is never retried.
         log.transient = false;

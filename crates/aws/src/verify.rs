@@ -83,7 +83,7 @@ impl Detectors {
         }
     }
 
-    async fn of(&self, client: &aws_sdk_guardduty::Client, region: &str) -> Result<String, AwsFailure> {
+    pub async fn of(&self, client: &aws_sdk_guardduty::Client, region: &str) -> Result<String, AwsFailure> {
         if let Some(id) = &self.configured {
             return Ok(id.clone());
         }
@@ -208,4 +208,56 @@ pub fn facts_of(f: &aws_sdk_guardduty::types::Finding) -> FindingFacts {
         },
         archived: f.service().and_then(|s| s.archived()).unwrap_or(false),
     }
+}
+
+/// Keeps the body of the response it sees, as the service sent it.
+#[derive(Debug, Clone, Default)]
+struct KeepBody(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for KeepBody {
+    fn name(&self) -> &'static str {
+        "KeepBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let body = context.response().body().bytes().map(<[u8]>::to_vec);
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = body;
+        }
+        Ok(())
+    }
+}
+
+/// GuardDuty's own finding `id` in `region`, as the JSON `GetFindings`
+/// answered (the shape EventBridge delivers as `detail`); `None` when
+/// GuardDuty does not have it. Asked on the administrator account's
+/// detector, which holds every member's findings.
+pub async fn fetch_finding(
+    client: &aws_sdk_guardduty::Client,
+    detectors: &Detectors,
+    region: &str,
+    id: &str,
+) -> Result<Option<serde_json::Value>, AwsFailure> {
+    let detector = detectors.of(client, region).await?;
+    let kept = KeepBody::default();
+    client
+        .get_findings()
+        .detector_id(&detector)
+        .finding_ids(id)
+        .customize()
+        .interceptor(kept.clone())
+        .send()
+        .await?;
+    let body = kept.0.lock().ok().and_then(|mut b| b.take()).unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| AwsFailure::rejected(format!("GuardDuty's GetFindings answer is not JSON: {e}")))?;
+    let found = answer.get("findings").and_then(serde_json::Value::as_array).and_then(|all| {
+        all.iter().find(|f| f.get("id").and_then(serde_json::Value::as_str) == Some(id)).cloned()
+    });
+    Ok(found)
 }

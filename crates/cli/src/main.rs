@@ -21,6 +21,19 @@
 //!   function's concurrency, event source mappings and URL auth, and lift the
 //!   deny on its role sessions.
 //!
+//! - `responder release --finding-id ID [--false-positive]`: release
+//!   whatever the responder contained for a finding GuardDuty has (the
+//!   Security Hub "Release" custom action names this command); with
+//!   `--false-positive`, also send GuardDuty `NOT_USEFUL` feedback, archive
+//!   the finding, and mark its Security Hub copy `SUPPRESSED`.
+//! - `responder respond --finding-id ID [--dry-run]`: fetch a finding from
+//!   GuardDuty and run every function that acts on it, here, with the same
+//!   reports (published too); the severity threshold and approval mode do
+//!   not apply, every other safety rule does.
+//! - `responder suppress --finding ID [--apply]`: print the GuardDuty filter
+//!   (action ARCHIVE) that would suppress the finding's type on its resource;
+//!   `--apply` creates it.
+//!
 //! Settings come from the same environment variables as the functions.
 
 use std::path::PathBuf;
@@ -64,6 +77,30 @@ enum Command {
         /// With --instance: also attach it back to its Auto Scaling group.
         #[arg(long)]
         reattach_asg: bool,
+        /// With --finding-id: the finding was a false positive; tell
+        /// GuardDuty (feedback NOT_USEFUL), archive it, note it in Security Hub.
+        #[arg(long, requires = "finding_id")]
+        false_positive: bool,
+    },
+    /// Fetch a finding from GuardDuty and run each function that acts on it,
+    /// here and now (break-glass, runbooks); prints the reports as JSON.
+    Respond {
+        /// The GuardDuty finding id.
+        #[arg(long)]
+        finding_id: String,
+        /// Plan and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Propose a GuardDuty filter that archives this kind of finding on this
+    /// resource from now on; --apply creates it.
+    Suppress {
+        /// The GuardDuty finding id.
+        #[arg(long)]
+        finding: String,
+        /// Create the filter (without it, nothing is changed).
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -97,6 +134,9 @@ struct ReleaseTarget {
     /// An AMI the responder unshared (malware found in it).
     #[arg(long)]
     image: Option<String>,
+    /// Whatever the responder contained for this GuardDuty finding.
+    #[arg(long)]
+    finding_id: Option<String>,
 }
 
 #[tokio::main]
@@ -181,7 +221,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("posture: {} ok, {} failing", checks.len() - failed, failed);
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Release { what, reattach_asg } => {
+        Command::Respond { finding_id, dry_run } => respond(&finding_id, dry_run).await,
+        Command::Suppress { finding, apply } => suppress(&finding, apply).await,
+        Command::Release { what: ReleaseTarget { finding_id: Some(id), .. }, reattach_asg, false_positive } => {
+            release_finding(&id, reattach_asg, false_positive).await
+        }
+        Command::Release { what, reattach_asg, .. } => {
             let config = load_sdk_config().await;
             if what.account_public_access {
                 let cloud = responder_s3::Cloud::new(&config);
@@ -230,13 +275,125 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 _ => {
                     return Err(
-                        "name an --instance, a --user, a --role, a --bucket, a --function, a --database, a --snapshot or an --image".into()
+                        "name an --instance, a --user, a --role, a --bucket, a --function, a --database, a --snapshot, an --image or a --finding-id".into()
                     );
                 }
             };
             Ok(print_release(&name, &run))
         }
     }
+}
+
+/// A person's name for reports: the credentials' ARN.
+fn asked_by(fetched: &responder_cli::Fetched, command: &str) -> String {
+    format!("{} (responder {command})", fetched.identity.arn)
+}
+
+/// The policy a person's request is decided under: no severity threshold,
+/// no approval mode; every other rule as configured.
+fn requested_policy(settings: &Settings, home: &AccountId) -> responder_core::Policy {
+    responder_core::Policy {
+        remediation_threshold: responder_core::Severity::MIN,
+        alert_threshold: responder_core::Severity::MIN,
+        approval: Default::default(),
+        home_account: Some(home.clone()),
+        ..settings.policy.clone()
+    }
+}
+
+async fn respond(id: &str, dry_run: bool) -> Result<ExitCode, String> {
+    let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    settings.policy.dry_run |= dry_run;
+    let config = load_sdk_config().await;
+    let fetched = responder_cli::fetch(&config, &settings, id).await?;
+    let finding = &fetched.event.finding;
+    let policy = requested_policy(&settings, &fetched.identity.account);
+    let by = asked_by(&fetched, "respond");
+    let mut reports = Vec::new();
+    let mut all_held = true;
+    for function in Function::ALL.into_iter().filter(|f| f.remediates()) {
+        match decide(function, finding, &policy) {
+            Decision::Skip(responder_core::Skip::NotForThisFunction(_)) => continue,
+            Decision::Skip(skip) => eprintln!("{:<24} skips: {skip}", function.name()),
+            Decision::Act(plan) => {
+                eprintln!("{:<24} acts:  {}", function.name(), plan.describe());
+                let handler = responder_cli::responder_for(function, &settings, &config).await.map_err(|e| e.to_string())?;
+                let report = match handler.handle_requested(&fetched.payload, &by, None).await {
+                    Ok(report) => report,
+                    Err(e) => match e.report {
+                        Some(report) => *report,
+                        None => return Err(e.to_string()),
+                    },
+                };
+                all_held &= matches!(report.outcome, responder_core::Outcome::Contained | responder_core::Outcome::DryRun);
+                reports.push(report);
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
+    if reports.is_empty() {
+        eprintln!("no function acts on finding {id} ({})", finding.finding_type);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if all_held { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn suppress(id: &str, apply: bool) -> Result<ExitCode, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let config = load_sdk_config().await;
+    let fetched = responder_cli::fetch(&config, &settings, id).await?;
+    let suppression = responder_core::suppress::suppression_for(&fetched.event.finding)?;
+    println!("{}", serde_json::to_string_pretty(&suppression.to_json()).map_err(|e| e.to_string())?);
+    if !apply {
+        eprintln!("nothing created: this filter would archive every new finding it matches; run again with --apply to create it");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let region = fetched.cloud.region.clone();
+    let name = responder_aws::feedback::create_filter(&fetched.cloud, &fetched.detectors, &region, &suppression)
+        .await
+        .map_err(|e| format!("the filter was not created: {e}"))?;
+    eprintln!("created GuardDuty filter {name} in {region}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn release_finding(id: &str, reattach_asg: bool, false_positive: bool) -> Result<ExitCode, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let config = load_sdk_config().await;
+    let fetched = responder_cli::fetch(&config, &settings, id).await?;
+    let finding = &fetched.event.finding;
+    let by = asked_by(&fetched, "release");
+    let mut code = ExitCode::SUCCESS;
+    if finding.account_id == fetched.identity.account {
+        let policy = responder_core::Policy { act_on_archived: true, ..requested_policy(&settings, &fetched.identity.account) };
+        let mut released = 0;
+        for function in Function::ALL {
+            let Decision::Act(plan) = decide(function, finding, &policy) else { continue };
+            for (name, run) in responder_cli::release_plan(&config, &plan, reattach_asg).await {
+                released += 1;
+                if print_release(&name, &run) != ExitCode::SUCCESS {
+                    code = ExitCode::from(1);
+                }
+            }
+        }
+        if released == 0 {
+            println!("nothing to release for finding {id} ({}): no function contains what it names", finding.finding_type);
+        }
+    } else {
+        println!(
+            "finding {id} is about account {}; these credentials are in {}: release its resources with the release role there",
+            finding.account_id, fetched.identity.account
+        );
+        if !false_positive {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    if false_positive {
+        let run = responder_aws::feedback::false_positive(&fetched.cloud, &fetched.detectors, finding, &by).await;
+        if print_release(&format!("finding {id} (false positive)"), &run) != ExitCode::SUCCESS {
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
 }
 
 /// Prints what a release did; exit 0 only when everything was put back.

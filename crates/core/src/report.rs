@@ -137,6 +137,42 @@ pub struct Report {
     pub siem: Option<Notification>,
 }
 
+impl Report {
+    /// The report in at most `max_chars` characters, for a note on the
+    /// finding (Security Hub keeps 512): the outcome, why, then each step's
+    /// action and target grouped by status, failures first.
+    pub fn summary(&self, max_chars: usize) -> String {
+        let mut text = format!("guardduty-responder {}: {}", self.function, self.outcome);
+        if let Some(by) = &self.requested_by {
+            text.push_str(&format!(" (requested by {by})"));
+        }
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!(". {reason}"));
+        }
+        let groups = [
+            (StepStatus::Failed, "failed"),
+            (StepStatus::Planned, "planned"),
+            (StepStatus::Done, "done"),
+            (StepStatus::AlreadyDone, "already done"),
+        ];
+        for (status, name) in groups {
+            let steps: Vec<String> = self
+                .steps
+                .iter()
+                .filter(|s| s.status == status)
+                .map(|s| if s.target.is_empty() { s.action.clone() } else { format!("{} {}", s.action, s.target) })
+                .collect();
+            if !steps.is_empty() {
+                text.push_str(&format!(". {name}: {}", steps.join(", ")));
+            }
+        }
+        if text.chars().count() > max_chars {
+            text = text.chars().take(max_chars.saturating_sub(1)).collect::<String>() + "…";
+        }
+        text
+    }
+}
+
 impl Outcome {
     /// The outcome of a run with these steps. A run with no steps at all
     /// contained nothing, so it is `failed`.
@@ -185,6 +221,30 @@ impl fmt::Display for StepStatus {
             StepStatus::Skipped => "skipped",
             StepStatus::Failed => "failed",
         })
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_puts_failures_first_and_fits() {
+        let steps = vec![
+            StepRecord::new("isolate-eni", "eni-1", StepStatus::Done, ""),
+            StepRecord::new("isolate-eni", "eni-2", StepStatus::Failed, "denied"),
+        ];
+        let mut r = Report::for_test(Outcome::Partial, steps);
+        r.requested_by = Some("Security Hub custom action Contain".into());
+        let s = r.summary(512);
+        assert_eq!(
+            s,
+            "guardduty-responder quarantine-instance: partial (requested by Security Hub custom action Contain). failed: isolate-eni eni-2. done: isolate-eni eni-1"
+        );
+        r.steps = (0..200).map(|i| StepRecord::new("snapshot", format!("vol-{i}"), StepStatus::Done, "")).collect();
+        let s = r.summary(512);
+        assert_eq!(s.chars().count(), 512);
+        assert!(s.ends_with('…'));
     }
 }
 

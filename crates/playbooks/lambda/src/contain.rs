@@ -97,6 +97,7 @@ fn iam_cloud(cloud: &Cloud) -> responder_iam::Cloud {
         sns: cloud.sns.clone(),
         sts: cloud.sts.clone(),
         guardduty: cloud.guardduty.clone(),
+        securityhub: cloud.securityhub.clone(),
         clients: responder_iam::IamClients { iam: cloud.iam.clone() },
     }
 }

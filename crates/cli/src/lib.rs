@@ -1,0 +1,117 @@
+//! What the operator CLI shares with the tests: each function's responder
+//! built around the playbook its binary serves, a finding fetched from
+//! GuardDuty as the event the functions handle, and releases by plan.
+
+use aws_config::SdkConfig;
+use responder_aws::cloud::{Cloud, Identity, own_identity};
+use responder_aws::responder::InitError;
+use responder_aws::steps::Execution;
+use responder_aws::verify::{Detectors, fetch_finding};
+use responder_aws::{Handle, Playbook, Responder};
+use responder_core::event::FindingEvent;
+use responder_core::{Function, Plan, Settings};
+
+/// `function`'s responder, around the playbook its binary serves.
+pub async fn responder_for(
+    function: Function,
+    settings: &Settings,
+    config: &SdkConfig,
+) -> Result<Box<dyn Handle>, InitError> {
+    async fn one<P: Playbook>(p: P, settings: &Settings, config: &SdkConfig) -> Result<Box<dyn Handle>, InitError> {
+        Ok(Box::new(Responder::new(p, settings.clone(), config.clone()).await?))
+    }
+    match function {
+        Function::QuarantineInstance => one(responder_ec2::QuarantineInstance, settings, config).await,
+        Function::RevokeRoleSessions => one(responder_iam::RevokeRoleSessions, settings, config).await,
+        Function::DisableIamUser => one(responder_iam::DisableIamUser, settings, config).await,
+        Function::RestoreCloudtrail => one(responder_cloudtrail::RestoreCloudtrail, settings, config).await,
+        Function::NotifyFinding => one(responder_cloudtrail::NotifyFinding, settings, config).await,
+        Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
+        Function::ContainLambdaFunction => one(responder_lambda::ContainLambdaFunction, settings, config).await,
+        Function::IsolateDatabase => one(responder_rds::IsolateDatabase, settings, config).await,
+    }
+}
+
+/// A finding GuardDuty has, fetched by id in the configuration's region.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The "GuardDuty Finding" event it would have arrived as.
+    pub payload: Vec<u8>,
+    pub event: FindingEvent,
+    /// Who is asking (the credentials in the environment).
+    pub identity: Identity,
+    pub cloud: Cloud,
+    pub detectors: Detectors,
+}
+
+/// Fetches finding `id` from GuardDuty (this account's detector in the
+/// configured region: the administrator's holds its members' findings).
+pub async fn fetch(config: &SdkConfig, settings: &Settings, id: &str) -> Result<Fetched, String> {
+    if !responder_core::request::is_finding_id(id) {
+        return Err(format!("{id:?} is not a GuardDuty finding id"));
+    }
+    let cloud: Cloud = Cloud::new(config);
+    let identity = own_identity(&cloud).await.map_err(|e| format!("cannot learn who is asking: {e}"))?;
+    let region = cloud.region.clone();
+    let detectors = Detectors::new(settings.guardduty_detector_id.clone());
+    let found = fetch_finding(&cloud.guardduty, &detectors, &region, id)
+        .await
+        .map_err(|e| format!("GuardDuty could not be asked for finding {id}: {e}"))?
+        .ok_or_else(|| format!("GuardDuty has no finding {id} in {region} (account {})", identity.account))?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let payload = responder_core::request::api_finding_event(&found, identity.account.as_str(), &now)
+        .map_err(|e| e.to_string())?;
+    let event = responder_core::parse_event(&payload).map_err(|e| format!("GuardDuty's finding {id}: {e}"))?;
+    Ok(Fetched { payload, event, identity, cloud, detectors })
+}
+
+/// Undoes what the responder did for one plan, as `responder release` does
+/// for the resource it names; `None` when the plan changes nothing a release
+/// puts back (a trail restarted, a malicious object copied, an alert).
+pub async fn release_plan(config: &SdkConfig, plan: &Plan, reattach_asg: bool) -> Vec<(String, Execution)> {
+    let mut done = Vec::new();
+    match plan {
+        Plan::Quarantine { instance_id, .. } => {
+            let cloud = responder_ec2::Cloud::new(config);
+            let options = responder_ec2::release::ReleaseOptions { reattach_asg };
+            let run = responder_ec2::release::release(&cloud, instance_id.as_str(), options).await;
+            done.push((instance_id.to_string(), run));
+        }
+        Plan::UnshareArtifact { kind, id, .. } => {
+            let cloud = responder_ec2::Cloud::new(config);
+            done.push((id.clone(), responder_ec2::artifact::release(&cloud, *kind, id).await));
+        }
+        Plan::DisableIamUser { user_name, .. } => {
+            let cloud = responder_iam::Cloud::new(config);
+            done.push((user_name.clone(), responder_iam::credentials::release_user(&cloud, user_name).await));
+        }
+        Plan::RevokeRoleSessions { role_name, .. } => {
+            let cloud = responder_iam::Cloud::new(config);
+            done.push((role_name.clone(), responder_iam::credentials::release_role(&cloud, role_name).await));
+        }
+        Plan::ProtectBucket { bucket, .. } => {
+            let cloud = responder_s3::Cloud::new(config);
+            done.push((bucket.clone(), responder_s3::bucket::release(&cloud, bucket).await));
+        }
+        Plan::ProtectAccount { scope } => {
+            let cloud = responder_s3::Cloud::new(config);
+            let run = responder_s3::account::release(&cloud, scope.account.as_str()).await;
+            done.push((format!("account {}", scope.account), run));
+        }
+        Plan::ContainFunction { function_name, .. } => {
+            let cloud = responder_lambda::Cloud::new(config);
+            done.push((function_name.clone(), responder_lambda::contain::release(&cloud, function_name).await));
+        }
+        Plan::IsolateDatabase { instance_id, .. } => {
+            let cloud = responder_rds::Cloud::new(config);
+            done.push((instance_id.clone(), responder_rds::isolate::release(&cloud, instance_id).await));
+        }
+        Plan::Sequence { parts, .. } => {
+            for part in parts {
+                done.extend(Box::pin(release_plan(config, part, reattach_asg)).await);
+            }
+        }
+        Plan::RestoreTrail { .. } | Plan::Alert { .. } | Plan::QuarantineObject { .. } => {}
+    }
+    done
+}
