@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with sixteen fidelity patches.
+"""Runs moto's server for the project's tests and demo, with seventeen fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -145,6 +145,14 @@ DescribeActionTargets, which lists them, or those of the ARNs asked for. An
 Id that is not 1 to 20 letters and digits, a Name that is not 1 to 20
 characters or no Description is refused with InvalidInputException, an Id
 already used with ResourceConflictException. Results are not paginated.
+
+EventBridge matches a pattern through arrays of objects: a pattern on
+`detail.findings.ProductName` matches an event whose `findings` is a list
+of objects when any element's `ProductName` matches (a Security Hub event
+carries its findings so). moto flattens the event through objects only, so
+such a pattern never matches. The seventeenth patch flattens through arrays
+of objects too, each path holding the values of every element; moto's own
+matching then applies, as it already does to an array of values.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -725,6 +733,33 @@ securityhub_urls.url_paths["{0}/actionTargets$"] = SecurityHubResponse.dispatch
 securityhub_urls.url_paths["{0}/actionTargets/get$"] = SecurityHubResponse.dispatch
 SecurityHubResponse.create_action_target = _create_action_target
 SecurityHubResponse.describe_action_targets = _describe_action_targets
+
+
+from moto.events.models import EventPattern  # noqa: E402
+
+
+def _flatten_through_arrays(node, prefix="", result=None):
+    if result is None:
+        result = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else k
+            if isinstance(v, dict) and v:
+                _flatten_through_arrays(v, key, result)
+            elif isinstance(v, list) and any(isinstance(e, dict) for e in v):
+                for element in v:
+                    if not isinstance(element, dict):
+                        result.setdefault(key, []).append(element)
+                        continue
+                    for path, value in _flatten_through_arrays(element, key, {}).items():
+                        values = result.setdefault(path, [])
+                        values.extend(value if isinstance(value, list) else [value])
+            else:
+                result[key] = v
+    return result
+
+
+EventPattern._flatten_dict = staticmethod(_flatten_through_arrays)
 
 
 def _exit_with_parent(parent):

@@ -69,6 +69,7 @@ ATTRIBUTES = {
     "EvidenceKey.Arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000",
     "EvidenceBucket.Arn": "arn:aws:s3:::gdr-evidencebucket-1a2b3c4d5e6f",
     "EvidenceLogBucket.Arn": "arn:aws:s3:::gdr-evidencelogbucket-6f5e4d3c2b1a",
+    "SiemBucket.Arn": "arn:aws:s3:::gdr-siembucket-0a1b2c3d4e5f",
 }
 
 

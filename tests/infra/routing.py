@@ -88,7 +88,16 @@ EXPECTED = {
     "iam-root-credential-usage.json": set(),
     "cloudtrail-logging-disabled.json": {T},
     "cloudtrail-logging-disabled-unnamed-trail.json": {T},
+    # Security Hub custom actions reach every remediation function, whatever
+    # the finding's severity: each fetches the finding and decides.
+    "securityhub-custom-action-contain-ec2-spambot-medium.json": {Q, R, D, T, S, L, B},
+    "securityhub-custom-action-release-ec2-spambot-medium.json": {Q, R, D, T, S, L, B},
+    "securityhub-custom-action-contain-iam-user.json": {Q, R, D, T, S, L, B},
 }
+
+# Where the stack is taken to be deployed: the account and region the
+# custom action fixtures' action targets are in.
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 
 
 def resolve(value, parameters):
@@ -103,6 +112,7 @@ def resolve(value, parameters):
 
 def rules(template):
     parameters = {k: v.get("Default") for k, v in template["Parameters"].items()}
+    parameters.update(PSEUDO_PARAMETERS)
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -166,7 +176,14 @@ def main():
                 continue
             event = json.loads(path.read_text())
             put = events.put_events(
-                Entries=[{"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
+                Entries=[
+                    {
+                        "Source": event["source"],
+                        "DetailType": event["detail-type"],
+                        "Detail": json.dumps(event["detail"]),
+                        "Resources": event.get("resources", []),
+                    }
+                ]
             )
             if put.get("FailedEntryCount", 0) != 0:
                 failures.append(f"{path.name}: PutEvents rejected it: {put.get('Entries')}")

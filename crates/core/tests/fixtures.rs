@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use responder_core::request::{Action, is_security_hub_event, parse_action};
 use responder_core::{AccountId, Decision, Function, Policy, decide, parse_event};
 
 /// `act` or the skip kind, per function.
@@ -374,7 +375,7 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
+        .filter(|n| n.ends_with(".json") && !n.starts_with(CUSTOM_ACTION_PREFIX))
         .collect();
     files.sort();
     let rows: Vec<&str> = TABLE.iter().map(|r| r.file).collect();
@@ -418,6 +419,51 @@ fn invalid_fixtures_are_rejected_with_a_reason() {
         let bytes = std::fs::read(events_dir().join("invalid").join(name)).unwrap();
         let err = parse_event(&bytes).expect_err(name);
         assert!(!err.message().is_empty());
+    }
+    for (name, why) in [
+        ("securityhub-custom-action-not-guardduty.json", "not a GuardDuty finding (ProductArn"),
+        ("securityhub-custom-action-no-findings.json", "names no finding"),
+        ("securityhub-custom-action-bad-id.json", "is not a GuardDuty finding ARN"),
+        ("securityhub-imported-findings.json", "not a GuardDuty finding or a Security Hub custom action"),
+    ] {
+        let bytes = std::fs::read(events_dir().join("invalid").join(name)).unwrap();
+        assert!(is_security_hub_event(&bytes), "{name}");
+        let err = parse_action(&bytes).expect_err(name);
+        assert!(err.message().contains(why), "{name}: {}", err.message());
+    }
+}
+
+/// Security Hub custom action events: the finding each names is the one a
+/// GuardDuty fixture carries (same id, account, region and ARN).
+const CUSTOM_ACTION_PREFIX: &str = "securityhub-custom-action-";
+const CUSTOM_ACTIONS: &[(&str, Action, &str)] = &[
+    ("securityhub-custom-action-contain-ec2-spambot-medium.json", Action::Contain, "ec2-backdoor-spambot-medium.json"),
+    ("securityhub-custom-action-release-ec2-spambot-medium.json", Action::Release, "ec2-backdoor-spambot-medium.json"),
+    ("securityhub-custom-action-contain-iam-user.json", Action::Contain, "iam-user-malicious-ip-caller.json"),
+];
+
+#[test]
+fn custom_action_fixtures_name_the_guardduty_finding_they_were_made_from() {
+    let on_disk: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(CUSTOM_ACTION_PREFIX))
+        .collect();
+    for name in &on_disk {
+        assert!(CUSTOM_ACTIONS.iter().any(|(f, ..)| f == name), "custom action fixture {name} has no row");
+    }
+    for (file, action, source) in CUSTOM_ACTIONS {
+        let request = parse_action(&std::fs::read(events_dir().join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(request.action, *action, "{file}");
+        let finding = parse_event(&std::fs::read(events_dir().join(source)).unwrap()).unwrap().finding;
+        let [named] = request.findings.as_slice() else { panic!("{file}: one finding") };
+        assert_eq!(named.id, finding.id, "{file}");
+        assert_eq!(named.account, finding.account_id, "{file}");
+        assert_eq!(named.region, finding.region, "{file}");
+        assert_eq!(Some(named.arn.as_str()), finding.arn.as_deref(), "{file}");
+        // Not a finding event: the functions never read it as one.
+        assert!(parse_event(&std::fs::read(events_dir().join(file)).unwrap()).is_err(), "{file}");
     }
 }
 
