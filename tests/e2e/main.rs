@@ -12,6 +12,7 @@ mod posture;
 mod quarantine;
 mod rds;
 mod s3;
+mod securityhub;
 mod verify;
 
 use aws_config::SdkConfig;

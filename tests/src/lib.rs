@@ -395,9 +395,28 @@ pub fn forged(name: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
 /// Gives the event's finding an id of its own (tests run at once, and
 /// GuardDuty keeps one finding per id).
 fn give_unique_id(event: &mut serde_json::Value) {
-    if let Some(id) = event.get_mut("detail").and_then(|d| d.get_mut("id")) {
-        *id = unique_finding_id(id.as_str().unwrap_or_default()).into();
+    let Some(detail) = event.get_mut("detail") else { return };
+    let Some(old) = detail.get("id").and_then(serde_json::Value::as_str).map(str::to_owned) else { return };
+    let new = unique_finding_id(&old);
+    detail["id"] = new.clone().into();
+    // The finding's ARN (its Security Hub id) ends with the id, as GuardDuty's does.
+    if let Some(arn) = detail.get("arn").and_then(serde_json::Value::as_str)
+        && let Some((head, _)) = arn.rsplit_once("/finding/")
+    {
+        detail["arn"] = format!("{head}/finding/{new}").into();
     }
+}
+
+/// A Security Hub custom action event (the fixture `name`'s action) on the
+/// GuardDuty finding of `event`, as Security Hub sends it.
+pub fn custom_action_on(name: &str, event: &[u8]) -> Vec<u8> {
+    let finding: serde_json::Value =
+        serde_json::from_slice::<serde_json::Value>(event).expect("event")["detail"].clone();
+    let mut action = fixture(name);
+    let asff = &mut action["detail"]["findings"][0];
+    asff["Id"] = finding["arn"].clone();
+    asff["AwsAccountId"] = finding["accountId"].clone();
+    serde_json::to_vec(&action).expect("JSON")
 }
 
 /// A finding id unique in this test run, shaped like GuardDuty's (32 hex).

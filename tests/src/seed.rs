@@ -562,7 +562,7 @@ pub async fn member_role(member: &SdkConfig, home_account: &str, name: &str, ext
     out.role().map(|r| r.arn().to_owned()).expect("role arn")
 }
 
-fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
 }
 
@@ -1101,4 +1101,63 @@ pub async fn shared_image(config: &SdkConfig, instance: &str) -> String {
         LaunchPermissionModifications::builder().add(LaunchPermission::builder().user_id(OUTSIDER).build()).build();
     ec2.modify_image_attribute().image_id(&image).launch_permission(launch).send().await.expect("ModifyImageAttribute");
     image
+}
+
+/// Imports the Security Hub copy of the GuardDuty finding of `event`, as
+/// GuardDuty's integration does: its id is the finding's ARN.
+pub async fn security_hub_copy(config: &SdkConfig, event: &[u8]) -> String {
+    use aws_sdk_securityhub::types::{AwsSecurityFinding, Resource, Severity, SeverityLabel};
+    let event: serde_json::Value = serde_json::from_slice(event).expect("event");
+    let f = &event["detail"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let (arn, region) = (text(&f["arn"]), text(&f["region"]));
+    let finding = AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(&arn)
+        .product_arn(format!("arn:aws:securityhub:{region}::product/aws/guardduty"))
+        .generator_id(arn.split("/finding/").next().unwrap_or_default())
+        .aws_account_id(text(&f["accountId"]))
+        .types(format!("TTPs/{}", text(&f["type"]).replace('/', "-")))
+        .created_at("2026-11-01T10:00:00.000Z")
+        .updated_at("2026-11-01T10:00:00.000Z")
+        .severity(Severity::builder().label(SeverityLabel::High).build())
+        .title(text(&f["title"]))
+        .description(text(&f["description"]))
+        .resources(Resource::builder().r#type("AwsEc2Instance").id(&arn).build())
+        .build();
+    let out = aws_sdk_securityhub::Client::new(config)
+        .batch_import_findings()
+        .findings(finding)
+        .send()
+        .await
+        .expect("BatchImportFindings");
+    assert_eq!(out.failed_count(), Some(0), "{out:?}");
+    arn
+}
+
+/// The Security Hub copy of finding `arn`: its note, workflow status and
+/// user-defined fields.
+pub async fn security_hub_state(
+    config: &SdkConfig,
+    arn: &str,
+) -> (Option<String>, Option<String>, std::collections::HashMap<String, String>) {
+    let out = aws_sdk_securityhub::Client::new(config).get_findings().send().await.expect("GetFindings");
+    let finding = out.findings().iter().find(|f| f.id() == Some(arn)).unwrap_or_else(|| panic!("no copy of {arn}"));
+    (
+        finding.note().and_then(|n| n.text()).map(str::to_owned),
+        finding.workflow().and_then(|w| w.status()).map(|s| s.as_str().to_owned()),
+        finding.user_defined_fields().cloned().unwrap_or_default(),
+    )
+}
+
+/// GuardDuty's view of finding `id` in this account: whether it is
+/// archived, and the feedback it was given.
+pub async fn guardduty_finding(config: &SdkConfig, id: &str) -> (bool, Option<String>) {
+    let gd = aws_sdk_guardduty::Client::new(config);
+    let detectors = gd.list_detectors().send().await.expect("ListDetectors");
+    let detector = detectors.detector_ids().first().expect("a detector").clone();
+    let out = gd.get_findings().detector_id(detector).finding_ids(id).send().await.expect("GetFindings");
+    let f = out.findings().first().unwrap_or_else(|| panic!("GuardDuty has no finding {id}"));
+    let service = f.service();
+    (service.and_then(|s| s.archived()).unwrap_or(false), service.and_then(|s| s.user_feedback()).map(str::to_owned))
 }

@@ -89,6 +89,12 @@ pub async fn put_json(
     value: &serde_json::Value,
 ) -> Result<(), AwsFailure> {
     let body = serde_json::to_vec(value).map_err(|e| AwsFailure::rejected(e.to_string()))?;
-    s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).content_type("application/json").send().await?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .content_type("application/json")
+        .send()
+        .await?;
     Ok(())
 }

@@ -47,7 +47,9 @@ pub async fn false_positive<C>(cloud: &Cloud<C>, detectors: &Detectors, finding:
         archived.map(|_| Held::done(format!("archived on detector {detector}"))).map_err(AwsFailure::from),
     );
     let update = Update {
-        note: format!("guardduty-responder: released as a false positive by {by}; GuardDuty feedback NOT_USEFUL, finding archived"),
+        note: format!(
+            "guardduty-responder: released as a false positive by {by}; GuardDuty feedback NOT_USEFUL, finding archived"
+        ),
         workflow: Some(WorkflowStatus::Suppressed),
         fields: vec![("guardduty-responder:false-positive".to_owned(), by.to_owned())],
     };

@@ -50,7 +50,7 @@ impl std::error::Error for HandlerError {}
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum Answer {
-    One(Report),
+    One(Box<Report>),
     Many { reports: Vec<Report> },
 }
 
@@ -102,6 +102,8 @@ pub struct Responder<P: Playbook> {
     detectors: Detectors,
     /// Where each response's evidence record goes (`EVIDENCE_BUCKET`).
     pub evidence: Option<EvidenceStore>,
+    /// Where each report goes as an OCSF document (`SIEM_BUCKET`).
+    siem: Option<(aws_sdk_s3::Client, String)>,
 }
 
 /// Any function's responder, for whoever holds several (the operator CLI,
@@ -114,8 +116,11 @@ pub trait Handle: Send + Sync {
         deadline: Option<Instant>,
     ) -> BoxFuture<'a, Result<Report, HandlerError>>;
     /// As the Lambda function answers: one report per finding.
-    fn answer<'a>(&'a self, payload: &'a [u8], deadline: Option<Instant>)
-    -> BoxFuture<'a, Result<Answer, HandlerError>>;
+    fn answer<'a>(
+        &'a self,
+        payload: &'a [u8],
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Answer, HandlerError>>;
     /// A finding event a person asks this function to act on (`responder
     /// respond`): no severity threshold, no approval mode.
     fn handle_requested<'a>(
@@ -199,9 +204,11 @@ impl<P: Playbook> Responder<P> {
             bucket,
             key_arn: settings.evidence.key_arn.clone(),
         });
+        let siem = settings.siem_bucket.clone().map(|bucket| (crate::evidence::s3_client(&config), bucket));
         Ok(Responder {
             playbook,
             evidence,
+            siem,
             clouds: Clouds::with_member_role(config, Some(identity.account), member_role),
             settings,
             detectors,
@@ -222,7 +229,7 @@ impl<P: Playbook> Responder<P> {
     /// action on a selection): one report per finding, in order.
     pub async fn answer(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Answer, HandlerError> {
         if !is_security_hub_event(payload) {
-            return self.handle(payload, deadline).await.map(Answer::One);
+            return self.handle(payload, deadline).await.map(|r| Answer::One(Box::new(r)));
         }
         let request = parse_action(payload).map_err(invalid)?;
         let mut reports = Vec::with_capacity(request.findings.len());
@@ -233,7 +240,7 @@ impl<P: Playbook> Responder<P> {
             }
             reports.push(result?);
         }
-        Ok(if reports.len() == 1 { Answer::One(reports.remove(0)) } else { Answer::Many { reports } })
+        Ok(if reports.len() == 1 { Answer::One(Box::new(reports.remove(0))) } else { Answer::Many { reports } })
     }
 
     async fn respond(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Report, HandlerError> {
@@ -394,7 +401,8 @@ impl<P: Playbook> Responder<P> {
             Decision::Act(plan) => match policy.approval.needed_for(finding) {
                 Some(why) => {
                     // Proposed: the plan as a dry run, for a person to approve.
-                    let proposing = Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..self.settings.clone() };
+                    let proposing =
+                        Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..self.settings.clone() };
                     let execution = self.execute(&plan, event, deadline, &proposing).await;
                     report.resource = Some(plan.resource());
                     let (mut report, transient) = finish(report, execution, true);
@@ -420,8 +428,8 @@ impl<P: Playbook> Responder<P> {
         }
         let (notification, publish_transient) = self.publish(&report).await;
         report.notification = Some(notification);
-        if let Some(bucket) = &self.settings.siem_bucket {
-            report.siem = Some(self.deliver_to_siem(bucket, &report).await);
+        if let Some((s3, bucket)) = &self.siem {
+            report.siem = Some(deliver_to_siem(s3, bucket, &report).await);
         }
         tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
         // A report the team did not get is worth a retry too: the steps are
@@ -444,7 +452,13 @@ impl<P: Playbook> Responder<P> {
     /// Runs the plan's playbook with its changes gated on GuardDuty's
     /// confirmation of the finding (asked at once, alongside the playbook's
     /// first reads), and reports the confirmation as the first step.
-    async fn execute(&self, plan: &Plan, event: &FindingEvent, deadline: Option<Instant>, settings: &Settings) -> Execution {
+    async fn execute(
+        &self,
+        plan: &Plan,
+        event: &FindingEvent,
+        deadline: Option<Instant>,
+        settings: &Settings,
+    ) -> Execution {
         let gate = self.gate(event).await;
         // Boxed: a playbook's future is large, and callers poll many at once.
         let playbook = Box::pin(self.run_playbook(plan, event, deadline, gate.clone(), settings));
@@ -624,21 +638,6 @@ impl<P: Playbook> Responder<P> {
         crate::securityhub::write_back(&client, finding, &update).await
     }
 
-    /// Writes the report as one OCSF document to the SIEM bucket.
-    async fn deliver_to_siem(&self, bucket: &str, report: &Report) -> Notification {
-        let now = chrono::Utc::now();
-        let document = responder_core::ocsf::document(report, now.timestamp_millis());
-        let key = crate::evidence::siem_key(report, now);
-        let s3 = match &self.evidence {
-            Some(store) => store.s3.clone(),
-            None => crate::evidence::s3_client(&load_sdk_config().await),
-        };
-        match crate::evidence::put_json(&s3, bucket, &key, &document).await {
-            Ok(()) => Notification { status: "written".into(), detail: format!("s3://{bucket}/{key}") },
-            Err(failure) => Notification { status: "failed".into(), detail: failure.to_string() },
-        }
-    }
-
     /// Publishes to the topic; says whether a failure could pass on retry.
     async fn publish(&self, report: &Report) -> (Notification, bool) {
         match &self.settings.notify_topic_arn {
@@ -691,6 +690,17 @@ impl<P: Playbook> Responder<P> {
             });
         }
         Ok(report)
+    }
+}
+
+/// Writes the report as one OCSF document to the SIEM bucket.
+async fn deliver_to_siem(s3: &aws_sdk_s3::Client, bucket: &str, report: &Report) -> Notification {
+    let now = chrono::Utc::now();
+    let document = responder_core::ocsf::document(report, now.timestamp_millis());
+    let key = crate::evidence::siem_key(report, now);
+    match crate::evidence::put_json(s3, bucket, &key, &document).await {
+        Ok(()) => Notification { status: "written".into(), detail: format!("s3://{bucket}/{key}") },
+        Err(failure) => Notification { status: "failed".into(), detail: failure.to_string() },
     }
 }
 

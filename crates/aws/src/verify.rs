@@ -245,19 +245,13 @@ pub async fn fetch_finding(
 ) -> Result<Option<serde_json::Value>, AwsFailure> {
     let detector = detectors.of(client, region).await?;
     let kept = KeepBody::default();
-    client
-        .get_findings()
-        .detector_id(&detector)
-        .finding_ids(id)
-        .customize()
-        .interceptor(kept.clone())
-        .send()
-        .await?;
+    client.get_findings().detector_id(&detector).finding_ids(id).customize().interceptor(kept.clone()).send().await?;
     let body = kept.0.lock().ok().and_then(|mut b| b.take()).unwrap_or_default();
     let answer: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| AwsFailure::rejected(format!("GuardDuty's GetFindings answer is not JSON: {e}")))?;
-    let found = answer.get("findings").and_then(serde_json::Value::as_array).and_then(|all| {
-        all.iter().find(|f| f.get("id").and_then(serde_json::Value::as_str) == Some(id)).cloned()
-    });
+    let found = answer
+        .get("findings")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|all| all.iter().find(|f| f.get("id").and_then(serde_json::Value::as_str) == Some(id)).cloned());
     Ok(found)
 }

@@ -9,7 +9,7 @@ use responder_aws::steps::Execution;
 use responder_aws::verify::{Detectors, fetch_finding};
 use responder_aws::{Handle, Playbook, Responder};
 use responder_core::event::FindingEvent;
-use responder_core::{Function, Plan, Settings};
+use responder_core::{Decision, Function, Plan, Policy, Report, Settings, Skip, decide};
 
 /// `function`'s responder, around the playbook its binary serves.
 pub async fn responder_for(
@@ -74,37 +74,40 @@ pub async fn release_plan(config: &SdkConfig, plan: &Plan, reattach_asg: bool) -
         Plan::Quarantine { instance_id, .. } => {
             let cloud = responder_ec2::Cloud::new(config);
             let options = responder_ec2::release::ReleaseOptions { reattach_asg };
-            let run = responder_ec2::release::release(&cloud, instance_id.as_str(), options).await;
+            let run = Box::pin(responder_ec2::release::release(&cloud, instance_id.as_str(), options)).await;
             done.push((instance_id.to_string(), run));
         }
         Plan::UnshareArtifact { kind, id, .. } => {
             let cloud = responder_ec2::Cloud::new(config);
-            done.push((id.clone(), responder_ec2::artifact::release(&cloud, *kind, id).await));
+            done.push((id.clone(), Box::pin(responder_ec2::artifact::release(&cloud, *kind, id)).await));
         }
         Plan::DisableIamUser { user_name, .. } => {
             let cloud = responder_iam::Cloud::new(config);
-            done.push((user_name.clone(), responder_iam::credentials::release_user(&cloud, user_name).await));
+            done.push((user_name.clone(), Box::pin(responder_iam::credentials::release_user(&cloud, user_name)).await));
         }
         Plan::RevokeRoleSessions { role_name, .. } => {
             let cloud = responder_iam::Cloud::new(config);
-            done.push((role_name.clone(), responder_iam::credentials::release_role(&cloud, role_name).await));
+            done.push((role_name.clone(), Box::pin(responder_iam::credentials::release_role(&cloud, role_name)).await));
         }
         Plan::ProtectBucket { bucket, .. } => {
             let cloud = responder_s3::Cloud::new(config);
-            done.push((bucket.clone(), responder_s3::bucket::release(&cloud, bucket).await));
+            done.push((bucket.clone(), Box::pin(responder_s3::bucket::release(&cloud, bucket)).await));
         }
         Plan::ProtectAccount { scope } => {
             let cloud = responder_s3::Cloud::new(config);
-            let run = responder_s3::account::release(&cloud, scope.account.as_str()).await;
+            let run = Box::pin(responder_s3::account::release(&cloud, scope.account.as_str())).await;
             done.push((format!("account {}", scope.account), run));
         }
         Plan::ContainFunction { function_name, .. } => {
             let cloud = responder_lambda::Cloud::new(config);
-            done.push((function_name.clone(), responder_lambda::contain::release(&cloud, function_name).await));
+            done.push((
+                function_name.clone(),
+                Box::pin(responder_lambda::contain::release(&cloud, function_name)).await,
+            ));
         }
         Plan::IsolateDatabase { instance_id, .. } => {
             let cloud = responder_rds::Cloud::new(config);
-            done.push((instance_id.clone(), responder_rds::isolate::release(&cloud, instance_id).await));
+            done.push((instance_id.clone(), Box::pin(responder_rds::isolate::release(&cloud, instance_id)).await));
         }
         Plan::Sequence { parts, .. } => {
             for part in parts {
@@ -114,4 +117,146 @@ pub async fn release_plan(config: &SdkConfig, plan: &Plan, reattach_asg: bool) -
         Plan::RestoreTrail { .. } | Plan::Alert { .. } | Plan::QuarantineObject { .. } => {}
     }
     done
+}
+
+/// Who asks, for reports and notes: the credentials' ARN and the command.
+fn asked_by(fetched: &Fetched, command: &str) -> String {
+    format!("{} (responder {command})", fetched.identity.arn)
+}
+
+/// The policy a person's request is decided under: no severity threshold,
+/// no approval mode; every other rule as configured.
+fn requested_policy(settings: &Settings, fetched: &Fetched) -> Policy {
+    Policy {
+        remediation_threshold: responder_core::Severity::MIN,
+        alert_threshold: responder_core::Severity::MIN,
+        approval: Default::default(),
+        home_account: Some(fetched.identity.account.clone()),
+        ..settings.policy.clone()
+    }
+}
+
+/// What `responder respond` did: each function's decision, and the report
+/// of each that acted.
+#[derive(Debug)]
+pub struct Responded {
+    pub decisions: Vec<String>,
+    pub reports: Vec<Report>,
+}
+
+/// Fetches finding `id` and runs each remediation function that acts on it,
+/// as a person's request.
+pub async fn respond(config: &SdkConfig, settings: &Settings, id: &str) -> Result<Responded, String> {
+    // Boxed: the responders' futures are large, and callers' stacks small.
+    Box::pin(async move {
+        let fetched = Box::pin(fetch(config, settings, id)).await?;
+        let finding = &fetched.event.finding;
+        let policy = requested_policy(settings, &fetched);
+        let by = asked_by(&fetched, "respond");
+        let mut responded = Responded { decisions: Vec::new(), reports: Vec::new() };
+        for function in Function::ALL.into_iter().filter(|f| f.remediates()) {
+            match decide(function, finding, &policy) {
+                Decision::Skip(Skip::NotForThisFunction(_)) => {}
+                Decision::Skip(skip) => responded.decisions.push(format!("{:<24} skips: {skip}", function.name())),
+                Decision::Act(plan) => {
+                    responded.decisions.push(format!("{:<24} acts:  {}", function.name(), plan.describe()));
+                    let handler =
+                        Box::pin(responder_for(function, settings, config)).await.map_err(|e| e.to_string())?;
+                    let report = match handler.handle_requested(&fetched.payload, &by, None).await {
+                        Ok(report) => report,
+                        Err(e) => match e.report {
+                            Some(report) => *report,
+                            None => return Err(format!("{}: {}", e.error_type, e.message)),
+                        },
+                    };
+                    responded.reports.push(report);
+                }
+            }
+        }
+        Ok(responded)
+    })
+    .await
+}
+
+/// What `responder release --finding-id` did.
+#[derive(Debug, Default)]
+pub struct Released {
+    /// Each release (resource, steps), then the false-positive marking.
+    pub runs: Vec<(String, Execution)>,
+    pub notes: Vec<String>,
+}
+
+/// Releases what the responder contained for finding `id` (in the
+/// credentials' own account), and with `false_positive` tells GuardDuty and
+/// Security Hub.
+pub async fn release_finding(
+    config: &SdkConfig,
+    settings: &Settings,
+    id: &str,
+    reattach_asg: bool,
+    false_positive: bool,
+) -> Result<Released, String> {
+    // Boxed: the responders' futures are large, and callers' stacks small.
+    Box::pin(async move {
+        let fetched = Box::pin(fetch(config, settings, id)).await?;
+        let finding = &fetched.event.finding;
+        let mut released = Released::default();
+        if finding.account_id == fetched.identity.account {
+            let policy = Policy { act_on_archived: true, ..requested_policy(settings, &fetched) };
+            for function in Function::ALL {
+                let Decision::Act(plan) = decide(function, finding, &policy) else { continue };
+                released.runs.extend(Box::pin(release_plan(config, &plan, reattach_asg)).await);
+            }
+            if released.runs.is_empty() {
+                released.notes.push(format!(
+                    "nothing to release for finding {id} ({}): no function contains what it names",
+                    finding.finding_type
+                ));
+            }
+        } else {
+            released.notes.push(format!(
+                "finding {id} is about account {}; these credentials are in {}: release its resources with the release role there",
+                finding.account_id, fetched.identity.account
+            ));
+        }
+        if false_positive {
+            let by = asked_by(&fetched, "release --false-positive");
+            let run = Box::pin(responder_aws::feedback::false_positive(&fetched.cloud, &fetched.detectors, finding, &by)).await;
+            released.runs.push((format!("finding {id} (false positive)"), run));
+        }
+        Ok(released)
+    })
+    .await
+}
+
+/// `responder suppress`: the filter that would archive finding `id`'s kind
+/// on its resource, and with `apply` its name once created.
+pub async fn suppress(
+    config: &SdkConfig,
+    settings: &Settings,
+    id: &str,
+    apply: bool,
+) -> Result<(responder_core::suppress::Suppression, Option<String>), String> {
+    // Boxed: the responders' futures are large, and callers' stacks small.
+    Box::pin(async move {
+        let fetched = Box::pin(fetch(config, settings, id)).await?;
+        let suppression = responder_core::suppress::suppression_for(&fetched.event.finding)?;
+        if !apply {
+            return Ok((suppression, None));
+        }
+        let name = create_suppression(&fetched, &suppression).await?;
+        Ok((suppression, Some(name)))
+    })
+    .await
+}
+
+/// Creates `suppression` on the detector that holds the fetched finding.
+pub async fn create_suppression(
+    fetched: &Fetched,
+    suppression: &responder_core::suppress::Suppression,
+) -> Result<String, String> {
+    let region = &fetched.cloud.region;
+    responder_aws::feedback::create_filter(&fetched.cloud, &fetched.detectors, region, suppression)
+        .await
+        .map_err(|e| format!("the filter was not created: {e}"))
 }

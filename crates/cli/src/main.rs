@@ -42,7 +42,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use responder_aws::cloud::load_sdk_config;
 use responder_core::target::ArtifactKind;
-use responder_core::{AccountId, Decision, Function, Settings, decide, parse_event};
+use responder_core::{AccountId, Decision, Function, Outcome, Settings, decide, parse_event};
 use responder_ec2::release::{ReleaseOptions, release};
 use responder_iam::credentials::{release_role, release_user};
 
@@ -284,58 +284,21 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// A person's name for reports: the credentials' ARN.
-fn asked_by(fetched: &responder_cli::Fetched, command: &str) -> String {
-    format!("{} (responder {command})", fetched.identity.arn)
-}
-
-/// The policy a person's request is decided under: no severity threshold,
-/// no approval mode; every other rule as configured.
-fn requested_policy(settings: &Settings, home: &AccountId) -> responder_core::Policy {
-    responder_core::Policy {
-        remediation_threshold: responder_core::Severity::MIN,
-        alert_threshold: responder_core::Severity::MIN,
-        approval: Default::default(),
-        home_account: Some(home.clone()),
-        ..settings.policy.clone()
-    }
-}
-
 async fn respond(id: &str, dry_run: bool) -> Result<ExitCode, String> {
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
     settings.policy.dry_run |= dry_run;
     let config = load_sdk_config().await;
-    let fetched = responder_cli::fetch(&config, &settings, id).await?;
-    let finding = &fetched.event.finding;
-    let policy = requested_policy(&settings, &fetched.identity.account);
-    let by = asked_by(&fetched, "respond");
-    let mut reports = Vec::new();
-    let mut all_held = true;
-    for function in Function::ALL.into_iter().filter(|f| f.remediates()) {
-        match decide(function, finding, &policy) {
-            Decision::Skip(responder_core::Skip::NotForThisFunction(_)) => continue,
-            Decision::Skip(skip) => eprintln!("{:<24} skips: {skip}", function.name()),
-            Decision::Act(plan) => {
-                eprintln!("{:<24} acts:  {}", function.name(), plan.describe());
-                let handler = responder_cli::responder_for(function, &settings, &config).await.map_err(|e| e.to_string())?;
-                let report = match handler.handle_requested(&fetched.payload, &by, None).await {
-                    Ok(report) => report,
-                    Err(e) => match e.report {
-                        Some(report) => *report,
-                        None => return Err(e.to_string()),
-                    },
-                };
-                all_held &= matches!(report.outcome, responder_core::Outcome::Contained | responder_core::Outcome::DryRun);
-                reports.push(report);
-            }
-        }
+    let responded = responder_cli::respond(&config, &settings, id).await?;
+    for line in &responded.decisions {
+        eprintln!("{line}");
     }
-    println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
-    if reports.is_empty() {
-        eprintln!("no function acts on finding {id} ({})", finding.finding_type);
+    println!("{}", serde_json::to_string_pretty(&responded.reports).map_err(|e| e.to_string())?);
+    if responded.reports.is_empty() {
+        eprintln!("no function acts on finding {id}");
         return Ok(ExitCode::from(1));
     }
-    Ok(if all_held { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let held = responded.reports.iter().all(|r| matches!(r.outcome, Outcome::Contained | Outcome::DryRun));
+    Ok(if held { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 async fn suppress(id: &str, apply: bool) -> Result<ExitCode, String> {
@@ -343,55 +306,34 @@ async fn suppress(id: &str, apply: bool) -> Result<ExitCode, String> {
     let config = load_sdk_config().await;
     let fetched = responder_cli::fetch(&config, &settings, id).await?;
     let suppression = responder_core::suppress::suppression_for(&fetched.event.finding)?;
+    // Printed first, so what will be suppressed is on screen before it is.
     println!("{}", serde_json::to_string_pretty(&suppression.to_json()).map_err(|e| e.to_string())?);
     if !apply {
-        eprintln!("nothing created: this filter would archive every new finding it matches; run again with --apply to create it");
+        eprintln!(
+            "nothing created: this filter would archive every new finding it matches; run again with --apply to create it"
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let region = fetched.cloud.region.clone();
-    let name = responder_aws::feedback::create_filter(&fetched.cloud, &fetched.detectors, &region, &suppression)
-        .await
-        .map_err(|e| format!("the filter was not created: {e}"))?;
-    eprintln!("created GuardDuty filter {name} in {region}");
+    let name = responder_cli::create_suppression(&fetched, &suppression).await?;
+    eprintln!("created GuardDuty filter {name} in {}", fetched.cloud.region);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn release_finding(id: &str, reattach_asg: bool, false_positive: bool) -> Result<ExitCode, String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     let config = load_sdk_config().await;
-    let fetched = responder_cli::fetch(&config, &settings, id).await?;
-    let finding = &fetched.event.finding;
-    let by = asked_by(&fetched, "release");
+    let released = responder_cli::release_finding(&config, &settings, id, reattach_asg, false_positive).await?;
     let mut code = ExitCode::SUCCESS;
-    if finding.account_id == fetched.identity.account {
-        let policy = responder_core::Policy { act_on_archived: true, ..requested_policy(&settings, &fetched.identity.account) };
-        let mut released = 0;
-        for function in Function::ALL {
-            let Decision::Act(plan) = decide(function, finding, &policy) else { continue };
-            for (name, run) in responder_cli::release_plan(&config, &plan, reattach_asg).await {
-                released += 1;
-                if print_release(&name, &run) != ExitCode::SUCCESS {
-                    code = ExitCode::from(1);
-                }
-            }
-        }
-        if released == 0 {
-            println!("nothing to release for finding {id} ({}): no function contains what it names", finding.finding_type);
-        }
-    } else {
-        println!(
-            "finding {id} is about account {}; these credentials are in {}: release its resources with the release role there",
-            finding.account_id, fetched.identity.account
-        );
-        if !false_positive {
-            return Ok(ExitCode::from(1));
-        }
+    for note in &released.notes {
+        println!("{note}");
     }
-    if false_positive {
-        let run = responder_aws::feedback::false_positive(&fetched.cloud, &fetched.detectors, finding, &by).await;
-        if print_release(&format!("finding {id} (false positive)"), &run) != ExitCode::SUCCESS {
+    for (name, run) in &released.runs {
+        if print_release(name, run) != ExitCode::SUCCESS {
             code = ExitCode::from(1);
         }
+    }
+    if released.runs.is_empty() {
+        code = ExitCode::from(1);
     }
     Ok(code)
 }

@@ -31,6 +31,7 @@
 pub mod event;
 pub mod finding;
 pub mod metrics;
+pub mod ocsf;
 pub mod pattern;
 pub mod plan;
 mod playbooks;
@@ -38,11 +39,10 @@ pub mod policy;
 pub mod posture;
 pub mod record;
 pub mod report;
-pub mod ocsf;
 pub mod request;
-pub mod suppress;
 pub mod revocation;
 pub mod settings;
+pub mod suppress;
 pub mod target;
 pub mod verify;
 

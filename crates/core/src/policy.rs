@@ -162,7 +162,8 @@ mod tests {
         assert!(by_key.needed_for(&f).unwrap().contains(&tag.key));
         let by_value = Approval { tags: vec![(tag.key.clone(), Some(tag.value.clone()))], ..Approval::default() };
         assert!(by_value.needed_for(&f).is_some());
-        let other_value = Approval { tags: vec![(tag.key.clone(), Some("no-such-value".into()))], ..Approval::default() };
+        let other_value =
+            Approval { tags: vec![(tag.key.clone(), Some("no-such-value".into()))], ..Approval::default() };
         assert_eq!(other_value.needed_for(&f), None);
     }
 }

@@ -139,8 +139,9 @@ pub struct Report {
 
 impl Report {
     /// The report in at most `max_chars` characters, for a note on the
-    /// finding (Security Hub keeps 512): the outcome, why, then each step's
-    /// action and target grouped by status, failures first.
+    /// finding (Security Hub keeps 512): the outcome, why, then the changes
+    /// grouped by status, failures first with their targets (reads too),
+    /// the rest as actions with their counts.
     pub fn summary(&self, max_chars: usize) -> String {
         let mut text = format!("guardduty-responder {}: {}", self.function, self.outcome);
         if let Some(by) = &self.requested_by {
@@ -156,14 +157,27 @@ impl Report {
             (StepStatus::AlreadyDone, "already done"),
         ];
         for (status, name) in groups {
-            let steps: Vec<String> = self
-                .steps
-                .iter()
-                .filter(|s| s.status == status)
-                .map(|s| if s.target.is_empty() { s.action.clone() } else { format!("{} {}", s.action, s.target) })
-                .collect();
-            if !steps.is_empty() {
-                text.push_str(&format!(". {name}: {}", steps.join(", ")));
+            let mut listed: Vec<(String, usize)> = Vec::new();
+            // Reads change nothing; a failed one still shows.
+            for step in self.steps.iter().filter(|s| s.status == status) {
+                if status != StepStatus::Failed && is_read(&step.action) {
+                    continue;
+                }
+                // Failures name their target; the rest count their action.
+                let label = if status == StepStatus::Failed && !step.target.is_empty() {
+                    format!("{} {}", step.action, step.target)
+                } else {
+                    step.action.clone()
+                };
+                match listed.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, n)) => *n += 1,
+                    None => listed.push((label, 1)),
+                }
+            }
+            if !listed.is_empty() {
+                let items: Vec<String> =
+                    listed.iter().map(|(l, n)| if *n == 1 { l.clone() } else { format!("{l} ({n})") }).collect();
+                text.push_str(&format!(". {name}: {}", items.join(", ")));
             }
         }
         if text.chars().count() > max_chars {
@@ -231,6 +245,7 @@ mod summary_tests {
     #[test]
     fn the_summary_puts_failures_first_and_fits() {
         let steps = vec![
+            StepRecord::new("verify-finding", "f", StepStatus::Done, ""),
             StepRecord::new("isolate-eni", "eni-1", StepStatus::Done, ""),
             StepRecord::new("isolate-eni", "eni-2", StepStatus::Failed, "denied"),
         ];
@@ -239,9 +254,11 @@ mod summary_tests {
         let s = r.summary(512);
         assert_eq!(
             s,
-            "guardduty-responder quarantine-instance: partial (requested by Security Hub custom action Contain). failed: isolate-eni eni-2. done: isolate-eni eni-1"
+            "guardduty-responder quarantine-instance: partial (requested by Security Hub custom action Contain). failed: isolate-eni eni-2. done: isolate-eni"
         );
-        r.steps = (0..200).map(|i| StepRecord::new("snapshot", format!("vol-{i}"), StepStatus::Done, "")).collect();
+        r.steps = (0..3).map(|i| StepRecord::new("snapshot", format!("vol-{i}"), StepStatus::Done, "")).collect();
+        assert!(r.summary(512).ends_with("done: snapshot (3)"), "{}", r.summary(512));
+        r.steps = (0..200).map(|i| StepRecord::new("snapshot", format!("vol-{i}"), StepStatus::Failed, "")).collect();
         let s = r.summary(512);
         assert_eq!(s.chars().count(), 512);
         assert!(s.ends_with('…'));

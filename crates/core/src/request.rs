@@ -157,7 +157,7 @@ pub fn parse_action(payload: &[u8]) -> Result<ActionRequest, InvalidEvent> {
             )));
         }
     };
-    let action = match action_arn.rsplit_once(":action/custom/").map(|(head, id)| (head, id)) {
+    let action = match action_arn.rsplit_once(":action/custom/") {
         Some((head, CONTAIN_ACTION_ID)) if head.starts_with("arn:") && head.contains(":securityhub:") => {
             Action::Contain
         }
@@ -257,7 +257,8 @@ pub fn api_finding_event(finding: &Value, receiving_account: &str, time: &str) -
         "resources": [],
         "detail": detail,
     });
-    serde_json::to_vec(&envelope).map_err(|e| InvalidEvent::new(format!("GuardDuty's finding cannot be re-encoded: {e}")))
+    serde_json::to_vec(&envelope)
+        .map_err(|e| InvalidEvent::new(format!("GuardDuty's finding cannot be re-encoded: {e}")))
 }
 
 fn iso_timestamps(value: &mut Value) {
@@ -345,7 +346,10 @@ mod tests {
         let inspector = "arn:aws:securityhub:us-east-1::product/aws/inspector";
         let m = err(&event("GDRContain", serde_json::json!([asff(ARN, inspector)])));
         assert!(m.starts_with("detail.findings[0]: not a GuardDuty finding"), "{m}");
-        let m = err(&event("GDRContain", serde_json::json!([asff("arn:aws:guardduty:us-east-1:111122223333:detector/d1", GD)])));
+        let m = err(&event(
+            "GDRContain",
+            serde_json::json!([asff("arn:aws:guardduty:us-east-1:111122223333:detector/d1", GD)]),
+        ));
         assert!(m.contains("is not a GuardDuty finding ARN"), "{m}");
         let other_region = ARN.replace("us-east-1", "eu-west-1");
         let m = err(&event("GDRContain", serde_json::json!([asff(&other_region, GD)])));
@@ -364,7 +368,9 @@ mod tests {
             .replace(CUSTOM_ACTION_DETAIL_TYPE, "Security Hub Findings - Imported");
         assert!(err(imported.as_bytes()).contains("not a GuardDuty finding or a Security Hub custom action"));
         let injected = ARN.replace("finding/60baffd3f9042e38640f2300d5c5a631", "finding/x;rm -rf");
-        assert!(err(&event("GDRContain", serde_json::json!([asff(&injected, GD)]))).contains("not a GuardDuty finding ARN"));
+        assert!(
+            err(&event("GDRContain", serde_json::json!([asff(&injected, GD)]))).contains("not a GuardDuty finding ARN")
+        );
     }
 
     #[test]

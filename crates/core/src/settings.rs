@@ -241,7 +241,9 @@ impl Settings {
 
         let siem_bucket = match get("SIEM_BUCKET") {
             Some(b) if crate::target::is_bucket_name(&b) => Some(b),
-            Some(b) => return Err(SettingsError { name: "SIEM_BUCKET", message: format!("{b:?} is not a bucket name") }),
+            Some(b) => {
+                return Err(SettingsError { name: "SIEM_BUCKET", message: format!("{b:?} is not a bucket name") });
+            }
             None => None,
         };
 
@@ -311,7 +313,9 @@ fn threshold(get: &impl Fn(&str) -> Option<String>, name: &'static str, default:
 
 fn approval(get: &impl Fn(&str) -> Option<String>) -> Result<crate::policy::Approval, SettingsError> {
     let list = |name: &str| -> Vec<String> {
-        get(name).map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+        get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
     };
     let accounts = list("APPROVAL_ACCOUNTS");
     let all_accounts = accounts.iter().any(|a| a == "*");

@@ -42,24 +42,25 @@ impl Suppression {
 /// The resource criteria a finding's resource type is filtered on.
 fn resource_criteria(finding: &Finding) -> Option<(&'static str, Vec<String>)> {
     let r = &finding.resource;
-    let one = |field: &'static str, value: Option<&str>| {
-        value.filter(|v| !v.is_empty()).map(|v| (field, vec![v.to_owned()]))
-    };
+    let one =
+        |field: &'static str, value: Option<&str>| value.filter(|v| !v.is_empty()).map(|v| (field, vec![v.to_owned()]));
     match r.resource_type.as_str() {
         "Instance" => one(
             "resource.instanceDetails.instanceId",
             r.instance_details.as_ref().and_then(|d| d.instance_id.as_ref()).map(|i| i.as_str()),
         ),
-        "AccessKey" => {
-            one("resource.accessKeyDetails.userName", r.access_key_details.as_ref().and_then(|k| k.user_name.as_deref()))
-        }
+        "AccessKey" => one(
+            "resource.accessKeyDetails.userName",
+            r.access_key_details.as_ref().and_then(|k| k.user_name.as_deref()),
+        ),
         "S3Bucket" | "S3Object" => {
             let names: Vec<String> = r.s3_bucket_details.iter().filter_map(|b| b.name.clone()).collect();
             (!names.is_empty()).then_some(("resource.s3BucketDetails.name", names))
         }
-        "Lambda" => {
-            one("resource.lambdaDetails.functionName", r.lambda_details.as_ref().and_then(|d| d.function_name.as_deref()))
-        }
+        "Lambda" => one(
+            "resource.lambdaDetails.functionName",
+            r.lambda_details.as_ref().and_then(|d| d.function_name.as_deref()),
+        ),
         "RDSDBInstance" => one(
             "resource.rdsDbInstanceDetails.dbInstanceIdentifier",
             r.rds_db_instance_details.as_ref().and_then(|d| d.db_instance_identifier.as_deref()),
@@ -99,11 +100,7 @@ pub fn suppression_for(finding: &Finding) -> Result<Suppression, String> {
     Ok(Suppression {
         name,
         description,
-        criteria: vec![
-            ("type", vec![kind.to_owned()]),
-            ("accountId", vec![finding.account_id.to_string()]),
-            resource,
-        ],
+        criteria: vec![("type", vec![kind.to_owned()]), ("accountId", vec![finding.account_id.to_string()]), resource],
     })
 }
 

@@ -454,7 +454,8 @@ fn custom_action_fixtures_name_the_guardduty_finding_they_were_made_from() {
         assert!(CUSTOM_ACTIONS.iter().any(|(f, ..)| f == name), "custom action fixture {name} has no row");
     }
     for (file, action, source) in CUSTOM_ACTIONS {
-        let request = parse_action(&std::fs::read(events_dir().join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let request =
+            parse_action(&std::fs::read(events_dir().join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(request.action, *action, "{file}");
         let finding = parse_event(&std::fs::read(events_dir().join(source)).unwrap()).unwrap().finding;
         let [named] = request.findings.as_slice() else { panic!("{file}: one finding") };
