@@ -104,6 +104,17 @@ async fn a_custom_action_contains_a_medium_finding_the_rules_leave_alone() {
     let other = r.handle(Function::DisableIamUser, &action, None).await.unwrap();
     assert_eq!(other.outcome, Outcome::Skipped);
     assert_eq!(other.notification, None, "{other:#?}");
+
+    // A type no playbook contains: the person hears why nothing was done.
+    let probe = fixture_for_instance("ec2-recon-port-probe-medium.json", &inst.id);
+    let (topic, queue) = seed::topic_with_queue(&config).await;
+    let told = responder(&config, &[("NOTIFY_TOPIC_ARN", &topic)]).await;
+    let report = told.handle(Function::QuarantineInstance, &custom_action_on(CONTAIN, &probe), None).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
+    assert_eq!(report.notification.as_ref().map(|n| n.status.as_str()), Some("published"), "{report:#?}");
+    assert_eq!(seed::notifications(&config, &queue, 1, 10).await.len(), 1);
+    let routine = told.handle(Function::QuarantineInstance, &probe, None).await.unwrap();
+    assert_eq!(routine.notification, None, "the rule's own delivery stays quiet: {routine:#?}");
 }
 
 #[tokio::test]

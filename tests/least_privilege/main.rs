@@ -121,7 +121,8 @@ const NEEDS_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
 #[derive(Debug, Clone)]
 struct Run {
     outcome: String,
-    /// Steps, or the notification, refused for want of a permission.
+    /// Steps, or a delivery (topic, Security Hub, SIEM), refused for want
+    /// of a permission.
     denied: Vec<String>,
     notification: Option<String>,
     /// Every failed step and a failed notification, with their codes.
@@ -142,11 +143,18 @@ fn run_of(result: &Result<Report, HandlerError>, called: BTreeSet<String>) -> Ru
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(n) = report.and_then(|r| r.notification.as_ref())
-        && n.status == "failed"
-        && DENIED.iter().any(|c| n.detail.starts_with(&format!("{c}:")))
-    {
-        denied.push(format!("notification: {}", n.detail));
+    // The deliveries beside the steps: the topic, Security Hub, the SIEM.
+    let deliveries = |r: &Report| {
+        [("notification", &r.notification), ("security hub", &r.security_hub), ("siem", &r.siem)]
+            .into_iter()
+            .filter_map(|(what, n)| n.clone().map(|n| (what, n)))
+            .filter(|(_, n)| n.status == "failed")
+            .collect::<Vec<_>>()
+    };
+    for (what, n) in report.map(deliveries).unwrap_or_default() {
+        if DENIED.iter().any(|c| n.detail.starts_with(&format!("{c}:"))) {
+            denied.push(format!("{what}: {}", n.detail));
+        }
     }
     let mut failed: Vec<String> = report
         .map(|r| {
@@ -157,8 +165,8 @@ fn run_of(result: &Result<Report, HandlerError>, called: BTreeSet<String>) -> Ru
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(n) = report.and_then(|r| r.notification.as_ref()).filter(|n| n.status == "failed") {
-        failed.push(format!("notification: {}", n.detail));
+    for (what, n) in report.map(deliveries).unwrap_or_default() {
+        failed.push(format!("{what}: {}", n.detail));
     }
     Run {
         outcome: report.map(|r| r.outcome.to_string()).unwrap_or_default(),
@@ -219,6 +227,8 @@ fn enforce(endpoint: &str) {
 
 /// The evidence store every run writes to: bucket, key ARN.
 static EVIDENCE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+/// The SIEM bucket the runs write their OCSF reports to.
+static SIEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// A snapshot and an image malware was found in, each shared with another
 /// account (the snapshot also publicly): the cases that unshare them.
@@ -302,6 +312,12 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
                 })
                 .collect();
             cases.extend(artifact_cases(&snapshot, &image));
+            // A person's Contain on a Medium finding: the finding fetched
+            // from GuardDuty, then the same playbook.
+            let c = fresh.instance(admin, InstanceOptions::default()).await;
+            let medium = fixture_for_instance("ec2-backdoor-spambot-medium.json", &c.id);
+            let event = responder_e2e::custom_action_on("securityhub-custom-action-contain-ec2-spambot-medium.json", &medium);
+            cases.push(Case { function, event });
             cases
         }
         Function::DisableIamUser => {
@@ -392,6 +408,8 @@ async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
         ("EVIDENCE_KEY_ARN".to_owned(), key.clone()),
         ("DELETE_MALICIOUS_OBJECTS".to_owned(), "true".to_owned()),
         ("START_MALWARE_SCANS".to_owned(), "true".to_owned()),
+        ("SECURITY_HUB_WRITE_BACK".to_owned(), "true".to_owned()),
+        ("SIEM_BUCKET".to_owned(), SIEM.get().expect("the SIEM bucket is made before enforcement").clone()),
     ]
     .into();
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
@@ -444,6 +462,9 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
     let buckets = Mutex::new(buckets);
     let store = seed::evidence_store(&root_config).await;
     EVIDENCE.get_or_init(|| store);
+    let siem = seed::unique("lp-siem").to_lowercase();
+    seed::bucket(&endpoint, &siem);
+    SIEM.get_or_init(|| siem);
     enforce(&endpoint);
 
     let sns = aws_sdk_sns::Client::new(&admin);
@@ -510,7 +531,7 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         for (action, denied, failed) in results {
             if denied.is_empty() {
                 failures.push(format!(
-                    "{function}: without {action} no step and no notification was denied (runs: {})",
+                    "{function}: without {action} no step and no delivery was denied (runs: {})",
                     failed.join("; ")
                 ));
             }
@@ -639,7 +660,9 @@ async fn denied_roles_stay_untouched(
 /// with a revocation of a person's from before), and a role with a stolen
 /// session denied, all contained by the admin.
 struct Contained {
-    instance: String,
+    /// The finding the instance was quarantined for: it is released by
+    /// finding (`responder release --finding-id`).
+    instance_finding: String,
     users: Vec<String>,
     roles: Vec<String>,
     buckets: Vec<String>,
@@ -687,11 +710,13 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     let name = responder_core::revocation::POLICY_NAME;
     iam.put_role_policy().role_name(&role).policy_name(name).policy_document(&earlier).send().await.expect("put");
     iam.put_user_policy().user_name(&user).policy_name(name).policy_document(&earlier).send().await.expect("put");
+    let quarantine = fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id);
+    let instance_finding = serde_json::from_slice::<serde_json::Value>(&quarantine).expect("event")["detail"]["id"]
+        .as_str()
+        .expect("a finding id")
+        .to_owned();
     let cases = [
-        Case {
-            function: Function::QuarantineInstance,
-            event: fixture_for_instance("ec2-cryptocurrency-bitcointool-high.json", &inst.id),
-        },
+        Case { function: Function::QuarantineInstance, event: quarantine },
         Case {
             function: Function::DisableIamUser,
             event: fixture_with(
@@ -755,7 +780,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
     }
     Contained {
         artifacts,
-        instance: inst.id,
+        instance_finding,
         users: vec![user, plain_user],
         roles: vec![role, stolen],
         buckets: vec![blocked, open],
@@ -767,15 +792,12 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
 /// Releases everything in `contained` as the caller of `config`.
 async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), String> {
     let iam = responder_iam::Cloud::new(config);
-    let mut runs = vec![(
-        contained.instance.clone(),
-        responder_ec2::release::release(
-            &responder_ec2::Cloud::new(config),
-            &contained.instance,
-            responder_ec2::release::ReleaseOptions { reattach_asg: true },
-        )
-        .await,
-    )];
+    let settings = Settings::from_lookup(|_| None).expect("settings");
+    let by_finding = responder_cli::release_finding(config, &settings, &contained.instance_finding, true, false).await?;
+    if by_finding.runs.len() != 1 {
+        return Err(format!("the release by finding released {} things: {by_finding:#?}", by_finding.runs.len()));
+    }
+    let mut runs = by_finding.runs;
     for user in &contained.users {
         runs.push((user.clone(), responder_iam::credentials::release_user(&iam, user).await));
     }

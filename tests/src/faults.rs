@@ -316,8 +316,8 @@ fn identify(request: &HttpRequest, body: &str) -> (String, String) {
     (service, action)
 }
 
-/// The action of a REST request (GuardDuty's: the operations the responder
-/// calls), from its method and path.
+/// The action of a REST request (GuardDuty's, Security Hub's, Lambda's, S3's:
+/// the operations the responder calls), from its method and path.
 fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
     let query = uri.split_once('?').map_or("", |(_, q)| q);
     let has = |key: &str| query.split('&').any(|p| p.split('=').next() == Some(key));
@@ -329,6 +329,10 @@ fn rest_action(service: &str, method: &str, uri: &str) -> Option<&'static str> {
         ("guardduty", "POST", ["detector"]) => Some("CreateDetector"),
         ("guardduty", "GET", ["detector", _]) => Some("GetDetector"),
         ("guardduty", "POST", ["detector", _, "findings", "get"]) => Some("GetFindings"),
+        ("guardduty", "POST", ["detector", _, "findings", "feedback"]) => Some("UpdateFindingsFeedback"),
+        ("guardduty", "POST", ["detector", _, "findings", "archive"]) => Some("ArchiveFindings"),
+        ("guardduty", "POST", ["detector", _, "filter"]) => Some("CreateFilter"),
+        ("securityhub", "PATCH", ["findings", "batchupdate"]) => Some("BatchUpdateFindings"),
         ("lambda", "GET", [_, "functions", _]) => Some("GetFunction"),
         ("lambda", "GET", [_, "functions", _, "concurrency"]) => Some("GetFunctionConcurrency"),
         ("lambda", "PUT", [_, "functions", _, "concurrency"]) => Some("PutFunctionConcurrency"),

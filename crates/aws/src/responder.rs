@@ -374,7 +374,10 @@ impl<P: Playbook> Responder<P> {
         report.requested_by = requested.map(|r| r.by.clone());
         let (mut report, transient) = match decide(function, finding, policy) {
             Decision::Skip(skip) => {
-                let publish = worth_publishing(&skip);
+                // A person who asked hears why nothing was done, unless the
+                // finding was simply another function's.
+                let publish = worth_publishing(&skip)
+                    || (requested.is_some() && !matches!(skip, Skip::NotForThisFunction(_)));
                 report.outcome = Outcome::Skipped;
                 report.reason = Some(skip.to_string());
                 tracing::info!(reason = %skip, kind = skip.kind(), "skipped");
