@@ -145,6 +145,32 @@ print(f"outcome {report['outcome']}: {verify['detail']}")
 PY
 "$CARGO_TARGET_DIR/debug/demo-world" show "$forged_instance"
 
+section "A person's Contain on a Medium finding (Security Hub custom action), through the binary"
+read -r medium_instance _ < <("$CARGO_TARGET_DIR/debug/demo-world" seed)
+sed -e "s/i-0a1b2c3d4e5f67890/$medium_instance/g" events/ec2-backdoor-spambot-medium.json >"$work/medium.json"
+register "$work/medium.json"
+# The custom action names the finding by its ARN; the function fetches the
+# finding from GuardDuty and contains it below the severity threshold.
+.tools/venv/bin/python - "$work/medium.json" events/securityhub-custom-action-contain-ec2-spambot-medium.json "$work/action.json" <<'PY'
+import json, sys
+finding = json.load(open(sys.argv[1]))["detail"]
+action = json.load(open(sys.argv[2]))
+action["detail"]["findings"][0]["Id"] = finding["arn"]
+json.dump(action, open(sys.argv[3], "w"))
+PY
+cargo lambda invoke quarantine-instance --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --data-file "$work/action.json" --output-format json >"$work/action-report.json" \
+  || { echo "invoke of the custom action failed:"; tail -30 "$work/watch.log"; exit 1; }
+.tools/venv/bin/python - "$work/action-report.json" <<'PY' || { cat "$work/action-report.json"; exit 1; }
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["outcome"] == "contained", report["outcome"]
+print(f"outcome {report['outcome']}, severity {report['severity']}, requested by {report['requested_by']}")
+PY
+medium_finding=$(.tools/venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["detail"]["id"])' "$work/medium.json")
+echo "the GuardDuty filter that would suppress it (responder suppress, without --apply: nothing created):"
+"$CARGO_TARGET_DIR/debug/responder" suppress --finding "$medium_finding"
+
 section "A Medium finding no remediation acts on: notify-finding alerts"
 cargo lambda invoke notify-finding --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --data-file events/ec2-recon-port-probe-medium.json --output-format json >"$work/alert.json" \

@@ -316,7 +316,8 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
             // from GuardDuty, then the same playbook.
             let c = fresh.instance(admin, InstanceOptions::default()).await;
             let medium = fixture_for_instance("ec2-backdoor-spambot-medium.json", &c.id);
-            let event = responder_e2e::custom_action_on("securityhub-custom-action-contain-ec2-spambot-medium.json", &medium);
+            let event =
+                responder_e2e::custom_action_on("securityhub-custom-action-contain-ec2-spambot-medium.json", &medium);
             cases.push(Case { function, event });
             cases
         }
@@ -793,7 +794,8 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
 async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), String> {
     let iam = responder_iam::Cloud::new(config);
     let settings = Settings::from_lookup(|_| None).expect("settings");
-    let by_finding = responder_cli::release_finding(config, &settings, &contained.instance_finding, true, false).await?;
+    let by_finding =
+        responder_cli::release_finding(config, &settings, &contained.instance_finding, true, false).await?;
     if by_finding.runs.len() != 1 {
         return Err(format!("the release by finding released {} things: {by_finding:#?}", by_finding.runs.len()));
     }

@@ -1125,14 +1125,27 @@ pub async fn security_hub_copy(config: &SdkConfig, event: &[u8]) -> String {
         .description(text(&f["description"]))
         .resources(Resource::builder().r#type("AwsEc2Instance").id(&arn).build())
         .build();
-    let out = aws_sdk_securityhub::Client::new(config)
-        .batch_import_findings()
-        .findings(finding)
-        .send()
-        .await
+    let client = aws_sdk_securityhub::Client::new(config);
+    let out = on_a_big_stack(async move { client.batch_import_findings().findings(finding).send().await })
         .expect("BatchImportFindings");
     assert_eq!(out.failed_count(), Some(0), "{out:?}");
     arn
+}
+
+/// Runs `call` to completion on a thread of its own with an 8 MiB stack,
+/// as a Lambda function's main thread has: the Security Hub SDK's finding
+/// types are so large that (de)serializing them in a debug build overflows
+/// a test thread's 2 MiB.
+fn on_a_big_stack<T: Send + 'static>(call: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(call)
+        })
+        .expect("a thread")
+        .join()
+        .expect("the call panicked")
 }
 
 /// The Security Hub copy of finding `arn`: its note, workflow status and
@@ -1141,7 +1154,8 @@ pub async fn security_hub_state(
     config: &SdkConfig,
     arn: &str,
 ) -> (Option<String>, Option<String>, std::collections::HashMap<String, String>) {
-    let out = aws_sdk_securityhub::Client::new(config).get_findings().send().await.expect("GetFindings");
+    let client = aws_sdk_securityhub::Client::new(config);
+    let out = on_a_big_stack(async move { client.get_findings().send().await }).expect("GetFindings");
     let finding = out.findings().iter().find(|f| f.id() == Some(arn)).unwrap_or_else(|| panic!("no copy of {arn}"));
     (
         finding.note().and_then(|n| n.text()).map(str::to_owned),

@@ -158,7 +158,7 @@ impl<P: Playbook> Handle for Responder<P> {
         Box::pin(async move {
             let event = parse_event(payload).map_err(invalid)?;
             let asked = Requested { by: requested_by.to_owned(), action: Action::Contain };
-            let result = self.respond_to(&event, payload, deadline, Some(&asked)).await;
+            let result = Box::pin(self.respond_to(&event, payload, deadline, Some(&asked))).await;
             if let (Some(report), _) = report_of(&result) {
                 log_steps(report);
             }
@@ -234,7 +234,7 @@ impl<P: Playbook> Responder<P> {
         let request = parse_action(payload).map_err(invalid)?;
         let mut reports = Vec::with_capacity(request.findings.len());
         for found in &request.findings {
-            let result = self.requested(&request, found, deadline).await;
+            let result = Box::pin(self.requested(&request, found, deadline)).await;
             if let (Some(report), _) = report_of(&result) {
                 log_steps(report);
             }
@@ -249,12 +249,12 @@ impl<P: Playbook> Responder<P> {
             let Some(first) = request.findings.first() else {
                 return Err(invalid(responder_core::InvalidEvent::new("the custom action names no finding")));
             };
-            return self.requested(&request, first, deadline).await;
+            return Box::pin(self.requested(&request, first, deadline)).await;
         }
         let event = parse_event(payload).map_err(invalid)?;
         let finding = &event.finding;
         let span = tracing::info_span!("finding", finding_id = %finding.id, finding_type = %finding.finding_type, function = %P::FUNCTION);
-        self.respond_to(&event, payload, deadline, None).instrument(span).await
+        Box::pin(self.respond_to(&event, payload, deadline, None)).instrument(span).await
     }
 
     /// A person's request for one finding: GuardDuty's own finding is
@@ -312,7 +312,7 @@ impl<P: Playbook> Responder<P> {
             invalid(responder_core::InvalidEvent::new(format!("GuardDuty's finding {} cannot be read: {e}", found.id)))
         })?;
         let asked = Requested { by: requested_by, action: request.action };
-        self.respond_to(&event, &payload, deadline, Some(&asked)).instrument(span).await
+        Box::pin(self.respond_to(&event, &payload, deadline, Some(&asked))).instrument(span).await
     }
 
     /// The report of a request whose finding could not be fetched.
@@ -376,8 +376,8 @@ impl<P: Playbook> Responder<P> {
             Decision::Skip(skip) => {
                 // A person who asked hears why nothing was done, unless the
                 // finding was simply another function's.
-                let publish = worth_publishing(&skip)
-                    || (requested.is_some() && !matches!(skip, Skip::NotForThisFunction(_)));
+                let publish =
+                    worth_publishing(&skip) || (requested.is_some() && !matches!(skip, Skip::NotForThisFunction(_)));
                 report.outcome = Outcome::Skipped;
                 report.reason = Some(skip.to_string());
                 tracing::info!(reason = %skip, kind = skip.kind(), "skipped");
@@ -406,7 +406,7 @@ impl<P: Playbook> Responder<P> {
                     // Proposed: the plan as a dry run, for a person to approve.
                     let proposing =
                         Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..self.settings.clone() };
-                    let execution = self.execute(&plan, event, deadline, &proposing).await;
+                    let execution = Box::pin(self.execute(&plan, event, deadline, &proposing)).await;
                     report.resource = Some(plan.resource());
                     let (mut report, transient) = finish(report, execution, true);
                     report.outcome = Outcome::Skipped;
@@ -418,8 +418,8 @@ impl<P: Playbook> Responder<P> {
                     (report, transient)
                 }
                 None => {
-                    let mut execution = self.execute(&plan, event, deadline, &self.settings).await;
-                    self.keep_evidence(&mut execution, event, payload).await;
+                    let mut execution = Box::pin(self.execute(&plan, event, deadline, &self.settings)).await;
+                    Box::pin(self.keep_evidence(&mut execution, event, payload)).await;
                     report.resource = Some(plan.resource());
                     finish(report, execution, policy.dry_run)
                 }
@@ -427,12 +427,12 @@ impl<P: Playbook> Responder<P> {
         };
 
         if self.settings.security_hub_write_back && function.remediates() {
-            report.security_hub = Some(self.write_back(finding, &report).await);
+            report.security_hub = Some(Box::pin(self.write_back(finding, &report)).await);
         }
-        let (notification, publish_transient) = self.publish(&report).await;
+        let (notification, publish_transient) = Box::pin(self.publish(&report)).await;
         report.notification = Some(notification);
         if let Some((s3, bucket)) = &self.siem {
-            report.siem = Some(deliver_to_siem(s3, bucket, &report).await);
+            report.siem = Some(Box::pin(deliver_to_siem(s3, bucket, &report)).await);
         }
         tracing::info!(outcome = %report.outcome, steps = report.steps.len(), "finished");
         // A report the team did not get is worth a retry too: the steps are
