@@ -313,11 +313,49 @@ def protected_roles(t, m):
     return checks
 
 
+def security_hub(t, _):
+    """Custom actions reach only the remediation functions, only from the
+    responder's own action targets and GuardDuty findings; no role holds more
+    of Security Hub than the write-back, and none can undo a containment."""
+    checks = []
+    resources = t["Resources"]
+    targets = {r["Properties"]["Id"]: r for r in resources.values() if r["Type"] == "AWS::SecurityHub::ActionTarget"}
+    checks.append(("the template creates the Contain and Release actions", sorted(targets) == ["GDRContain", "GDRRelease"]))
+    checks.append(
+        ("the actions exist only with SecurityHubIntegration", all(r.get("Condition") == "HasSecurityHub" for r in targets.values()))
+    )
+    remediation = {name for name, fn in functions(t).items() if any(
+        "aws.guardduty" in str(e["Properties"].get("Pattern", "")) for e in fn["Properties"].get("Events", {}).values()
+    )} - {"NotifyFindingFunction"}
+    reached = set()
+    for fn, event, props in event_rules(t):
+        pattern = str(props.get("Pattern", ""))
+        if "aws.securityhub" not in pattern:
+            continue
+        reached.add(fn)
+        rule = json.loads(re.sub(r"\$\{[^}]+\}", "X", pattern))
+        checks.append((f"{fn}.{event} takes custom actions only", rule.get("detail-type") == ["Security Hub Findings - Custom Action"]))
+        checks.append(
+            (f"{fn}.{event} takes only the responder's actions", sorted(a.rsplit("/", 1)[-1] for a in rule.get("resources", [])) == ["GDRContain", "GDRRelease"])
+        )
+        checks.append((f"{fn}.{event} takes GuardDuty findings only", rule.get("detail", {}).get("findings", {}).get("ProductName") == ["GuardDuty"]))
+    checks.append(("every remediation function, and only those, takes custom actions", reached == remediation))
+    for name, role in resources.items():
+        if role["Type"] != "AWS::IAM::Role" or name.startswith("Release"):
+            continue
+        actions = [a for p in role["Properties"].get("Policies", []) for st in statements_of(p["PolicyDocument"]) if st.get("Effect") == "Allow" for a in listed(st["Action"])]
+        hub = sorted({a for a in actions if a.startswith("securityhub:")})
+        checks.append((f"{name} holds nothing of Security Hub but the write-back", hub in ([], ["securityhub:BatchUpdateFindings"])))
+        undo = {"ec2:AssociateIamInstanceProfile", "autoscaling:AttachInstances", "elasticloadbalancing:RegisterTargets", "lambda:DeleteFunctionConcurrency"}
+        checks.append((f"{name} cannot undo a containment", not undo & set(actions)))
+    return checks
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "infra")
     t, m = load(directory, "template.yaml"), load(directory, "member-role.yaml")
     results = []
-    groups = (external_id_patterns, reserved_concurrency, retained, alarms, delivery, evidence_store, member_trust, protected_roles)
+    groups = (external_id_patterns, reserved_concurrency, retained, alarms, delivery, evidence_store, member_trust, protected_roles, security_hub)
     for group in groups:
         try:
             results.extend(group(t, m))
