@@ -3,9 +3,9 @@
 //! as a false positive.
 
 use responder_aws::Answer;
-use responder_core::{Function, Outcome, Settings, StepStatus};
+use responder_core::{Function, Outcome, StepStatus};
 use responder_e2e::seed::{self, InstanceOptions, Network};
-use responder_e2e::{custom_action_on, fixture_for_instance, forged, root};
+use responder_e2e::{custom_action_on, fixture_for_instance, forged, root, settings};
 
 use crate::{cloud, responder};
 
@@ -18,11 +18,6 @@ const RELEASE: &str = "securityhub-custom-action-release-ec2-spambot-medium.json
 fn finding_id(event: &[u8]) -> String {
     let event: serde_json::Value = serde_json::from_slice(event).unwrap();
     event["detail"]["id"].as_str().unwrap().to_owned()
-}
-
-fn settings(vars: &[(&str, &str)]) -> Settings {
-    let map: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
-    Settings::from_lookup(|k| map.get(k).map(|v| (*v).to_owned())).unwrap()
 }
 
 #[tokio::test]

@@ -793,7 +793,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
 /// Releases everything in `contained` as the caller of `config`.
 async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), String> {
     let iam = responder_iam::Cloud::new(config);
-    let settings = Settings::from_lookup(|_| None).expect("settings");
+    let settings = responder_e2e::settings(&[]);
     let by_finding =
         responder_cli::release_finding(config, &settings, &contained.instance_finding, true, false).await?;
     if by_finding.runs.len() != 1 {

@@ -238,11 +238,16 @@ impl Responders {
     }
 }
 
-/// A responder per function with default settings plus `vars`.
-pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> Responders {
+/// Default settings plus `vars`, as the functions read them.
+pub fn settings(vars: &[(&str, &str)]) -> responder_core::Settings {
     let map: std::collections::HashMap<String, String> =
         vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let settings = responder_core::Settings::from_lookup(|k| map.get(k).cloned()).expect("settings");
+    responder_core::Settings::from_lookup(|k| map.get(k).cloned()).expect("settings")
+}
+
+/// A responder per function with default settings plus `vars`.
+pub async fn responder(config: &SdkConfig, vars: &[(&str, &str)]) -> Responders {
+    let settings = settings(vars);
     let mut all = Vec::new();
     for function in responder_core::Function::ALL {
         all.push(responder_for(function, &settings, config).await);

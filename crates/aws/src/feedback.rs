@@ -13,7 +13,7 @@ use responder_core::suppress::Suppression;
 
 use crate::cloud::Cloud;
 use crate::failure::AwsFailure;
-use crate::securityhub::{Update, write_back};
+use crate::securityhub::{Update, update_finding};
 use crate::steps::{Execution, Held};
 use crate::verify::Detectors;
 
@@ -53,11 +53,7 @@ pub async fn false_positive<C>(cloud: &Cloud<C>, detectors: &Detectors, finding:
         workflow: Some(WorkflowStatus::Suppressed),
         fields: vec![("guardduty-responder:false-positive".to_owned(), by.to_owned())],
     };
-    let noted = write_back(&cloud.securityhub, finding, &update).await;
-    let noted = match noted.status.as_str() {
-        "updated" => Ok(Held::done(noted.detail)),
-        _ => Err(AwsFailure::rejected(noted.detail)),
-    };
+    let noted = update_finding(&cloud.securityhub, finding, &update).await.map(Held::done);
     run.log.push("note-security-hub", finding.arn.as_deref().unwrap_or(&finding.id), noted);
     run
 }

@@ -3,6 +3,7 @@
 //! [`Responder::handle`] with raw payload bytes.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -13,7 +14,7 @@ use responder_core::request::{Action, ActionRequest, FindingRef, is_security_hub
 use responder_core::{Decision, Function, Outcome, Plan, Policy, Report, Settings, StepStatus, decide, parse_event};
 use tracing::Instrument;
 
-use crate::cloud::{Clouds, MemberRole, load_sdk_config, own_identity};
+use crate::cloud::{Cloud, Clouds, MemberRole, load_sdk_config, own_identity};
 use crate::evidence::EvidenceStore;
 use crate::failure::AwsFailure;
 use crate::playbook::{Job, Playbook};
@@ -268,18 +269,14 @@ impl<P: Playbook> Responder<P> {
         deadline: Option<Instant>,
     ) -> Result<Report, HandlerError> {
         let span = tracing::info_span!("request", finding_id = %found.id, action = request.action.name(), function = %P::FUNCTION);
-        let home = self.clouds.home();
         let receiving = request
             .receiving_account
             .clone()
-            .or_else(|| home.account.as_ref().map(ToString::to_string))
+            .or_else(|| self.clouds.home().account.as_ref().map(ToString::to_string))
             .unwrap_or_default();
         let fetched = async {
-            let guardduty = match home.account.as_ref() {
-                Some(account) => self.clouds.for_scope(account, &found.region).await?.guardduty.clone(),
-                None => home.guardduty.clone(),
-            };
-            crate::verify::fetch_finding(&guardduty, &self.detectors, &found.region, &found.id).await
+            let home = self.home_in(&found.region).await?;
+            crate::verify::fetch_finding(&home.guardduty, &self.detectors, &found.region, &found.id).await
         }
         .instrument(span.clone())
         .await;
@@ -306,11 +303,8 @@ impl<P: Playbook> Responder<P> {
                 return Ok(report);
             }
         };
-        let payload =
-            responder_core::request::api_finding_event(&finding, &receiving, &now_rfc3339()).map_err(invalid)?;
-        let event = parse_event(&payload).map_err(|e| {
-            invalid(responder_core::InvalidEvent::new(format!("GuardDuty's finding {} cannot be read: {e}", found.id)))
-        })?;
+        let (payload, event) =
+            responder_core::request::fetched_event(&finding, &receiving, &now_rfc3339()).map_err(invalid)?;
         let asked = Requested { by: requested_by, action: request.action };
         Box::pin(self.respond_to(&event, &payload, deadline, Some(&asked))).instrument(span).await
     }
@@ -320,23 +314,11 @@ impl<P: Playbook> Responder<P> {
         let mut log = StepLog::default();
         log.push("fetch-finding", &found.arn, fetched);
         let mut report = Report {
-            finding_id: found.id.clone(),
-            finding_type: String::new(),
-            function: P::FUNCTION.name().to_owned(),
-            outcome: Outcome::Failed,
-            reason: None,
             steps: log.records,
             account: Some(found.account.to_string()),
             region: Some(found.region.clone()),
-            severity: None,
-            title: None,
-            resource: None,
-            activity: Vec::new(),
-            notes: Vec::new(),
-            notification: None,
             requested_by: Some(by.to_owned()),
-            security_hub: None,
-            siem: None,
+            ..Report::new(P::FUNCTION.name(), &found.id, "", Outcome::Failed)
         };
         report.reason = report.steps.first().map(|s| s.detail.clone());
         let (notification, _) = self.publish(&report).await;
@@ -358,12 +340,9 @@ impl<P: Playbook> Responder<P> {
         let policy = match requested {
             Some(asked) => {
                 lifted = Policy {
-                    remediation_threshold: responder_core::Severity::MIN,
-                    alert_threshold: responder_core::Severity::MIN,
-                    approval: Default::default(),
                     // A finding archived as a false positive is released all the same.
                     act_on_archived: self.settings.policy.act_on_archived || asked.action == Action::Release,
-                    ..self.settings.policy.clone()
+                    ..self.settings.policy.for_person()
                 };
                 &lifted
             }
@@ -537,15 +516,22 @@ impl<P: Playbook> Responder<P> {
         let finding = &event.finding;
         let claimed = responder_core::verify::FindingFacts::of(finding);
         let act_on_archived = self.settings.policy.act_on_archived;
-        let home = self.clouds.home();
-        let client = match home.account.as_ref() {
-            Some(account) => match self.clouds.for_scope(account, &finding.region).await {
-                Ok(cloud) => cloud.guardduty.clone(),
-                Err(failure) => return closed_gate(Closed::Unverified(failure)),
-            },
-            None => home.guardduty.clone(),
+        let client = match self.home_in(&finding.region).await {
+            Ok(home) => home.guardduty.clone(),
+            Err(failure) => return closed_gate(Closed::Unverified(failure)),
         };
         gate(client, self.detectors.clone(), finding.region.clone(), claimed, act_on_archived)
+    }
+
+    /// The clients of the function's own (administrator) account in
+    /// `region`: where GuardDuty and Security Hub hold every member's
+    /// findings.
+    async fn home_in(&self, region: &str) -> Result<Arc<Cloud<P::Clients>>, AwsFailure> {
+        let home = self.clouds.home();
+        match home.account.as_ref() {
+            Some(account) => self.clouds.for_scope(account, region).await,
+            None => Ok(Arc::new(home.clone())),
+        }
     }
 
     /// An attack sequence's plans, one principal after another, in one
@@ -624,13 +610,9 @@ impl<P: Playbook> Responder<P> {
     /// Notes the report on the finding's Security Hub copy, from the
     /// administrator account in the finding's region.
     async fn write_back(&self, finding: &responder_core::Finding, report: &Report) -> Notification {
-        let home = self.clouds.home();
-        let client = match home.account.as_ref() {
-            Some(account) => match self.clouds.for_scope(account, &finding.region).await {
-                Ok(cloud) => cloud.securityhub.clone(),
-                Err(failure) => return Notification { status: "failed".into(), detail: failure.to_string() },
-            },
-            None => home.securityhub.clone(),
+        let client = match self.home_in(&finding.region).await {
+            Ok(home) => home.securityhub.clone(),
+            Err(failure) => return Notification { status: "failed".into(), detail: failure.to_string() },
         };
         let record = report
             .steps
@@ -740,23 +722,11 @@ fn worth_publishing(skip: &Skip) -> bool {
 fn base_report(function: Function, event: &FindingEvent) -> Report {
     let f = &event.finding;
     Report {
-        finding_id: f.id.clone(),
-        finding_type: f.finding_type.to_string(),
-        function: function.name().to_owned(),
-        outcome: Outcome::Skipped,
-        reason: None,
-        steps: Vec::new(),
         account: Some(f.account_id.to_string()),
         region: Some(f.region.clone()),
         severity: Some(f.severity.value()),
         title: f.title.clone(),
-        resource: None,
-        activity: Vec::new(),
-        notes: Vec::new(),
-        notification: None,
-        requested_by: None,
-        security_hub: None,
-        siem: None,
+        ..Report::new(function.name(), &f.id, f.finding_type.to_string(), Outcome::Skipped)
     }
 }
 

@@ -54,15 +54,16 @@ impl Update {
     }
 }
 
-/// Updates `finding`'s Security Hub copy.
+/// Updates `finding`'s Security Hub copy, as a report's delivery status.
 pub async fn write_back(client: &aws_sdk_securityhub::Client, finding: &Finding, update: &Update) -> Notification {
-    match try_write_back(client, finding, update).await {
+    match update_finding(client, finding, update).await {
         Ok(detail) => Notification { status: "updated".into(), detail },
         Err(failure) => Notification { status: "failed".into(), detail: failure.to_string() },
     }
 }
 
-async fn try_write_back(
+/// Updates `finding`'s Security Hub copy; answers with what was noted.
+pub async fn update_finding(
     client: &aws_sdk_securityhub::Client,
     finding: &Finding,
     update: &Update,

@@ -58,10 +58,9 @@ pub async fn fetch(config: &SdkConfig, settings: &Settings, id: &str) -> Result<
         .await
         .map_err(|e| format!("GuardDuty could not be asked for finding {id}: {e}"))?
         .ok_or_else(|| format!("GuardDuty has no finding {id} in {region} (account {})", identity.account))?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let payload = responder_core::request::api_finding_event(&found, identity.account.as_str(), &now)
-        .map_err(|e| e.to_string())?;
-    let event = responder_core::parse_event(&payload).map_err(|e| format!("GuardDuty's finding {id}: {e}"))?;
+    let now = responder_aws::responder::now_rfc3339();
+    let (payload, event) =
+        responder_core::request::fetched_event(&found, identity.account.as_str(), &now).map_err(|e| e.to_string())?;
     Ok(Fetched { payload, event, identity, cloud, detectors })
 }
 
@@ -124,16 +123,10 @@ fn asked_by(fetched: &Fetched, command: &str) -> String {
     format!("{} (responder {command})", fetched.identity.arn)
 }
 
-/// The policy a person's request is decided under: no severity threshold,
-/// no approval mode; every other rule as configured.
+/// The policy a person's request is decided under (`Policy::for_person`),
+/// in the credentials' account.
 fn requested_policy(settings: &Settings, fetched: &Fetched) -> Policy {
-    Policy {
-        remediation_threshold: responder_core::Severity::MIN,
-        alert_threshold: responder_core::Severity::MIN,
-        approval: Default::default(),
-        home_account: Some(fetched.identity.account.clone()),
-        ..settings.policy.clone()
-    }
+    Policy { home_account: Some(fetched.identity.account.clone()), ..settings.policy.for_person() }
 }
 
 /// What `responder respond` did: each function's decision, and the report

@@ -112,6 +112,18 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The policy a person's request (a Security Hub custom action,
+    /// `responder respond`) is decided under: no severity threshold and no
+    /// approval mode, because a person chose; every other rule as configured.
+    pub fn for_person(&self) -> Policy {
+        Policy {
+            remediation_threshold: crate::Severity::MIN,
+            alert_threshold: crate::Severity::MIN,
+            approval: Approval::default(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the responder may act in `account`. Unknown means no.
     pub fn allows_account(&self, account: &AccountId) -> bool {
         match &self.allowed_accounts {

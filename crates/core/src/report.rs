@@ -138,6 +138,35 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of `function` on one finding with nothing in it yet but its
+    /// `outcome`: each caller fills in what it knows.
+    pub fn new(
+        function: impl Into<String>,
+        finding_id: impl Into<String>,
+        finding_type: impl Into<String>,
+        outcome: Outcome,
+    ) -> Report {
+        Report {
+            finding_id: finding_id.into(),
+            finding_type: finding_type.into(),
+            function: function.into(),
+            outcome,
+            reason: None,
+            steps: Vec::new(),
+            account: None,
+            region: None,
+            severity: None,
+            title: None,
+            resource: None,
+            activity: Vec::new(),
+            notes: Vec::new(),
+            notification: None,
+            requested_by: None,
+            security_hub: None,
+            siem: None,
+        }
+    }
+
     /// The report in at most `max_chars` characters, for a note on the
     /// finding (Security Hub keeps 512): the outcome, why, then the changes
     /// grouped by status, failures first with their targets (reads too),
@@ -270,25 +299,7 @@ impl Report {
     /// A quarantine-instance report of a Backdoor:EC2/Spambot finding `f`,
     /// with nothing but `outcome` and `steps`.
     pub(crate) fn for_test(outcome: Outcome, steps: Vec<StepRecord>) -> Report {
-        Report {
-            finding_id: "f".into(),
-            finding_type: "Backdoor:EC2/Spambot".into(),
-            function: "quarantine-instance".into(),
-            outcome,
-            reason: None,
-            steps,
-            account: None,
-            region: None,
-            severity: None,
-            title: None,
-            resource: None,
-            activity: Vec::new(),
-            notes: Vec::new(),
-            notification: None,
-            requested_by: None,
-            security_hub: None,
-            siem: None,
-        }
+        Report { steps, ..Report::new("quarantine-instance", "f", "Backdoor:EC2/Spambot", outcome) }
     }
 }
 

@@ -261,6 +261,21 @@ pub fn api_finding_event(finding: &Value, receiving_account: &str, time: &str) -
         .map_err(|e| InvalidEvent::new(format!("GuardDuty's finding cannot be re-encoded: {e}")))
 }
 
+/// GuardDuty's finding as the event the functions handle, read: the
+/// payload (kept whole in the evidence record) and its parsed form.
+pub fn fetched_event(
+    finding: &Value,
+    receiving_account: &str,
+    time: &str,
+) -> Result<(Vec<u8>, crate::event::FindingEvent), InvalidEvent> {
+    let payload = api_finding_event(finding, receiving_account, time)?;
+    let event = crate::parse_event(&payload).map_err(|e| {
+        let id = finding.get("id").and_then(Value::as_str).unwrap_or("?");
+        InvalidEvent::new(format!("GuardDuty's finding {} cannot be read: {e}", truncate(id, 80)))
+    })?;
+    Ok((payload, event))
+}
+
 fn iso_timestamps(value: &mut Value) {
     match value {
         Value::Object(map) => {

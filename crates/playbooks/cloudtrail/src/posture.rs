@@ -233,11 +233,6 @@ pub fn report(account: &str, region: &str, checks: &[Check], change: &Change) ->
     }
     let outcome = if checks.iter().all(|c| c.ok) { Outcome::Contained } else { Outcome::of_steps(&steps, false) };
     Report {
-        finding_id: format!("posture-{account}-{region}"),
-        finding_type: "Posture:Monitoring/Changed".to_owned(),
-        function: "check-posture".to_owned(),
-        outcome,
-        reason: None,
         steps,
         account: Some(account.to_owned()),
         region: Some(region.to_owned()),
@@ -245,12 +240,8 @@ pub fn report(account: &str, region: &str, checks: &[Check], change: &Change) ->
         severity: Some(if change.new.is_empty() { 3.0 } else { 8.0 }),
         title: Some(format!("{} new monitoring problem(s), {} resolved", change.new.len(), change.resolved.len())),
         resource: Some(format!("monitoring {region}")),
-        activity: Vec::new(),
         notes,
-        notification: None,
-        requested_by: None,
-        security_hub: None,
-        siem: None,
+        ..Report::new("check-posture", format!("posture-{account}-{region}"), "Posture:Monitoring/Changed", outcome)
     }
 }
 
