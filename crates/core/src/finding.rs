@@ -65,6 +65,145 @@ pub struct Resource {
     /// Malware Protection for Backup: the recovery point that was scanned.
     #[serde(default)]
     pub recovery_point_details: Option<serde_json::Value>,
+    /// ECS findings (Runtime Monitoring): the cluster and the task.
+    #[serde(default)]
+    pub ecs_cluster_details: Option<EcsClusterDetails>,
+    /// EKS findings: the cluster.
+    #[serde(default)]
+    pub eks_cluster_details: Option<EksClusterDetails>,
+    /// EKS findings: who called the Kubernetes API, and the workload.
+    #[serde(default)]
+    pub kubernetes_details: Option<KubernetesDetails>,
+    /// Runtime findings: the container the process ran in.
+    #[serde(default)]
+    pub container_details: Option<ContainerDetail>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsClusterDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub task_details: Option<EcsTaskDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTaskDetails {
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub definition_arn: Option<String>,
+    /// `service:NAME` for a service's task, `family:NAME` for a standalone one.
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub launch_type: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub containers: Vec<ContainerDetail>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDetail {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EksClusterDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesDetails {
+    #[serde(default)]
+    pub kubernetes_user_details: Option<KubernetesUserDetails>,
+    #[serde(default)]
+    pub kubernetes_workload_details: Option<KubernetesWorkloadDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesUserDetails {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub groups: Vec<String>,
+    /// The IAM session names behind the user, when it maps to a role.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub session_name: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesWorkloadDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `pods`, `deployments`, `daemonsets`, … (as the API path names them).
+    #[serde(default)]
+    pub r#type: Option<String>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+}
+
+/// The role binding an RBAC finding is about (`service.action`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesRoleBindingDetails {
+    /// `RoleBinding` or `ClusterRoleBinding`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub role_ref_name: Option<String>,
+    #[serde(default)]
+    pub role_ref_kind: Option<String>,
+}
+
+/// The Kubernetes API call of an EKS audit-log finding.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesApiCallAction {
+    #[serde(default)]
+    pub request_uri: Option<String>,
+    #[serde(default)]
+    pub verb: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub resource_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -289,6 +428,10 @@ pub struct Action {
     pub dns_request_action: Option<serde_json::Value>,
     #[serde(default)]
     pub port_probe_action: Option<serde_json::Value>,
+    #[serde(default)]
+    pub kubernetes_api_call_action: Option<KubernetesApiCallAction>,
+    #[serde(default)]
+    pub kubernetes_role_binding_details: Option<KubernetesRoleBindingDetails>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -318,7 +461,10 @@ impl Finding {
         let buckets = r.s3_bucket_details.iter().flat_map(|b| &b.tags);
         let function = r.lambda_details.iter().flat_map(|d| &d.tags);
         let database = r.rds_db_instance_details.iter().flat_map(|d| &d.tags);
-        instance.chain(buckets).chain(function).chain(database)
+        let ecs =
+            r.ecs_cluster_details.iter().flat_map(|d| d.tags.iter().chain(d.task_details.iter().flat_map(|t| &t.tags)));
+        let eks = r.eks_cluster_details.iter().flat_map(|d| &d.tags);
+        instance.chain(buckets).chain(function).chain(database).chain(ecs).chain(eks)
     }
 
     pub fn is_sample(&self) -> bool {

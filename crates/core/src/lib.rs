@@ -34,7 +34,7 @@ pub mod metrics;
 pub mod ocsf;
 pub mod pattern;
 pub mod plan;
-mod playbooks;
+pub mod playbooks;
 pub mod policy;
 pub mod posture;
 pub mod record;

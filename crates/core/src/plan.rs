@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::finding::{AccountId, Finding, InstanceId};
 use crate::pattern::Pattern;
 use crate::policy::Policy;
-use crate::target::{ArtifactKind, S3ObjectRef, Target, classify};
+use crate::target::{ArtifactKind, KubernetesBinding, S3ObjectRef, Target, classify};
 
 /// The Lambda functions, by their binary names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,6 +22,8 @@ pub enum Function {
     ProtectS3Bucket,
     ContainLambdaFunction,
     IsolateDatabase,
+    ContainEcsTask,
+    ContainEksWorkload,
 }
 
 impl Function {
@@ -35,11 +37,13 @@ impl Function {
             Function::ProtectS3Bucket => "protect-s3-bucket",
             Function::ContainLambdaFunction => "contain-lambda-function",
             Function::IsolateDatabase => "isolate-database",
+            Function::ContainEcsTask => "contain-ecs-task",
+            Function::ContainEksWorkload => "contain-eks-workload",
         }
     }
 
     /// Every function, in the order the README lists them.
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 10] = [
         Function::QuarantineInstance,
         Function::RevokeRoleSessions,
         Function::DisableIamUser,
@@ -47,6 +51,8 @@ impl Function {
         Function::ProtectS3Bucket,
         Function::ContainLambdaFunction,
         Function::IsolateDatabase,
+        Function::ContainEcsTask,
+        Function::ContainEksWorkload,
         Function::NotifyFinding,
     ];
 
@@ -117,10 +123,46 @@ pub enum Plan {
     /// delete that version from its bucket when the settings say so.
     QuarantineObject { scope: Scope, object: S3ObjectRef },
 
+    /// Contain an ECS task: record it, move its network interface onto the
+    /// isolation group in two steps or, where ECS owns the interface, stop
+    /// it; drain its container instance (EC2 launch type); scale its service
+    /// to 0 when `scale_down_service`.
+    ContainTask { scope: Scope, cluster: String, task_arn: String, scale_down_service: bool },
+    /// Contain a workload on EKS: its pod labelled and cut off by a deny-all
+    /// NetworkPolicy, its node cordoned, the offending binding removed (each
+    /// recorded for release), and the IAM principal behind the Kubernetes
+    /// user contained by the credential playbooks.
+    ContainWorkload(Box<WorkloadPlan>),
+
     /// An attack sequence naming several principals this function contains:
     /// one plan each, run one after another; `left_out` says which actors of
     /// its kind were not acted on, and why (protected, say).
     Sequence { scope: Scope, parts: Vec<Plan>, left_out: Vec<String> },
+}
+
+/// What contain-eks-workload does for one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadPlan {
+    pub scope: Scope,
+    pub cluster: String,
+    pub namespace: Option<String>,
+    /// The pod to label and cut off, when the finding names one.
+    pub pod: Option<String>,
+    /// A container the finding names instead of its pod: the executor finds
+    /// the pod that runs it.
+    pub container_id: Option<String>,
+    /// The node's instance, as the finding names it (reported; the node to
+    /// cordon is the pod's, read live).
+    pub node: Option<InstanceId>,
+    pub cordon_node: bool,
+    pub binding: Option<KubernetesBinding>,
+    /// The credential plan for the IAM principal behind the Kubernetes user.
+    pub principal: Option<Box<Plan>>,
+    /// Why the user's principal is not contained, when it is not.
+    pub principal_left_out: Option<String>,
+    /// A workload the finding names that is not a pod, with the command
+    /// that finds its pods.
+    pub workload_note: Option<String>,
 }
 
 impl Plan {
@@ -183,6 +225,32 @@ impl Plan {
                 object.version_id.as_deref().map(|v| format!(" (version {v})")).unwrap_or_default(),
                 at(scope)
             ),
+            Plan::ContainTask { scope, cluster, task_arn, scale_down_service } => format!(
+                "contain ECS task {task_arn} of cluster {cluster} {}: record it, move its network interface onto the isolation group in two steps (or stop it where ECS owns the interface), drain its container instance{}",
+                at(scope),
+                if *scale_down_service { ", scale its service to 0 (desired count recorded)" } else { "" }
+            ),
+            Plan::ContainWorkload(w) => {
+                let mut parts = Vec::new();
+                let pod = match (&w.pod, &w.container_id) {
+                    (Some(pod), _) => Some(format!("pod {}/{pod}", w.namespace.as_deref().unwrap_or("default"))),
+                    (None, Some(id)) => Some(format!("the pod running container {id}")),
+                    (None, None) => None,
+                };
+                if let Some(pod) = pod {
+                    parts.push(format!("label {pod} and cut it off with a deny-all NetworkPolicy"));
+                    if w.cordon_node {
+                        parts.push("cordon its node".into());
+                    }
+                }
+                if let Some(b) = &w.binding {
+                    parts.push(format!("record and remove {}", b.describe()));
+                }
+                if let Some(p) = &w.principal {
+                    parts.push(p.describe());
+                }
+                format!("on EKS cluster {} {}: {}", w.cluster, at(&w.scope), parts.join("; "))
+            }
 
             Plan::Sequence { parts, .. } => {
                 let parts: Vec<String> = parts.iter().map(Plan::describe).collect();
@@ -205,6 +273,15 @@ impl Plan {
             Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
             Plan::UnshareArtifact { id, .. } => id.clone(),
             Plan::QuarantineObject { object, .. } => format!("s3://{}/{}", object.bucket, object.key),
+            Plan::ContainTask { task_arn, .. } => task_arn.clone(),
+            Plan::ContainWorkload(w) => match (&w.pod, &w.binding) {
+                (Some(pod), _) => format!("{}/{pod}", w.namespace.as_deref().unwrap_or("default")),
+                (None, _) if w.container_id.is_some() => {
+                    format!("container {}", w.container_id.as_deref().unwrap_or_default())
+                }
+                (None, Some(b)) => b.describe(),
+                (None, None) => w.principal.as_ref().map_or_else(|| w.cluster.clone(), |p| p.resource()),
+            },
             Plan::Sequence { parts, .. } => parts.iter().map(Plan::resource).collect::<Vec<_>>().join(", "),
         }
     }
@@ -222,7 +299,9 @@ impl Plan {
             | Plan::IsolateDatabase { scope, .. }
             | Plan::UnshareArtifact { scope, .. }
             | Plan::QuarantineObject { scope, .. }
+            | Plan::ContainTask { scope, .. }
             | Plan::Sequence { scope, .. } => scope,
+            Plan::ContainWorkload(w) => &w.scope,
         }
     }
 }
@@ -382,6 +461,8 @@ fn decide_target(function: Function, target: Target, finding: &Finding, policy: 
         Function::ProtectS3Bucket => p::s3::protect_s3_bucket(target, finding, policy, scope),
         Function::ContainLambdaFunction => p::lambda::contain_lambda_function(target, finding, policy, scope),
         Function::IsolateDatabase => p::rds::isolate_database(target, finding, policy, scope),
+        Function::ContainEcsTask => p::containers::contain_ecs_task(target, finding, policy, scope),
+        Function::ContainEksWorkload => p::containers::contain_eks_workload(target, finding, policy, scope),
         Function::NotifyFinding => p::notify::notify_finding(target, finding, policy, scope),
     }
 }

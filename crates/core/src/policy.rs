@@ -45,6 +45,14 @@ pub struct Policy {
     /// Isolate databases on successful malicious logins (default yes);
     /// off, database findings are alerted only.
     pub isolate_databases: bool,
+    /// Isolate an EKS node or ECS container instance as a whole even when
+    /// the finding names the pod or task (default no: the container
+    /// playbook contains the workload, not its neighbours).
+    pub isolate_container_nodes: bool,
+    /// When a finding implicates a service's image, scale the service to 0
+    /// (its desired count recorded for release) so it does not start the
+    /// image again (default no: an outage is a person's call).
+    pub scale_down_services: bool,
     /// Plan and report, change nothing.
     pub dry_run: bool,
     /// Findings a person approves before anything changes.
@@ -104,6 +112,8 @@ impl Default for Policy {
             contain_anomalous_behavior: false,
             exfiltration_revokes_all_sessions: false,
             isolate_databases: true,
+            isolate_container_nodes: false,
+            scale_down_services: false,
             protect_account_public_access: true,
             dry_run: false,
             approval: Approval::default(),

@@ -135,6 +135,8 @@ impl Settings {
             contain_anomalous_behavior: flag(&get, "CONTAIN_ANOMALOUS_BEHAVIOR", false)?,
             exfiltration_revokes_all_sessions: flag(&get, "EXFILTRATION_REVOKE_ALL_SESSIONS", false)?,
             isolate_databases: flag(&get, "ISOLATE_DATABASES", true)?,
+            isolate_container_nodes: flag(&get, "ISOLATE_CONTAINER_NODES", false)?,
+            scale_down_services: flag(&get, "SCALE_DOWN_SERVICES", false)?,
             protect_account_public_access: flag(&get, "PROTECT_ACCOUNT_PUBLIC_ACCESS", true)?,
             approval: approval(&get)?,
         };

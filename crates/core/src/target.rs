@@ -44,8 +44,283 @@ pub enum Target {
     Artifact { kind: ArtifactKind, id: String },
     /// S3 object versions a malware scan found malicious.
     S3Objects { objects: Vec<S3ObjectRef> },
+    /// An ECS task (`resourceType: ECSCluster`, or an `Instance` finding
+    /// naming the task it ran in).
+    EcsTask(EcsTaskRef),
+    /// A workload on an EKS cluster (`resourceType: EKSCluster`, or an
+    /// `Instance` finding naming the pod it ran in).
+    EksWorkload(Box<EksWorkloadRef>),
     /// Anything else, with why.
     Unsupported { reason: String },
+}
+
+/// The task an ECS finding names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsTaskRef {
+    pub cluster: String,
+    pub task_arn: String,
+    /// `service:NAME` or `family:NAME`.
+    pub group: Option<String>,
+    /// The container instance's EC2 instance (EC2 launch type), when the
+    /// finding names it.
+    pub instance: Option<InstanceId>,
+    /// The images the finding names.
+    pub images: Vec<String>,
+}
+
+/// The workload, user and binding an EKS finding names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksWorkloadRef {
+    pub cluster: String,
+    /// The namespace of the workload or of the API call.
+    pub namespace: Option<String>,
+    /// The workload: its kind as the API path names it (`pods`,
+    /// `deployments`, …) and its name.
+    pub workload: Option<(String, String)>,
+    /// The node's instance (runtime findings).
+    pub node: Option<InstanceId>,
+    /// The runtime's id of the container (runtime findings that name a
+    /// container rather than its pod).
+    pub container_id: Option<String>,
+    /// The Kubernetes user who made the call, as the finding writes it.
+    pub user: Option<String>,
+    /// That user's IAM principal, when it maps to one.
+    pub principal: Option<Box<Target>>,
+    /// The role binding an RBAC finding is about.
+    pub binding: Option<KubernetesBinding>,
+}
+
+/// A RoleBinding (with its namespace) or a ClusterRoleBinding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesBinding {
+    pub cluster_wide: bool,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl KubernetesBinding {
+    pub fn describe(&self) -> String {
+        match (&self.namespace, self.cluster_wide) {
+            (Some(ns), false) => format!("rolebinding {ns}/{}", self.name),
+            _ => format!("clusterrolebinding {}", self.name),
+        }
+    }
+}
+
+/// A Kubernetes object name (DNS subdomain): 1–253 of lowercase letters,
+/// digits, `-` and `.`, a letter or digit first and last.
+pub fn is_kubernetes_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (1..=253).contains(&b.len())
+        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+        && b.first().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// A Kubernetes namespace (DNS label): as a name, at most 63, no `.`.
+pub fn is_kubernetes_namespace(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_kubernetes_name(name)
+}
+
+/// A container runtime's id: 12 to 128 lowercase hex digits.
+pub fn is_container_id(id: &str) -> bool {
+    (12..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// An ECS or EKS cluster name: 1–100 of letters, digits, `-` and `_`, a
+/// letter or digit first.
+pub fn is_cluster_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// An ECS task ARN: `arn:PARTITION:ecs:REGION:ACCOUNT:task/CLUSTER/ID`
+/// (or the old `task/ID`), the id 32 hex digits or a UUID.
+pub fn is_task_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = parts[..] else { return false };
+    let id_ok = |id: &str| (id.len() == 32 || id.len() == 36) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    arn_ == "arn"
+        && partition.starts_with("aws")
+        && service == "ecs"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && match resource.strip_prefix("task/").map(|r| r.split('/').collect::<Vec<_>>()).as_deref() {
+            Some([id]) => id_ok(id),
+            Some([cluster, id]) => is_cluster_name(cluster) && id_ok(id),
+            _ => false,
+        }
+}
+
+/// The IAM principal a Kubernetes user name maps to on EKS: an IAM user's
+/// ARN, an assumed role's (`arn:…:sts::ACCOUNT:assumed-role/ROLE/SESSION`),
+/// or a role's with the finding's session name.
+fn kubernetes_principal(username: &str, sessions: &[String]) -> Option<Target> {
+    let rest = username.strip_prefix("arn:")?;
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    let [_, service, _, _, resource] = parts[..] else { return None };
+    match (service, resource.split('/').collect::<Vec<_>>().as_slice()) {
+        ("iam", ["user", name]) => iam_principal(Some("IAMUser"), name, None, None),
+        ("sts", ["assumed-role", role, session]) => {
+            iam_principal(Some("AssumedRole"), role, Some(&format!("AROA:{session}")), None)
+        }
+        ("iam", ["role", role]) => {
+            let principal = sessions.first().map(|s| format!("AROA:{s}"));
+            iam_principal(Some("AssumedRole"), role, principal.as_deref(), None)
+        }
+        _ => None,
+    }
+}
+
+fn unsupported(what: &str, value: &str) -> Target {
+    Target::Unsupported { reason: format!("{what} {:?} is not valid", crate::finding::truncate(value, 80)) }
+}
+
+/// The task of an ECS finding.
+fn ecs_task(finding: &Finding) -> Target {
+    let r = &finding.resource;
+    let Some(cluster) = &r.ecs_cluster_details else {
+        return Target::Unsupported { reason: "the finding has no ecsClusterDetails".into() };
+    };
+    let name = cluster.name.clone().unwrap_or_default();
+    if !is_cluster_name(&name) {
+        return unsupported("ECS cluster name", &name);
+    }
+    let Some(task) = &cluster.task_details else {
+        return Target::Unsupported { reason: format!("the finding names cluster {name} but no task") };
+    };
+    let arn = task.arn.clone().unwrap_or_default();
+    if !is_task_arn(&arn) {
+        return unsupported("task ARN", &arn);
+    }
+    let mut images: Vec<String> = task.containers.iter().filter_map(|c| c.image.clone()).collect();
+    images.extend(r.container_details.iter().filter_map(|c| c.image.clone()));
+    images.sort();
+    images.dedup();
+    Target::EcsTask(EcsTaskRef {
+        cluster: name,
+        task_arn: arn,
+        group: task.group.clone(),
+        instance: r.instance_details.as_ref().and_then(|d| d.instance_id.clone()),
+        images,
+    })
+}
+
+/// The workload, user and binding of an EKS finding.
+fn eks_workload(finding: &Finding) -> Target {
+    let r = &finding.resource;
+    let cluster = r
+        .eks_cluster_details
+        .as_ref()
+        .and_then(|d| d.name.clone())
+        .or_else(|| match node_of(finding) {
+            Some(Node::Eks(c)) => Some(c),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if !is_cluster_name(&cluster) {
+        return unsupported("EKS cluster name", &cluster);
+    }
+    let k8s = r.kubernetes_details.as_ref();
+    let call = finding.service.action.as_ref().and_then(|a| a.kubernetes_api_call_action.as_ref());
+    let workload_details = k8s.and_then(|k| k.kubernetes_workload_details.as_ref());
+    let namespace = workload_details
+        .and_then(|w| w.namespace.clone())
+        .or_else(|| call.and_then(|c| c.namespace.clone()))
+        .filter(|n| !n.is_empty());
+    if let Some(ns) = namespace.as_deref().filter(|n| !is_kubernetes_namespace(n)) {
+        return unsupported("namespace", ns);
+    }
+    let workload = match workload_details.and_then(|w| w.name.clone().zip(w.r#type.clone())) {
+        Some((name, kind)) if is_kubernetes_name(&name) => Some((kind.to_ascii_lowercase(), name)),
+        Some((name, _)) => return unsupported("workload name", &name),
+        None => None,
+    };
+    let user_details = k8s.and_then(|k| k.kubernetes_user_details.as_ref());
+    let user = user_details.and_then(|u| u.username.clone());
+    let principal = user_details
+        .and_then(|u| kubernetes_principal(u.username.as_deref().unwrap_or_default(), &u.session_name))
+        .map(Box::new);
+    let binding_details = finding.service.action.as_ref().and_then(|a| a.kubernetes_role_binding_details.as_ref());
+    let binding = match binding_details.and_then(|b| b.name.clone().map(|n| (b, n))) {
+        Some((_, name)) if !is_kubernetes_name(&name) && !name.starts_with("system:") => {
+            return unsupported("role binding name", &name);
+        }
+        Some((b, name)) => {
+            let cluster_wide = b.kind.as_deref() == Some("ClusterRoleBinding");
+            Some(KubernetesBinding {
+                cluster_wide,
+                namespace: if cluster_wide { None } else { namespace.clone() },
+                name,
+            })
+        }
+        None => None,
+    };
+    let container_id = r.container_details.as_ref().and_then(|c| c.id.clone()).filter(|id| is_container_id(id));
+    Target::EksWorkload(Box::new(EksWorkloadRef {
+        cluster,
+        namespace,
+        workload,
+        node: r.instance_details.as_ref().and_then(|d| d.instance_id.clone()),
+        container_id,
+        user,
+        principal,
+        binding,
+    }))
+}
+
+/// What a container host is, by the finding's tags and details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A node of this EKS cluster.
+    Eks(String),
+    /// A container instance of an ECS cluster (its name, when known).
+    Ecs(Option<String>),
+}
+
+/// The container cluster an instance serves, by the tags EKS and ECS put on
+/// their nodes (`eks:cluster-name`, `aws:eks:cluster-name`,
+/// `kubernetes.io/cluster/NAME`, `AmazonECSManaged`) or the cluster details
+/// of the finding.
+pub fn node_by_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Node> {
+    let mut ecs = false;
+    for (key, value) in tags {
+        match key {
+            "eks:cluster-name" | "aws:eks:cluster-name" if is_cluster_name(value) => {
+                return Some(Node::Eks(value.to_owned()));
+            }
+            "AmazonECSManaged" => ecs = true,
+            _ => {
+                if let Some(name) = key.strip_prefix("kubernetes.io/cluster/").filter(|n| is_cluster_name(n)) {
+                    return Some(Node::Eks(name.to_owned()));
+                }
+            }
+        }
+    }
+    ecs.then_some(Node::Ecs(None))
+}
+
+/// [`node_by_tags`] on the finding's instance, or the cluster its details name.
+pub fn node_of(finding: &Finding) -> Option<Node> {
+    let r = &finding.resource;
+    let tags = r.instance_details.iter().flat_map(|d| &d.tags).map(|t| (t.key.as_str(), t.value.as_str()));
+    node_by_tags(tags)
+        .or_else(|| r.eks_cluster_details.as_ref().and_then(|c| c.name.clone()).map(Node::Eks))
+        .or_else(|| r.ecs_cluster_details.as_ref().map(|c| Node::Ecs(c.name.clone())))
+}
+
+/// For an `Instance` finding about a container host: the task or pod it
+/// names, when it names one.
+pub fn classify_node_workload(finding: &Finding) -> Option<Target> {
+    let r = &finding.resource;
+    if r.ecs_cluster_details.as_ref().is_some_and(|c| c.task_details.is_some()) {
+        return Some(ecs_task(finding));
+    }
+    let names_workload = r.kubernetes_details.as_ref().is_some_and(|k| k.kubernetes_workload_details.is_some())
+        || r.container_details.as_ref().and_then(|c| c.id.as_deref()).is_some_and(is_container_id);
+    (names_workload && matches!(node_of(finding), Some(Node::Eks(_)))).then(|| eks_workload(finding))
 }
 
 /// What kind of shareable EC2 artifact.
@@ -360,6 +635,11 @@ pub fn alert_resource(finding: &Finding) -> Option<String> {
         Target::S3Objects { objects } => {
             Some(objects.iter().map(|o| format!("s3://{}/{}", o.bucket, o.key)).collect::<Vec<_>>().join(", "))
         }
+        Target::EcsTask(task) => Some(task.task_arn),
+        Target::EksWorkload(w) => Some(match &w.workload {
+            Some((kind, name)) => format!("{}/{kind}/{name}", w.namespace.as_deref().unwrap_or("default")),
+            None => format!("EKS cluster {}", w.cluster),
+        }),
         Target::S3Buckets { caller, .. } => caller.and_then(|c| match *c {
             Target::IamUser { user_name, .. } => Some(user_name),
             Target::RoleSession { role_name, .. } => Some(role_name),
@@ -452,6 +732,8 @@ pub fn classify(finding: &Finding) -> Target {
                 cluster_id => Target::Database { instance_id: id, cluster_id },
             }
         }
+        "ECSCluster" => ecs_task(finding),
+        "EKSCluster" => eks_workload(finding),
         "Lambda" => {
             let name = resource.lambda_details.as_ref().and_then(|d| d.function_name.clone()).unwrap_or_default();
             if is_function_name(&name) {

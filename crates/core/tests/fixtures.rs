@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use responder_core::request::{Action, is_security_hub_event, parse_action};
-use responder_core::{AccountId, Decision, Function, Policy, decide, parse_event};
+use responder_core::{AccountId, Decision, Function, Policy, Skip, decide, parse_event};
 
 /// `act` or the skip kind, per function.
 struct Row {
@@ -41,6 +41,26 @@ const DATABASE_FIXTURES: &[(&str, &str)] = &[
     ("rds-failed-login-tor.json", "type_not_handled"),
 ];
 
+/// What contain-ecs-task does with the fixtures it does not answer
+/// `not_for_this_function`.
+const TASK_FIXTURES: &[(&str, &str)] = &[
+    ("ecs-runtime-cryptocurrency-fargate.json", "act"),
+    ("ecs-runtime-malicious-file-ec2.json", "act"),
+    ("ecs-runtime-reverse-shell-standalone.json", "act"),
+];
+
+/// What contain-eks-workload does with the fixtures it does not answer
+/// `not_for_this_function`.
+const WORKLOAD_FIXTURES: &[(&str, &str)] = &[
+    ("eks-runtime-backdoor-c2.json", "act"),
+    ("eks-rolebinding-created.json", "act"),
+    ("eks-admin-access-default-service-account.json", "act"),
+    ("eks-anonymous-access-granted.json", "type_not_handled"),
+    ("eks-exposed-dashboard.json", "type_not_handled"),
+    ("eks-malicious-ip-caller-iam-user.json", "below_threshold"),
+    ("ec2-runtime-eks-node-cryptocurrency.json", "act"),
+];
+
 /// Fixtures below the default alert threshold (4.0), which notify-finding skips.
 const QUIET_FIXTURES: &[&str] = &[
     "s3-bucket-block-public-access-disabled.json",
@@ -52,6 +72,72 @@ const QUIET_FIXTURES: &[&str] = &[
 ];
 
 const TABLE: &[Row] = &[
+    Row {
+        file: "ecs-runtime-cryptocurrency-fargate.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ecs-runtime-malicious-file-ec2.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ecs-runtime-reverse-shell-standalone.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-runtime-backdoor-c2.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-rolebinding-created.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-admin-access-default-service-account.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-anonymous-access-granted.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-exposed-dashboard.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "eks-malicious-ip-caller-iam-user.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-runtime-eks-node-cryptocurrency.json",
+        quarantine: "not_for_this_function",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
+    Row {
+        file: "ec2-runtime-eks-node-no-workload.json",
+        quarantine: "act",
+        revoke: "not_for_this_function",
+        disable: "not_for_this_function",
+    },
     Row {
         file: "ec2-malicious-file-snapshot.json",
         quarantine: "act",
@@ -394,6 +480,9 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
         let database =
             DATABASE_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         let bucket = BUCKET_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
+        let task = TASK_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
+        let workload =
+            WORKLOAD_FIXTURES.iter().find(|(f, _)| *f == row.file).map_or("not_for_this_function", |(_, k)| *k);
         for (function, want) in [
             (Function::QuarantineInstance, row.quarantine),
             (Function::RevokeRoleSessions, row.revoke),
@@ -402,6 +491,8 @@ fn every_fixture_has_a_row_and_decides_as_expected() {
             (Function::ProtectS3Bucket, bucket),
             (Function::ContainLambdaFunction, function),
             (Function::IsolateDatabase, database),
+            (Function::ContainEcsTask, task),
+            (Function::ContainEksWorkload, workload),
             (Function::NotifyFinding, alert),
         ] {
             let got = decide(function, &event.finding, &policy);
@@ -602,6 +693,8 @@ fn every_plan_describes_what_it_acts_on() {
                 responder_core::Plan::IsolateDatabase { instance_id, .. } => instance_id.clone(),
                 responder_core::Plan::UnshareArtifact { id, .. } => id.clone(),
                 responder_core::Plan::QuarantineObject { object, .. } => object.key.clone(),
+                responder_core::Plan::ContainTask { task_arn, .. } => task_arn.clone(),
+                responder_core::Plan::ContainWorkload(w) => w.cluster.clone(),
                 responder_core::Plan::Sequence { .. } => "attack sequence".into(),
             };
             assert!(words.contains(&resource), "{}: {words}", entry.path().display());
@@ -632,4 +725,127 @@ fn recovery_points_are_unshared_only_when_they_are_an_image_or_a_snapshot() {
     let event = parse_event(vault.as_bytes()).unwrap();
     assert_eq!(kind(&decide(Function::QuarantineInstance, &event.finding, &policy())), "not_for_this_function");
     assert_eq!(kind(&decide(Function::NotifyFinding, &event.finding, &policy())), "act");
+}
+
+#[allow(clippy::unwrap_used)]
+fn fixture(name: &str) -> responder_core::Finding {
+    parse_event(&std::fs::read(events_dir().join(name)).unwrap()).unwrap().finding
+}
+
+/// What each container finding contains: the pod or task it names, the
+/// binding, the IAM principal behind the Kubernetes user (one session, under
+/// the same protections), and the node only when the policy says so.
+#[test]
+fn container_findings_contain_the_workload_and_what_goes_with_it() {
+    use responder_core::Plan;
+    let finding = fixture("eks-runtime-backdoor-c2.json");
+    let Decision::Act(Plan::ContainWorkload(w)) = decide(Function::ContainEksWorkload, &finding, &policy()) else {
+        panic!("runtime finding")
+    };
+    assert_eq!((w.namespace.as_deref(), w.pod.as_deref()), (Some("shop"), Some("checkout-7d9f8c6b5d-x2kqp")));
+    assert!(w.cordon_node && w.binding.is_none() && w.principal.is_none(), "{w:?}");
+
+    // An RBAC finding: the binding, in the call's namespace; the caller's
+    // role session only when anomaly findings may contain.
+    let finding = fixture("eks-rolebinding-created.json");
+    let Decision::Act(Plan::ContainWorkload(w)) = decide(Function::ContainEksWorkload, &finding, &policy()) else {
+        panic!("rbac finding")
+    };
+    let b = w.binding.as_ref().unwrap();
+    assert_eq!(
+        (b.cluster_wide, b.namespace.as_deref(), b.name.as_str()),
+        (false, Some("payments"), "dev-deployer-admin")
+    );
+    assert!(w.principal.is_none() && w.pod.is_none());
+    assert!(w.principal_left_out.as_deref().unwrap().contains("CONTAIN_ANOMALOUS_BEHAVIOR"), "{w:?}");
+    let opted = Policy { contain_anomalous_behavior: true, ..policy() };
+    let Decision::Act(Plan::ContainWorkload(w)) = decide(Function::ContainEksWorkload, &finding, &opted) else {
+        panic!("rbac finding, opted in")
+    };
+    match w.principal.as_deref() {
+        Some(Plan::RevokeRoleSessions { role_name, stolen_session, .. }) => {
+            assert_eq!((role_name.as_str(), stolen_session.as_deref()), ("dev-deployer", Some("ci-session")))
+        }
+        other => panic!("{other:?}"),
+    }
+    let protected =
+        Policy { protected_principals: vec![responder_core::pattern::Pattern::new("dev-*")], ..opted.clone() };
+    let Decision::Act(Plan::ContainWorkload(w)) = decide(Function::ContainEksWorkload, &finding, &protected) else {
+        panic!("the binding is still removed")
+    };
+    assert!(w.principal.is_none() && w.principal_left_out.as_deref().unwrap().contains("protected"), "{w:?}");
+
+    // A cluster-wide binding; `kubernetes-admin` maps to no IAM principal.
+    let finding = fixture("eks-admin-access-default-service-account.json");
+    let Decision::Act(Plan::ContainWorkload(w)) = decide(Function::ContainEksWorkload, &finding, &policy()) else {
+        panic!("admin access")
+    };
+    let b = w.binding.as_ref().unwrap();
+    assert_eq!((b.cluster_wide, b.namespace.as_deref(), b.name.as_str()), (true, None, "web-default-sa-admin"));
+    assert!(w.principal.is_none() && w.principal_left_out.as_deref().unwrap().contains("kubernetes-admin"));
+
+    // ECS: the service is scaled down only behind the setting, and only when
+    // the finding implicates the image.
+    let scale = Policy { scale_down_services: true, ..policy() };
+    for (file, off, on) in [
+        ("ecs-runtime-malicious-file-ec2.json", false, true),
+        ("ecs-runtime-reverse-shell-standalone.json", false, false),
+    ] {
+        for (policy, want) in [(policy(), off), (scale.clone(), on)] {
+            match decide(Function::ContainEcsTask, &fixture(file), &policy) {
+                Decision::Act(Plan::ContainTask { scale_down_service, cluster, .. }) => {
+                    assert_eq!(scale_down_service, want, "{file}");
+                    assert!(!cluster.is_empty());
+                }
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+    }
+    // EC2 launch type: the container instance goes to quarantine-instance.
+    match decide(Function::QuarantineInstance, &fixture("ecs-runtime-malicious-file-ec2.json"), &policy()) {
+        Decision::Act(Plan::Quarantine { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A node reported as an instance: the workload it names is contained by
+/// the container function, the node only when ISOLATE_CONTAINER_NODES says so.
+#[test]
+fn nodes_are_isolated_whole_only_when_the_policy_says_so() {
+    use responder_core::Plan;
+    let finding = fixture("ec2-runtime-eks-node-cryptocurrency.json");
+    match decide(Function::QuarantineInstance, &finding, &policy()) {
+        Decision::Skip(Skip::NotForThisFunction(why)) => {
+            assert!(why.contains("contain-eks-workload") && why.contains("ISOLATE_CONTAINER_NODES"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let whole = Policy { isolate_container_nodes: true, ..policy() };
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &finding, &whole)), "act");
+    match decide(Function::ContainEksWorkload, &finding, &policy()) {
+        Decision::Act(Plan::ContainWorkload(w)) => {
+            assert_eq!(w.cluster, "prod-eks");
+            assert!(w.pod.is_none() && w.container_id.as_deref().is_some_and(|c| c.starts_with("7ce931d7")), "{w:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without a workload named, the node is quarantined (the report says
+    // what that cuts off) and the container function has nothing to do.
+    let finding = fixture("ec2-runtime-eks-node-no-workload.json");
+    assert_eq!(kind(&decide(Function::QuarantineInstance, &finding, &policy())), "act");
+    assert_eq!(kind(&decide(Function::ContainEksWorkload, &finding, &policy())), "not_for_this_function");
+}
+
+/// Configuration findings: the alert carries the commands that close them.
+#[test]
+fn configuration_findings_carry_the_commands_that_close_them() {
+    let commands = responder_core::playbooks::closing_commands(&fixture("eks-anonymous-access-granted.json"));
+    assert!(commands.iter().any(|c| c == "kubectl delete clusterrolebinding anonymous-view"), "{commands:?}");
+    let commands = responder_core::playbooks::closing_commands(&fixture("eks-exposed-dashboard.json"));
+    assert!(
+        commands.iter().any(|c| c.starts_with("kubectl -n kubernetes-dashboard patch service kubernetes-dashboard")
+            && c.contains("ClusterIP")),
+        "{commands:?}"
+    );
+    assert!(responder_core::playbooks::closing_commands(&fixture("eks-runtime-backdoor-c2.json")).is_empty());
 }

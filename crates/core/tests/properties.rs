@@ -198,6 +198,19 @@ fn assert_acts_only_on_well_formed_names(plan: &Plan) {
             assert!(s.function_name.is_match(function_name), "{function_name:?}")
         }
         Plan::ProtectAccount { .. } => {}
+        Plan::ContainTask { cluster, task_arn, .. } => {
+            assert!(responder_core::target::is_cluster_name(cluster), "{cluster:?}");
+            assert!(responder_core::target::is_task_arn(task_arn), "{task_arn:?}");
+        }
+        Plan::ContainWorkload(w) => {
+            use responder_core::target::{is_cluster_name, is_kubernetes_name, is_kubernetes_namespace};
+            assert!(is_cluster_name(&w.cluster), "{w:?}");
+            assert!(w.namespace.as_deref().is_none_or(is_kubernetes_namespace), "{w:?}");
+            assert!(w.pod.as_deref().is_none_or(is_kubernetes_name), "{w:?}");
+            if let Some(p) = &w.principal {
+                assert_acts_only_on_well_formed_names(p);
+            }
+        }
         Plan::ProtectBucket { bucket, .. } => {
             assert!(s.bucket_name.is_match(bucket) && !bucket.contains(".."), "{bucket:?}")
         }

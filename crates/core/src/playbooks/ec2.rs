@@ -42,6 +42,38 @@ pub(crate) const ARTIFACT_TYPES: &[&str] = &[
     "Execution:EC2/MaliciousFile!RecoveryPoint",
 ];
 
+/// An EKS node or ECS container instance whose finding names the pod or
+/// task: the container function contains the workload; the node is
+/// isolated only when the policy says so.
+fn workload_named(instance_id: &crate::finding::InstanceId, finding: &Finding, policy: &Policy) -> Option<Skip> {
+    use crate::target::{Node, classify_node_workload, node_of};
+    if policy.isolate_container_nodes {
+        return None;
+    }
+    let node = node_of(finding)?;
+    let workload = classify_node_workload(finding)?;
+    let (function, what) = match (&node, &workload) {
+        (Node::Eks(cluster), Target::EksWorkload(w)) => (
+            "contain-eks-workload",
+            match (&w.workload, &w.container_id) {
+                (Some((kind, name)), _) => format!(
+                    "a node of EKS cluster {cluster}, and the finding names {kind} {}/{name}",
+                    w.namespace.as_deref().unwrap_or("default")
+                ),
+                (None, Some(id)) => format!("a node of EKS cluster {cluster}, and the finding names container {id}"),
+                (None, None) => return None,
+            },
+        ),
+        (_, Target::EcsTask(t)) => {
+            ("contain-ecs-task", format!("an ECS container instance running task {}", t.task_arn))
+        }
+        _ => return None,
+    };
+    Some(Skip::NotForThisFunction(format!(
+        "instance {instance_id} is {what}: {function} contains that workload, not its neighbours (ISOLATE_CONTAINER_NODES=true isolates the whole node)"
+    )))
+}
+
 /// quarantine-instance.
 pub(crate) fn quarantine(target: Target, finding: &Finding, policy: &Policy, scope: Scope) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
@@ -54,7 +86,29 @@ pub(crate) fn quarantine(target: Target, finding: &Finding, policy: &Policy, sco
         return Ok(Plan::UnshareArtifact { scope, kind, id });
     }
     let (instance_id, eni_hints) = match target {
-        Target::Instance { instance_id, eni_hints } => (instance_id, eni_hints),
+        Target::Instance { instance_id, eni_hints } => {
+            if let Some(skip) = workload_named(&instance_id, finding, policy) {
+                return Err(skip);
+            }
+            (instance_id, eni_hints)
+        }
+        // An ECS task on a container instance (EC2 launch type): the task is
+        // contain-ecs-task's; the instance, drained by it, is quarantined here.
+        Target::EcsTask(crate::target::EcsTaskRef { instance: Some(instance_id), .. }) => {
+            if !matches_any(super::containers::RUNTIME_TYPES, finding_type) {
+                return Err(Skip::TypeNotHandled(finding_type.to_owned()));
+            }
+            gates(finding, policy)?;
+            severity_gate(finding, policy)?;
+            let eni_hints = finding
+                .resource
+                .instance_details
+                .iter()
+                .flat_map(|d| &d.network_interfaces)
+                .filter_map(|n| n.network_interface_id.clone())
+                .collect();
+            return Ok(Plan::Quarantine { scope, instance_id, eni_hints });
+        }
         Target::RoleSession { source_instance: Some(instance_id), .. }
             if matches_any(EXFILTRATION_TYPES, finding_type) =>
         {

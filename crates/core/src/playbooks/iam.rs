@@ -115,7 +115,7 @@ fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip>
 /// Roles the responder never touches, by what the finding says of them. The
 /// executor repeats the service-linked and protected checks against the
 /// role's live path and ARN.
-fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+pub(crate) fn role_gates(role_name: &str, scope: &Scope, finding: &Finding, policy: &Policy) -> Result<(), Skip> {
     if role_name.starts_with("AWSReservedSSO_") {
         return Err(Skip::IdentityCenterRole(role_name.to_owned()));
     }

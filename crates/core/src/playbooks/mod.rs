@@ -4,11 +4,14 @@
 //! severity) stay in `plan`.
 
 pub(crate) mod cloudtrail;
+pub(crate) mod containers;
 pub(crate) mod ec2;
 pub(crate) mod iam;
 pub(crate) mod lambda;
 pub(crate) mod notify;
 pub(crate) mod rds;
 pub(crate) mod s3;
+
+pub use containers::closing_commands;
 
 pub(crate) use crate::plan::{gates, matches_any, severity_gate};
