@@ -5,6 +5,7 @@
 mod concurrency;
 mod credentials;
 mod cross_account;
+mod ecs;
 mod evidence;
 mod lambda;
 mod notify;

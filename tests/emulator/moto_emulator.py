@@ -1,4 +1,4 @@
-"""Runs moto's server for the project's tests and demo, with seventeen fidelity patches.
+"""Runs moto's server for the project's tests and demo, with eighteen fidelity patches.
 
 moto reports the security groups of an ENI attached to an instance as the
 ENI's own groups united with the groups the instance was launched with, so
@@ -153,6 +153,26 @@ carries its findings so). moto flattens the event through objects only, so
 such a pattern never matches. The seventeenth patch flattens through arrays
 of objects too, each path holding the values of every element; moto's own
 matching then applies, as it already does to an array of values.
+
+ECS tasks, in four ways. moto's RunTask fails for every `awsvpc` task
+(Fargate's among them) when it reads the private DNS name of the network
+interface it made, which moto's interfaces only have in VPCs with DNS
+hostnames on: the interface gets the name EC2 gives it
+(`ip-A-B-C-D.ec2.internal`). The interface ECS makes for a task is ECS's:
+EC2 describes it as requester-managed, and refuses to change its security
+groups (UnauthorizedOperation, the error reported for it); moto made it
+an ordinary interface any caller could move. ECS reports the digest of the
+image each container runs (`imageDigest`); moto reports none: the patch
+reports `sha256:` and the SHA-256 of the image reference, so two tasks of
+one image share a digest and tasks of other images do not; and it writes
+a container's `cpu` and `memory` as the strings the API defines, where
+moto wrote numbers the SDK refuses to read. And container
+instances take tags (TagResource, UntagResource, ListTagsForResource, and
+DescribeContainerInstances with `include=TAGS`), where moto raised an
+internal error for their ARNs. moto also moves a running task a step
+towards STOPPED each time it is described, where ECS leaves it running
+until it is stopped: the patch leaves it running too. Nothing else about
+ECS is changed.
 
 The server also exits when the process that started it goes away, so a test
 run that is killed never leaves an emulator behind.
@@ -760,6 +780,87 @@ def _flatten_through_arrays(node, prefix="", result=None):
 
 
 EventPattern._flatten_dict = staticmethod(_flatten_through_arrays)
+
+
+def _patch_ecs():
+    import hashlib
+
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    from moto.ecs import models as ecs_models
+
+    def private_dns_name(self):
+        return "ip-" + str(self.private_ip_address).replace(".", "-") + ".ec2.internal"
+
+    if not hasattr(NetworkInterface, "private_dns_name"):
+        NetworkInterface.private_dns_name = property(private_dns_name)
+
+    original_task_init = ecs_models.Task.__init__
+
+    def task_init(self, *args, **kwargs):
+        original_task_init(self, *args, **kwargs)
+        ec2 = ec2_backends[self._account_id][self.region_name]
+        for attachment in self.attachments:
+            for detail in attachment.get("details", []):
+                if detail.get("name") == "networkInterfaceId":
+                    eni = ec2.get_network_interface(detail["value"])
+                    eni.requester_managed = True
+                    eni.description = (
+                        f"arn:aws:ecs:{self.region_name}:{self._account_id}:attachment/{attachment['id']}"
+                    )
+
+    ecs_models.Task.__init__ = task_init
+
+    original_modify = NetworkInterfaceBackend.modify_network_interface_attribute
+
+    def modify(self, eni_id, group_ids, *args, **kwargs):
+        if group_ids and getattr(self.get_network_interface(eni_id), "requester_managed", False):
+            raise EC2ClientError("UnauthorizedOperation", "You are not authorized to perform this operation.")
+        return original_modify(self, eni_id, group_ids, *args, **kwargs)
+
+    NetworkInterfaceBackend.modify_network_interface_attribute = modify
+
+    def image_digest(self):
+        return "sha256:" + hashlib.sha256(str(self.image).encode()).hexdigest()
+
+    original_container_init = ecs_models.Container.__init__
+
+    def container_init(self, *args, **kwargs):
+        original_container_init(self, *args, **kwargs)
+        # The API's Container has cpu and memory as strings.
+        for field in ("cpu", "memory"):
+            if getattr(self, field, None) is not None:
+                setattr(self, field, str(getattr(self, field)))
+
+    ecs_models.Container.__init__ = container_init
+
+    ecs_models.Container.image_digest = property(image_digest)
+    ecs_models.ContainerInstance.tags = []
+
+    original_get_resource = ecs_models.EC2ContainerServiceBackend._get_resource
+
+    def get_resource(self, resource_arn, parsed_arn):
+        if parsed_arn["service"] == "container-instance":
+            instance_id = parsed_arn["id"].split("/")[-1]
+            for instances in self.container_instances.values():
+                if instance_id in instances:
+                    found = instances[instance_id]
+                    if "tags" not in found.__dict__:
+                        found.tags = []
+                    return found
+            raise ecs_models.EcsClientException("Container instance not found.")
+        return original_get_resource(self, resource_arn, parsed_arn)
+
+    ecs_models.EC2ContainerServiceBackend._get_resource = get_resource
+
+    # moto walks a task a step towards STOPPED each time it is described; a
+    # task ECS runs keeps running until it is stopped.
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+
+
+_patch_ecs()
 
 
 def _exit_with_parent(parent):

@@ -83,6 +83,9 @@ enum Playbook {
     Snapshot,
     /// protect-s3-bucket on a malicious object version: kept, then deleted.
     MaliciousObject,
+    /// contain-ecs-task on a Fargate task of a service: stopped, the
+    /// service scaled to 0 (SCALE_DOWN_SERVICES).
+    EcsTask,
 }
 
 impl Playbook {
@@ -96,6 +99,7 @@ impl Playbook {
             Playbook::Bucket | Playbook::AccountBlock | Playbook::MaliciousObject => Function::ProtectS3Bucket,
             Playbook::LambdaFunction => Function::ContainLambdaFunction,
             Playbook::Database | Playbook::AuroraMember => Function::IsolateDatabase,
+            Playbook::EcsTask => Function::ContainEcsTask,
         }
     }
 
@@ -124,6 +128,8 @@ struct World {
     function: Option<seed::LambdaWorld>,
     /// The database and its cluster.
     database: Option<(String, Option<String>)>,
+    /// The ECS cluster and the task the finding names.
+    ecs: Option<seed::EcsWorld>,
     /// The finding id's start, as the snapshot names carry it.
     finding: String,
     /// The whole finding id, as evidence record keys carry it.
@@ -172,6 +178,11 @@ impl World {
             injector.label(cluster.as_deref().unwrap_or_default(), "cluster");
             injector.label(db, "database");
         }
+        if let Some(ecs) = &self.ecs {
+            injector.label(&ecs.task, "task");
+            injector.label(&ecs.service_arn, "service");
+            injector.label(&ecs.cluster, "ecs-cluster");
+        }
         injector.label(&self.finding_id, "finding-id");
         injector.label(&self.finding, "finding");
         if let Some((bucket, _)) = &self.evidence {
@@ -208,6 +219,7 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         bucket: None,
         function: None,
         database: None,
+        ecs: None,
         finding: String::new(),
         finding_id: String::new(),
         account_block: false,
@@ -300,6 +312,15 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
             let f = seed::lambda_function(config, None, true, Some(4)).await;
             world.event = fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &f.function)]);
             world.function = Some(f);
+        }
+        Playbook::EcsTask => {
+            let ecs = seed::ecs_world(config, false).await;
+            let id = ecs.task.rsplit('/').next().unwrap_or_default().to_owned();
+            world.event = fixture_with(
+                "ecs-runtime-cryptocurrency-fargate.json",
+                &[("ec964d3d4496eba592913bcbacbb07b7", &id), ("prod-web", &ecs.cluster)],
+            );
+            world.ecs = Some(ecs);
         }
         Playbook::Database | Playbook::AuroraMember => {
             let net = Network::create(config).await;
@@ -395,6 +416,13 @@ async fn state(config: &SdkConfig, world: &World) -> String {
         let (groups, public, tags) = seed::database_state(config, db).await;
         let records: Vec<_> = tags.keys().filter(|k| k.starts_with("guardduty-responder:")).collect();
         return format!("groups {groups:?} public {public} records {records:?}");
+    }
+    if let Some(ecs) = &world.ecs {
+        // A stopped task stays stopped (evidence): the service is what a
+        // release puts back.
+        let (desired, tags) = seed::ecs_service(config, &ecs.cluster, "web").await;
+        let records: Vec<_> = tags.keys().filter(|k| k.starts_with("guardduty-responder:")).collect();
+        return format!("desired {desired} records {records:?}");
     }
     String::new()
 }
@@ -594,6 +622,13 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
     {
         return Err(format!("{bucket}'s public access is not blocked"));
     }
+    if let Some(ecs) = &world.ecs {
+        let (status, _, _) = seed::ecs_task(config, &ecs.cluster, &ecs.task).await;
+        let (desired, _) = seed::ecs_service(config, &ecs.cluster, "web").await;
+        if status != "STOPPED" || desired != 0 {
+            return Err(format!("{} is {status}, its service wants {desired} tasks", ecs.task));
+        }
+    }
     if let Some(f) = &world.function {
         let (concurrency, mappings, url, _) = seed::lambda_state(config, &f.function).await;
         let denied = seed::role_policy(config, &f.role, STOLEN_SESSIONS_POLICY).await.is_some();
@@ -639,6 +674,13 @@ async fn release_world(config: &SdkConfig, world: &World) -> Result<(), String> 
         responder_lambda::contain::release(&responder_lambda::Cloud::new(config), &f.function).await
     } else if let Some((db, _)) = &world.database {
         responder_rds::isolate::release(&responder_rds::Cloud::new(config), db).await
+    } else if let Some(ecs) = &world.ecs {
+        let run = responder_ecs::contain::release(&responder_ecs::Cloud::new(config), &ecs.cluster, &ecs.task).await;
+        // Nothing recorded (the run failed before its record): nothing to put back.
+        if run.skipped.is_some() {
+            return Ok(());
+        }
+        run
     } else {
         return Ok(());
     };
@@ -737,6 +779,9 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
                 rest_written_before(call, "AddTagsToResource", responder_rds::isolate::ORIGINAL_PUBLIC)
                     && rest_written_before(call, "AddTagsToResource", responder_rds::isolate::ORIGINAL_GROUPS)
             }
+            (Playbook::EcsTask, "UpdateService") => {
+                rest_written_before(call, "TagResource", responder_ecs::contain::ORIGINAL_DESIRED_COUNT)
+            }
             (Playbook::DenyStolenSession, "PutRolePolicy") => {
                 written_before(call, "TagRole", ("RoleName", &role), tags::STOLEN_SESSIONS, Some("i-0123456789abcdef0"))
             }
@@ -763,6 +808,9 @@ async fn run_with(world: &World, injector: &FaultInjector) -> Result<Report, Han
     }
     if world.object.is_some() {
         vars.insert("DELETE_MALICIOUS_OBJECTS".into(), "true".into());
+    }
+    if world.ecs.is_some() {
+        vars.insert("SCALE_DOWN_SERVICES".into(), "true".into());
     }
     let settings = responder_core::Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
     let r = responder_e2e::responder_for(world.playbook.function(), &settings, &faulty).await;
@@ -937,6 +985,7 @@ async fn every_playbook_under_every_fault() {
         Playbook::AccountBlock,
         Playbook::Snapshot,
         Playbook::MaliciousObject,
+        Playbook::EcsTask,
     ] {
         total += matrix(playbook).await;
     }

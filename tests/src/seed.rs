@@ -1175,3 +1175,198 @@ pub async fn guardduty_finding(config: &SdkConfig, id: &str) -> (bool, Option<St
     let service = f.service();
     (service.and_then(|s| s.archived()).unwrap_or(false), service.and_then(|s| s.user_feedback()).map(str::to_owned))
 }
+
+/// An ECS cluster with a Fargate service's tasks (two of one image, one of
+/// another) and, when asked, a container instance running a `bridge` task.
+#[derive(Debug, Clone)]
+pub struct EcsWorld {
+    pub cluster: String,
+    pub network: Network,
+    pub service_arn: String,
+    /// A task of the service (the one a finding names).
+    pub task: String,
+    /// Another running task of the same image.
+    pub twin: String,
+    /// A running task of another image.
+    pub other: String,
+    /// The EC2 launch type's: instance, container instance ARN, task ARN.
+    pub ec2: Option<(Instance, String, String)>,
+}
+
+/// The image the service's tasks run.
+pub const SERVICE_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/storefront/web:2.14.1";
+
+pub async fn ecs_world(config: &SdkConfig, with_container_instance: bool) -> EcsWorld {
+    use aws_sdk_ecs::types::{
+        AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration,
+        NetworkMode, SettingName,
+    };
+    let ecs = aws_sdk_ecs::Client::new(config);
+    for setting in [SettingName::TaskLongArnFormat, SettingName::ContainerInstanceLongArnFormat] {
+        ecs.put_account_setting().name(setting).value("enabled").send().await.expect("PutAccountSetting");
+    }
+    let network = Network::create(config).await;
+    let cluster = unique("prod-web");
+    ecs.create_cluster().cluster_name(&cluster).send().await.expect("CreateCluster");
+    let definition = |family: &str, image: &str, mode: NetworkMode| {
+        ecs.register_task_definition()
+            .family(family)
+            .network_mode(mode.clone())
+            .set_requires_compatibilities(Some(vec![if mode == NetworkMode::Awsvpc {
+                Compatibility::Fargate
+            } else {
+                Compatibility::Ec2
+            }]))
+            .cpu("256")
+            .memory("512")
+            .container_definitions(ContainerDefinition::builder().name("web").image(image).memory(512).build())
+            .send()
+    };
+    let web = definition(&unique("web"), SERVICE_IMAGE, NetworkMode::Awsvpc).await.expect("RegisterTaskDefinition");
+    let web = web.task_definition().and_then(|d| d.task_definition_arn()).expect("definition").to_owned();
+    let worker = definition(&unique("worker"), "public.ecr.aws/docker/library/busybox:1.36", NetworkMode::Awsvpc)
+        .await
+        .expect("RegisterTaskDefinition");
+    let worker = worker.task_definition().and_then(|d| d.task_definition_arn()).expect("definition").to_owned();
+    let awsvpc = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets(&network.subnet)
+                .security_groups(&network.web_group)
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .expect("awsvpc configuration"),
+        )
+        .build();
+    let service = ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&web)
+        .desired_count(2)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(awsvpc.clone())
+        .send()
+        .await
+        .expect("CreateService");
+    let service_arn = service.service().and_then(|s| s.service_arn()).expect("service arn").to_owned();
+    let run = |definition: String, group: &str| {
+        ecs.run_task()
+            .cluster(&cluster)
+            .task_definition(definition)
+            .launch_type(LaunchType::Fargate)
+            .group(group)
+            .network_configuration(awsvpc.clone())
+            .send()
+    };
+    let mut arns = Vec::new();
+    for (definition, group) in [(&web, "service:web"), (&web, "service:web"), (&worker, "family:worker")] {
+        let out = run(definition.clone(), group).await.expect("RunTask");
+        arns.push(out.tasks().first().and_then(|t| t.task_arn()).expect("task arn").to_owned());
+    }
+    let ec2 = if with_container_instance {
+        let instance = network
+            .instance(config, InstanceOptions { second_eni: false, profile: false, asg: false, exempt: false })
+            .await;
+        let document = serde_json::json!({ "instanceId": instance.id }).to_string();
+        let registered = ecs
+            .register_container_instance()
+            .cluster(&cluster)
+            .instance_identity_document(document)
+            .send()
+            .await
+            .expect("RegisterContainerInstance");
+        let container_instance = registered
+            .container_instance()
+            .and_then(|c| c.container_instance_arn())
+            .expect("container instance arn")
+            .to_owned();
+        let api = definition(&unique("api"), SERVICE_IMAGE, NetworkMode::Bridge).await.expect("RegisterTaskDefinition");
+        let api = api.task_definition().and_then(|d| d.task_definition_arn()).expect("definition").to_owned();
+        let task = ecs
+            .run_task()
+            .cluster(&cluster)
+            .task_definition(api)
+            .launch_type(LaunchType::Ec2)
+            .group("service:api")
+            .send()
+            .await
+            .expect("RunTask (EC2)");
+        let task = task.tasks().first().and_then(|t| t.task_arn()).expect("task arn").to_owned();
+        Some((instance, container_instance, task))
+    } else {
+        None
+    };
+    EcsWorld {
+        cluster,
+        network,
+        service_arn,
+        task: arns[0].clone(),
+        twin: arns[1].clone(),
+        other: arns[2].clone(),
+        ec2,
+    }
+}
+
+/// A task's last status, stopped reason and tags.
+pub async fn ecs_task(config: &SdkConfig, cluster: &str, arn: &str) -> (String, String, Vec<(String, String)>) {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let out = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .tasks(arn)
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .expect("DescribeTasks");
+    let task = out.tasks().first().expect("the task");
+    let tags =
+        task.tags().iter().map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()));
+    (
+        task.last_status().unwrap_or_default().to_owned(),
+        task.stopped_reason().unwrap_or_default().to_owned(),
+        tags.collect(),
+    )
+}
+
+/// A service's desired count and tags.
+pub async fn ecs_service(
+    config: &SdkConfig,
+    cluster: &str,
+    service: &str,
+) -> (i32, std::collections::BTreeMap<String, String>) {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let out = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .expect("DescribeServices");
+    let s = out.services().first().expect("the service");
+    let tags =
+        s.tags().iter().map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()));
+    (s.desired_count(), tags.collect())
+}
+
+/// A container instance's status and tags.
+pub async fn ecs_container_instance(
+    config: &SdkConfig,
+    cluster: &str,
+    arn: &str,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let out = ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(arn)
+        .include(aws_sdk_ecs::types::ContainerInstanceField::Tags)
+        .send()
+        .await
+        .expect("DescribeContainerInstances");
+    let c = out.container_instances().first().expect("the container instance");
+    let tags =
+        c.tags().iter().map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()));
+    (c.status().unwrap_or_default().to_owned(), tags.collect())
+}

@@ -90,7 +90,7 @@ pub struct GroupView {
     pub egress: Vec<IpPermission>,
 }
 
-pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+pub fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 

@@ -13,6 +13,7 @@ pub mod autoscaling;
 pub mod ec2;
 pub mod elb;
 pub mod evidence;
+pub mod interface;
 pub mod quarantine;
 pub mod release;
 
@@ -57,6 +58,29 @@ pub type Cloud = responder_aws::cloud::Cloud<Ec2Clients>;
 /// quarantines: not when the finding is a malware scan's own result.
 fn scans_wanted(settings: &responder_core::Settings, finding: &responder_core::Finding) -> bool {
     settings.evidence.start_malware_scans && !finding.finding_type.as_str().starts_with("Execution:EC2/MaliciousFile")
+}
+
+/// When the instance is a container host (its live tags, else the
+/// finding's): that isolating it cuts off every workload on it.
+fn node_note(run: &Execution, finding: &responder_core::Finding, instance_id: &str) -> Option<String> {
+    use responder_core::target::{Node, node_by_tags, node_of};
+    let live = run.state.get("instance").and_then(|i| i.get("tags")).and_then(serde_json::Value::as_object);
+    let node = live
+        .and_then(|tags| node_by_tags(tags.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))))
+        .or_else(|| node_of(finding))?;
+    let what = match node {
+        Node::Eks(cluster) => format!("a node of EKS cluster {cluster}: every pod on it"),
+        Node::Ecs(Some(cluster)) => format!("a container instance of ECS cluster {cluster}: every task on it"),
+        Node::Ecs(None) => "an ECS container instance: every task on it".to_owned(),
+    };
+    let why = if finding.resource.resource_type == "ECSCluster" {
+        "contain-ecs-task drains it, so ECS starts its services' tasks elsewhere"
+    } else if run.skipped.is_none() && matches!(finding.resource.resource_type.as_str(), "Instance") {
+        "the finding names no pod or task for the container functions to contain instead, or ISOLATE_CONTAINER_NODES is on"
+    } else {
+        "the finding is about the instance"
+    };
+    Some(format!("instance {instance_id} is {what} is cut off too, not only the workload the finding is about ({why})"))
 }
 
 /// `quarantine-instance`.
@@ -108,7 +132,11 @@ impl Playbook for QuarantineInstance {
                 evidence,
                 malware_scan: scans_wanted(settings, &job.event.finding).then_some(&job.home.guardduty),
             };
-            quarantine::quarantine(cloud, &quarantine_job).await
+            let mut run = quarantine::quarantine(cloud, &quarantine_job).await;
+            if run.skipped.is_none() {
+                run.notes.extend(node_note(&run, &job.event.finding, instance_id.as_str()));
+            }
+            run
         })
     }
 }

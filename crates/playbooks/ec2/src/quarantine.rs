@@ -226,7 +226,7 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
                 steps.push(("isolate-eni", eni.id.clone(), Ok(Held::planned(DEADLINE)).into()));
                 return steps;
             }
-            steps.extend(isolate_eni(cloud, eni, &group_ids(&groups)).await);
+            steps.extend(isolate_eni(&cloud.ec2, eni, &group_ids(&groups)).await);
             steps
         }
     }));
@@ -910,7 +910,11 @@ fn group_ids(groups: &[GroupResult]) -> BTreeMap<(String, GroupRole), String> {
 /// connections become untracked), then the isolation group (untracked flows
 /// stop at once). If the first step fails the second is still attempted:
 /// new connections are cut either way.
-async fn isolate_eni(cloud: &Cloud, eni: &EniView, group_ids: &BTreeMap<(String, GroupRole), String>) -> Steps {
+async fn isolate_eni(
+    ec2: &aws_sdk_ec2::Client,
+    eni: &EniView,
+    group_ids: &BTreeMap<(String, GroupRole), String>,
+) -> Steps {
     let untrack = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Untrack));
     let isolation = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Isolation));
     let Some(isolation) = isolation else {
@@ -925,19 +929,19 @@ async fn isolate_eni(cloud: &Cloud, eni: &EniView, group_ids: &BTreeMap<(String,
         ];
     }
     let first = match untrack {
-        Some(untrack) => timed(ec2::move_eni(&cloud.ec2, eni, std::slice::from_ref(untrack), "allow-all group")).await,
+        Some(untrack) => timed(ec2::move_eni(ec2, eni, std::slice::from_ref(untrack), "allow-all group")).await,
         None => Err(AwsFailure::rejected(format!("no allow-all group in {}", eni.vpc_id))).into(),
     };
     let mut moved = eni.clone();
     if let Some(untrack) = untrack.filter(|_| first.is_ok()) {
         moved.groups = vec![untrack.clone()];
     }
-    let mut second = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
+    let mut second = timed(ec2::move_eni(ec2, &moved, &isolation, "isolation group")).await;
     if second.result.as_ref().is_err_and(AwsFailure::retryable) {
         // The SDK's retries are spent; once more, after a pause, before
         // giving up on isolation within this invocation.
         tokio::time::sleep(ISOLATION_RETRY_PAUSE).await;
-        let again = timed(ec2::move_eni(&cloud.ec2, &moved, &isolation, "isolation group")).await;
+        let again = timed(ec2::move_eni(ec2, &moved, &isolation, "isolation group")).await;
         second = Timed { took: sum(second.took, again.took), ..again };
     }
     let mut steps = vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second.clone())];
@@ -957,7 +961,7 @@ async fn isolate_eni(cloud: &Cloud, eni: &EniView, group_ids: &BTreeMap<(String,
                 eni.id
             )));
         }
-        ec2::set_eni_groups(&cloud.ec2, &eni.id, &originals).await?;
+        ec2::set_eni_groups(ec2, &eni.id, &originals).await?;
         Ok(Held::done(format!(
             "isolation did not hold: back on its original groups {}, no more exposed than before",
             originals.join(",")
