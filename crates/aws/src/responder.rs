@@ -651,6 +651,10 @@ impl<P: Playbook> Responder<P> {
         log.transient = false;
         report.activity = run.activity;
         report.notes = run.notes;
+        let commands = responder_core::playbooks::closing_commands(&event.finding);
+        if !commands.is_empty() {
+            report.notes.push(format!("Close it with:\n    {}", commands.join("\n    ")));
+        }
         let topic = self.settings.notify_topic_arn.clone().unwrap_or_default();
         report.steps = log.records.clone();
         report.outcome = Outcome::of_steps(&report.steps, false);
