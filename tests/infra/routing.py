@@ -24,7 +24,7 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
-Q, R, D, T, S, L, B, N = (
+Q, R, D, T, S, L, B, E, K, N = (
     "quarantine-instance",
     "revoke-role-sessions",
     "disable-iam-user",
@@ -32,6 +32,8 @@ Q, R, D, T, S, L, B, N = (
     "protect-s3-bucket",
     "contain-lambda-function",
     "isolate-database",
+    "contain-ecs-task",
+    "contain-eks-workload",
     "notify-finding",
 )
 
@@ -69,6 +71,19 @@ EXPECTED = {
     "rds-successful-login-malicious-ip.json": {B, N},
     "rds-aurora-successful-brute-force.json": {B, N},
     "rds-failed-login-tor.json": {N},
+    "ecs-runtime-cryptocurrency-fargate.json": {E, N},
+    # EC2 launch type: the task here, its container instance to quarantine.
+    "ecs-runtime-malicious-file-ec2.json": {Q, E, N},
+    "ecs-runtime-reverse-shell-standalone.json": {E, N},
+    "eks-runtime-backdoor-c2.json": {K, N},
+    "eks-rolebinding-created.json": {K, N},
+    "eks-admin-access-default-service-account.json": {K, N},
+    "eks-anonymous-access-granted.json": {K, N},
+    "eks-exposed-dashboard.json": {N},
+    "eks-malicious-ip-caller-iam-user.json": {N},
+    # A node's finding naming a container: both look; the functions decide.
+    "ec2-runtime-eks-node-cryptocurrency.json": {Q, K, N},
+    "ec2-runtime-eks-node-no-workload.json": {Q, N},
     "s3-attack-sequence-compromised-data.json": {S, R, D, N},
     "ec2-attack-sequence-compromised-instance-group.json": {Q, R, D, N},
     "iam-role-instance-credential-exfiltration-inside-aws.json": {Q, R, N},
@@ -90,9 +105,9 @@ EXPECTED = {
     "cloudtrail-logging-disabled-unnamed-trail.json": {T},
     # Security Hub custom actions reach every remediation function, whatever
     # the finding's severity: each fetches the finding and decides.
-    "securityhub-custom-action-contain-ec2-spambot-medium.json": {Q, R, D, T, S, L, B},
-    "securityhub-custom-action-release-ec2-spambot-medium.json": {Q, R, D, T, S, L, B},
-    "securityhub-custom-action-contain-iam-user.json": {Q, R, D, T, S, L, B},
+    "securityhub-custom-action-contain-ec2-spambot-medium.json": {Q, R, D, T, S, L, B, E, K},
+    "securityhub-custom-action-release-ec2-spambot-medium.json": {Q, R, D, T, S, L, B, E, K},
+    "securityhub-custom-action-contain-iam-user.json": {Q, R, D, T, S, L, B, E, K},
 }
 
 # Where the stack is taken to be deployed: the account and region the

@@ -98,6 +98,11 @@ const NOT_CALLED_BY_THIS_FUNCTION: &[(&str, &str, &str)] = &[
         "queues a snapshot copy EBS has not finished; the emulator completes every snapshot at once (the evidence pass's e2e test covers the queue)",
     ),
     (
+        "contain-eks-workload",
+        "eks:DescribeCluster",
+        "reaches the cluster's Kubernetes API, which the emulator has not; the fake API server tests (responder-eks) cover the Kubernetes side, the SDK-mock test the call",
+    ),
+    (
         "protect-s3-bucket",
         "s3:ListBucket",
         "without it S3 answers a read of a missing evidence copy with 403 instead of 404; the emulator answers 404 either way",
@@ -371,6 +376,51 @@ async fn seed_case(admin: &SdkConfig, function: Function, topic: &str, buckets: 
                 },
             ]
         }
+        Function::ContainEcsTask => {
+            // A Fargate task (stopped; its service scaled down, which
+            // SCALE_DOWN_SERVICES allows) and an EC2 task (its container
+            // instance drained).
+            let world = seed::ecs_world(admin, true).await;
+            let (instance, _, task) = world.ec2.clone().expect("a container instance");
+            let id = |arn: &str| arn.rsplit('/').next().unwrap_or_default().to_owned();
+            vec![
+                Case {
+                    function,
+                    event: fixture_with(
+                        "ecs-runtime-cryptocurrency-fargate.json",
+                        &[("ec964d3d4496eba592913bcbacbb07b7", &id(&world.task)), ("prod-web", &world.cluster)],
+                    ),
+                },
+                Case {
+                    function,
+                    event: fixture_with(
+                        "ecs-runtime-malicious-file-ec2.json",
+                        &[
+                            ("562033f42f81567bce7059f7a15ae49d", &id(&task)),
+                            ("prod-api", &world.cluster),
+                            ("i-05668d156b4aba5d8", &instance.id),
+                        ],
+                    ),
+                },
+            ]
+        }
+        Function::ContainEksWorkload => {
+            // The IAM principals behind Kubernetes users: a user disabled, a
+            // role's one session denied (the Kubernetes side is the fake API
+            // server tests').
+            let (user, _, _) = seed::iam_user(admin, 1, 0, true).await;
+            let role = seed::iam_role(admin, "dev-deployer", "/").await;
+            let high = |username: &str| {
+                fixture_with(
+                    "eks-malicious-ip-caller-iam-user.json",
+                    &[("\"severity\":5", "\"severity\":8"), ("arn:aws:iam::123456789012:user/ci-bot", username)],
+                )
+            };
+            vec![
+                Case { function, event: high(&format!("arn:aws:iam::123456789012:user/{user}")) },
+                Case { function, event: high(&format!("arn:aws:sts::123456789012:assumed-role/{role}/ci-session")) },
+            ]
+        }
         Function::ContainLambdaFunction => {
             let world = seed::lambda_function(admin, None, true, Some(5)).await;
             let event = fixture_with("lambda-backdoor-c2-activity.json", &[("order-processor", &world.function)]);
@@ -411,6 +461,7 @@ async fn run_as(config: &SdkConfig, topic: &str, case: &Case) -> Run {
         ("START_MALWARE_SCANS".to_owned(), "true".to_owned()),
         ("SECURITY_HUB_WRITE_BACK".to_owned(), "true".to_owned()),
         ("SIEM_BUCKET".to_owned(), SIEM.get().expect("the SIEM bucket is made before enforcement").clone()),
+        ("SCALE_DOWN_SERVICES".to_owned(), "true".to_owned()),
     ]
     .into();
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
@@ -481,6 +532,8 @@ async fn every_function_works_with_exactly_its_template_policy_and_no_less() {
         Function::ProtectS3Bucket,
         Function::ContainLambdaFunction,
         Function::IsolateDatabase,
+        Function::ContainEcsTask,
+        Function::ContainEksWorkload,
         Function::NotifyFinding,
     ];
     let mut report = Vec::new();

@@ -29,6 +29,8 @@ pub async fn responder_for(
         Function::ProtectS3Bucket => one(responder_s3::ProtectS3Bucket, settings, config).await,
         Function::ContainLambdaFunction => one(responder_lambda::ContainLambdaFunction, settings, config).await,
         Function::IsolateDatabase => one(responder_rds::IsolateDatabase, settings, config).await,
+        Function::ContainEcsTask => one(responder_ecs::ContainEcsTask, settings, config).await,
+        Function::ContainEksWorkload => one(responder_eks::ContainEksWorkload, settings, config).await,
     }
 }
 
@@ -107,6 +109,17 @@ pub async fn release_plan(config: &SdkConfig, plan: &Plan, reattach_asg: bool) -
         Plan::IsolateDatabase { instance_id, .. } => {
             let cloud = responder_rds::Cloud::new(config);
             done.push((instance_id.clone(), Box::pin(responder_rds::isolate::release(&cloud, instance_id)).await));
+        }
+        Plan::ContainTask { cluster, task_arn, .. } => {
+            let cloud = responder_ecs::Cloud::new(config);
+            done.push((task_arn.clone(), Box::pin(responder_ecs::contain::release(&cloud, cluster, task_arn)).await));
+        }
+        Plan::ContainWorkload(w) => {
+            let cloud = responder_eks::Cloud::new(config);
+            done.extend(Box::pin(responder_eks::release_plan(&cloud, w)).await);
+            if let Some(principal) = &w.principal {
+                done.extend(Box::pin(release_plan(config, principal, reattach_asg)).await);
+            }
         }
         Plan::Sequence { parts, .. } => {
             for part in parts {

@@ -17,6 +17,9 @@
 //! - `responder release --snapshot ID` / `--image ID`: share a snapshot or
 //!   an AMI again with whoever it was shared with before the responder took
 //!   the shares away.
+//! - `responder release --task ARN`: put back what containing an ECS task
+//!   changed (its interface's groups, its container instance's status, its
+//!   service's desired count); a stopped task stays stopped.
 //! - `responder release --function NAME`: put back a contained Lambda
 //!   function's concurrency, event source mappings and URL auth, and lift the
 //!   deny on its role sessions.
@@ -53,6 +56,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show what each function would do with a finding event; changes nothing.
@@ -125,6 +130,9 @@ struct ReleaseTarget {
     /// An RDS database instance the responder isolated.
     #[arg(long)]
     database: Option<String>,
+    /// An ECS task the responder contained (its ARN).
+    #[arg(long)]
+    task: Option<String>,
     /// The S3 public access block of the account the credentials are in.
     #[arg(long)]
     account_public_access: bool,
@@ -234,6 +242,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 let run = responder_s3::account::release(&cloud, identity.account.as_str()).await;
                 return Ok(print_release(&format!("account {}", identity.account), &run));
             }
+            if let Some(task) = &what.task {
+                if !responder_core::target::is_task_arn(task) {
+                    return Err(format!("{task:?} is not an ECS task ARN"));
+                }
+                let cluster = responder_ecs::cluster_of(task).ok_or_else(|| {
+                    format!("{task:?} is an ECS task ARN of the old format, which names no cluster: use the new format's ARN (task/CLUSTER/ID)")
+                })?;
+                let cloud = responder_ecs::Cloud::new(&config);
+                return Ok(print_release(task, &responder_ecs::contain::release(&cloud, cluster, task).await));
+            }
             for (id, kind) in [(&what.snapshot, ArtifactKind::Snapshot), (&what.image, ArtifactKind::Image)] {
                 let Some(id) = id else { continue };
                 if !responder_core::target::is_artifact_id(kind, id) {
@@ -275,7 +293,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 _ => {
                     return Err(
-                        "name an --instance, a --user, a --role, a --bucket, a --function, a --database, a --snapshot, an --image or a --finding-id".into()
+                        "name an --instance, a --user, a --role, a --bucket, a --function, a --database, a --task, a --snapshot, an --image or a --finding-id".into()
                     );
                 }
             };
