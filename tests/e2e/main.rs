@@ -6,6 +6,7 @@ mod concurrency;
 mod credentials;
 mod cross_account;
 mod ecs;
+mod eks;
 mod evidence;
 mod lambda;
 mod notify;

@@ -67,7 +67,9 @@ pub fn class_of(function: &str, finding_type: &str) -> (Class, Activity) {
         "protect-s3-bucket" if finding_type.starts_with("Object:S3/") => (Class::File, Activity::Isolate),
         "protect-s3-bucket" => (Class::Remediation, Activity::Harden),
         "revoke-role-sessions" | "disable-iam-user" => (Class::Remediation, Activity::Evict),
-        "contain-lambda-function" => (Class::Remediation, Activity::Isolate),
+        "contain-lambda-function" | "contain-ecs-task" | "contain-eks-workload" => {
+            (Class::Remediation, Activity::Isolate)
+        }
         "restore-cloudtrail" => (Class::Remediation, Activity::Restore),
         _ => (Class::Remediation, Activity::Other),
     }
