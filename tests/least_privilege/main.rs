@@ -98,6 +98,11 @@ const NOT_CALLED_BY_THIS_FUNCTION: &[(&str, &str, &str)] = &[
         "queues a snapshot copy EBS has not finished; the emulator completes every snapshot at once (the evidence pass's e2e test covers the queue)",
     ),
     (
+        "release role",
+        "eks:DescribeCluster",
+        "releases a pod through the cluster's Kubernetes API, which the emulator has not; the fake API server tests (responder-eks) cover it",
+    ),
+    (
         "contain-eks-workload",
         "eks:DescribeCluster",
         "reaches the cluster's Kubernetes API, which the emulator has not; the fake API server tests (responder-eks) cover the Kubernetes side, the SDK-mock test the call",
@@ -722,6 +727,8 @@ struct Contained {
     buckets: Vec<String>,
     functions: Vec<String>,
     databases: Vec<String>,
+    /// ECS tasks (cluster, task): two of one service, one of the EC2 launch type.
+    tasks: Vec<(String, String)>,
     /// A snapshot and an image, unshared.
     artifacts: (String, String),
 }
@@ -769,7 +776,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
         .as_str()
         .expect("a finding id")
         .to_owned();
-    let cases = [
+    let mut cases = vec![
         Case { function: Function::QuarantineInstance, event: quarantine },
         Case {
             function: Function::DisableIamUser,
@@ -828,6 +835,34 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
             ),
         },
     ];
+    // Two tasks of one service (the first release keeps the service down
+    // for the second) and a task on a container instance.
+    let ecs = seed::ecs_world(admin, true).await;
+    let (instance, _, ec2_task) = ecs.ec2.clone().expect("a container instance");
+    let id = |arn: &str| arn.rsplit('/').next().unwrap_or_default().to_owned();
+    let mut tasks = Vec::new();
+    for task in [&ecs.task, &ecs.twin] {
+        cases.push(Case {
+            function: Function::ContainEcsTask,
+            event: fixture_with(
+                "ecs-runtime-cryptocurrency-fargate.json",
+                &[("ec964d3d4496eba592913bcbacbb07b7", &id(task)), ("prod-web", &ecs.cluster)],
+            ),
+        });
+        tasks.push((ecs.cluster.clone(), task.clone()));
+    }
+    cases.push(Case {
+        function: Function::ContainEcsTask,
+        event: fixture_with(
+            "ecs-runtime-malicious-file-ec2.json",
+            &[
+                ("562033f42f81567bce7059f7a15ae49d", &id(&ec2_task)),
+                ("prod-api", &ecs.cluster),
+                ("i-05668d156b4aba5d8", &instance.id),
+            ],
+        ),
+    });
+    tasks.push((ecs.cluster.clone(), ec2_task));
     for case in cases.iter().chain(&artifact_cases(&artifacts.0, &artifacts.1)) {
         let run = run_as(admin, topic, case).await;
         assert_eq!(run.outcome, "contained", "{run:#?}");
@@ -840,6 +875,7 @@ async fn contain_for_release(admin: &SdkConfig, topic: &str) -> Contained {
         buckets: vec![blocked, open],
         functions: vec![first.function, second.function],
         databases: vec![database, member],
+        tasks,
     }
 }
 
@@ -872,6 +908,10 @@ async fn release_all(config: &SdkConfig, contained: &Contained) -> Result<(), St
     let rds = responder_rds::Cloud::new(config);
     for database in &contained.databases {
         runs.push((database.clone(), responder_rds::isolate::release(&rds, database).await));
+    }
+    let ecs = responder_ecs::Cloud::new(config);
+    for (cluster, task) in &contained.tasks {
+        runs.push((task.clone(), responder_ecs::contain::release(&ecs, cluster, task).await));
     }
     let ec2 = responder_ec2::Cloud::new(config);
     let (snapshot, image) = &contained.artifacts;

@@ -15,6 +15,9 @@
 //!   node, remove offending role bindings after recording them) and
 //!   release it.
 //! - [`failure`]: Kubernetes API errors as [`responder_aws::failure::AwsFailure`].
+//! - [`playbook`]: [`ContainEksWorkload`], the function's playbook: the IAM
+//!   principal through `responder-iam`, then the cluster, the pod (found by
+//!   its container when the finding names only that) or the binding alone.
 //!
 //! ## Permissions
 //!
