@@ -86,6 +86,10 @@ enum Playbook {
     /// contain-ecs-task on a Fargate task of a service: stopped, the
     /// service scaled to 0 (SCALE_DOWN_SERVICES).
     EcsTask,
+    /// contain-eks-workload on a Kubernetes user that is an assumed role:
+    /// that one session denied (the Kubernetes side is the fake API
+    /// server tests').
+    KubernetesCaller,
 }
 
 impl Playbook {
@@ -100,6 +104,7 @@ impl Playbook {
             Playbook::LambdaFunction => Function::ContainLambdaFunction,
             Playbook::Database | Playbook::AuroraMember => Function::IsolateDatabase,
             Playbook::EcsTask => Function::ContainEcsTask,
+            Playbook::KubernetesCaller => Function::ContainEksWorkload,
         }
     }
 
@@ -266,6 +271,20 @@ async fn seed_world(playbook: Playbook, config: &SdkConfig) -> World {
         Playbook::RevokeRole => {
             let role = seed::iam_role(config, "data-pipeline", "/").await;
             world.event = fixture_with("iam-role-malicious-ip-caller.json", &[("data-pipeline", &role)]);
+            world.role = Some(role);
+        }
+        Playbook::KubernetesCaller => {
+            let role = seed::iam_role(config, "dev-deployer", "/").await;
+            world.event = fixture_with(
+                "eks-malicious-ip-caller-iam-user.json",
+                &[
+                    ("\"severity\":5", "\"severity\":8"),
+                    (
+                        "arn:aws:iam::123456789012:user/ci-bot",
+                        &format!("arn:aws:sts::123456789012:assumed-role/{role}/ci-session"),
+                    ),
+                ],
+            );
             world.role = Some(role);
         }
         Playbook::DenyStolenSession => {
@@ -603,7 +622,11 @@ async fn contained(config: &SdkConfig, world: &World) -> Result<(), String> {
             return Err(format!("{user} keeps an active key or has no deny: {keys:?}"));
         }
     }
-    let deny = if world.playbook == Playbook::DenyStolenSession { STOLEN_SESSIONS_POLICY } else { POLICY_NAME };
+    let deny = if matches!(world.playbook, Playbook::DenyStolenSession | Playbook::KubernetesCaller) {
+        STOLEN_SESSIONS_POLICY
+    } else {
+        POLICY_NAME
+    };
     if let Some(role) = &world.role
         && seed::role_policy(config, role, deny).await.is_none()
     {
@@ -781,6 +804,9 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
             }
             (Playbook::EcsTask, "UpdateService") => {
                 rest_written_before(call, "TagResource", responder_ecs::contain::ORIGINAL_DESIRED_COUNT)
+            }
+            (Playbook::KubernetesCaller, "PutRolePolicy") => {
+                written_before(call, "TagRole", ("RoleName", &role), tags::STOLEN_SESSIONS, Some("ci-session"))
             }
             (Playbook::DenyStolenSession, "PutRolePolicy") => {
                 written_before(call, "TagRole", ("RoleName", &role), tags::STOLEN_SESSIONS, Some("i-0123456789abcdef0"))
@@ -986,6 +1012,7 @@ async fn every_playbook_under_every_fault() {
         Playbook::Snapshot,
         Playbook::MaliciousObject,
         Playbook::EcsTask,
+        Playbook::KubernetesCaller,
     ] {
         total += matrix(playbook).await;
     }
