@@ -58,6 +58,23 @@ impl<C: Clients> Cloud<C> {
     }
 }
 
+impl<C> Cloud<C> {
+    /// The same account, region and shared clients, with another family's
+    /// service clients: for a playbook that hands part of its work to
+    /// another's (a function's role sessions to `responder-iam`).
+    pub fn with_clients<D>(&self, clients: D) -> Cloud<D> {
+        Cloud {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            sns: self.sns.clone(),
+            sts: self.sts.clone(),
+            guardduty: self.guardduty.clone(),
+            securityhub: self.securityhub.clone(),
+            clients,
+        }
+    }
+}
+
 impl<C> Deref for Cloud<C> {
     type Target = C;
     fn deref(&self) -> &C {

@@ -14,7 +14,7 @@ use crate::plan::{Plan, Scope, Skip, WorkloadPlan};
 use crate::policy::Policy;
 use crate::target::{EksWorkloadRef, Target, classify_node_workload};
 
-use super::iam::role_gates;
+use super::iam::{role_gates, user_gates};
 use super::{gates, matches_any, severity_gate};
 
 /// Runtime and malware findings about a container: the workload is contained.
@@ -72,13 +72,18 @@ const CONFIGURATION_TYPES: &[&str] = &[
     "Policy:Kubernetes/KubeflowDashboardExposed",
 ];
 
+/// For an `Instance` finding, the workload on that node it names, if any.
+fn on_node(target: Target, finding: &Finding) -> Target {
+    match target {
+        Target::Instance { .. } => classify_node_workload(finding).unwrap_or(target),
+        other => other,
+    }
+}
+
 /// contain-ecs-task.
 pub(crate) fn contain_ecs_task(target: Target, finding: &Finding, policy: &Policy, scope: Scope) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
-    let target = match target {
-        Target::Instance { .. } => classify_node_workload(finding).unwrap_or(target),
-        other => other,
-    };
+    let target = on_node(target, finding);
     let Target::EcsTask(task) = target else {
         return Err(Skip::NotForThisFunction(match target {
             Target::Unsupported { reason } if finding.resource.resource_type == "ECSCluster" => reason,
@@ -103,10 +108,7 @@ pub(crate) fn contain_eks_workload(
     scope: Scope,
 ) -> Result<Plan, Skip> {
     let finding_type = finding.finding_type.as_str();
-    let target = match target {
-        Target::Instance { .. } => classify_node_workload(finding).unwrap_or(target),
-        other => other,
-    };
+    let target = on_node(target, finding);
     let Target::EksWorkload(workload) = target else {
         return Err(Skip::NotForThisFunction(match target {
             Target::Unsupported { reason } if finding.resource.resource_type == "EKSCluster" => reason,
@@ -197,10 +199,7 @@ fn principal_plan(target: Target, finding: &Finding, policy: &Policy, scope: &Sc
             })
         }
         Target::IamUser { user_name, access_key_id } => {
-            let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
-            if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
-                return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
-            }
+            user_gates(&user_name, scope, finding, policy)?;
             Ok(Plan::DisableIamUser { scope: scope.clone(), user_name, access_key_id })
         }
         _ => Err(Skip::NotForThisFunction("not an IAM user or role".into())),

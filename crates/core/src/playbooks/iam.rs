@@ -66,10 +66,7 @@ pub(crate) fn disable_iam_user(target: Target, finding: &Finding, policy: &Polic
     let Target::IamUser { user_name, access_key_id } = target else {
         return Err(not_mine(target, "an IAM user's access key"));
     };
-    let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
-    if let Some(pattern) = policy.protects(&[&user_name, &arn]) {
-        return Err(Skip::Protected { principal: user_name, pattern: pattern.to_string() });
-    }
+    user_gates(&user_name, &scope, finding, policy)?;
     gates(finding, policy)?;
     credential_type_gate(finding_type, policy)?;
     severity_gate(finding, policy)?;
@@ -110,6 +107,15 @@ fn credential_type_gate(finding_type: &str, policy: &Policy) -> Result<(), Skip>
     } else {
         Err(Skip::TypeNotHandled(finding_type.to_owned()))
     }
+}
+
+/// Users the responder never touches: the protected principals, by name or ARN.
+pub(crate) fn user_gates(user_name: &str, scope: &Scope, finding: &Finding, policy: &Policy) -> Result<(), Skip> {
+    let arn = format!("arn:{}:iam::{}:user/{}", finding.partition(), scope.account, user_name);
+    if let Some(pattern) = policy.protects(&[user_name, &arn]) {
+        return Err(Skip::Protected { principal: user_name.to_owned(), pattern: pattern.to_string() });
+    }
+    Ok(())
 }
 
 /// Roles the responder never touches, by what the finding says of them. The

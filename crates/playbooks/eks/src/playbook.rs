@@ -47,19 +47,6 @@ impl Clients for EksClients {
 /// Clients for one account and region, EKS's and IAM's included.
 pub type Cloud = responder_aws::cloud::Cloud<EksClients>;
 
-/// The IAM side of the clients, for the credential playbooks.
-fn iam_cloud(cloud: &Cloud) -> responder_iam::Cloud {
-    responder_iam::Cloud {
-        account: cloud.account.clone(),
-        region: cloud.region.clone(),
-        sns: cloud.sns.clone(),
-        sts: cloud.sts.clone(),
-        guardduty: cloud.guardduty.clone(),
-        securityhub: cloud.securityhub.clone(),
-        clients: responder_iam::IamClients { iam: cloud.iam.clone() },
-    }
-}
-
 /// The bindings of a plan, as the Kubernetes side names them.
 pub fn binding_refs(binding: Option<&KubernetesBinding>) -> Vec<BindingRef> {
     binding
@@ -117,7 +104,7 @@ async fn contain(cloud: &Cloud, w: &WorkloadPlan, job: &Job<'_, EksClients>) -> 
             deadline: job.deadline,
             gate: job.gate.clone(),
         };
-        let iam = iam_cloud(cloud);
+        let iam = cloud.with_clients(responder_iam::IamClients { iam: cloud.iam.clone() });
         match w.principal.as_deref() {
             Some(Plan::RevokeRoleSessions { role_name, stolen_session: Some(session), .. }) => {
                 Some(responder_iam::credentials::deny_stolen_session(&iam, &credential_job, role_name, session).await)

@@ -89,19 +89,6 @@ fn recorded_mappings(tags_now: &std::collections::BTreeMap<String, String>) -> B
     join_tag(DISABLED_MAPPINGS, tags_now).unwrap_or_default().split_whitespace().map(str::to_owned).collect()
 }
 
-/// The IAM side of the function's clients, for the credential playbook.
-fn iam_cloud(cloud: &Cloud) -> responder_iam::Cloud {
-    responder_iam::Cloud {
-        account: cloud.account.clone(),
-        region: cloud.region.clone(),
-        sns: cloud.sns.clone(),
-        sts: cloud.sts.clone(),
-        guardduty: cloud.guardduty.clone(),
-        securityhub: cloud.securityhub.clone(),
-        clients: responder_iam::IamClients { iam: cloud.iam.clone() },
-    }
-}
-
 pub async fn contain(cloud: &Cloud, job: &FunctionJob<'_>) -> Execution {
     let mut run = Execution::default();
     let (l, name) = (&cloud.lambda, job.function_name);
@@ -254,8 +241,13 @@ pub async fn contain(cloud: &Cloud, job: &FunctionJob<'_>) -> Execution {
                 deadline: job.deadline,
                 gate: job.gate.clone(),
             };
-            let denied =
-                responder_iam::credentials::deny_stolen_session(&iam_cloud(cloud), &credential_job, &role, name).await;
+            let denied = responder_iam::credentials::deny_stolen_session(
+                &cloud.with_clients(responder_iam::IamClients { iam: cloud.iam.clone() }),
+                &credential_job,
+                &role,
+                name,
+            )
+            .await;
             if let Some(reason) = denied.skipped {
                 run.notes.push(format!("the execution role {role} was left as it is: {reason}"));
             }
@@ -323,7 +315,12 @@ pub async fn release(cloud: &Cloud, name: &str) -> Execution {
         run.log.push("restore-url-auth", name, result);
     }
     if let Some(role) = role_name(&live.function.role) {
-        let lifted = responder_iam::credentials::release_stolen_session(&iam_cloud(cloud), role, name).await;
+        let lifted = responder_iam::credentials::release_stolen_session(
+            &cloud.with_clients(responder_iam::IamClients { iam: cloud.iam.clone() }),
+            role,
+            name,
+        )
+        .await;
         run.log.records.extend(lifted.log.records);
     }
     if run.log.all_held() {
