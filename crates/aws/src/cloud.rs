@@ -91,7 +91,22 @@ impl<C> DerefMut for Cloud<C> {
 /// Loads the SDK configuration from the environment: the Lambda role's
 /// credentials in AWS, `AWS_ENDPOINT_URL` and dummy keys against the emulator.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
+    let loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+    // The SDK's own settings, where the deployment sets them, win.
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let loader = if set("AWS_RETRY_MODE") || set("AWS_MAX_ATTEMPTS") { loader } else { loader.retry_config(retries()) };
+    loader.load().await
+}
+
+/// How calls are retried. A burst of findings shares the account's request
+/// rate limits, so throttling is expected, not exceptional: adaptive mode
+/// (each client slows its own sending once it is throttled, instead of
+/// every sandbox retrying at full speed), more attempts than the SDK's
+/// default 3, and back-off capped at 5 s so that eight attempts still fit
+/// the operation timeout below. What is still throttled after that is a
+/// retryable failure: the event is delivered again.
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(8).with_max_backoff(Duration::from_secs(5))
 }
 
 /// Bounds on every call, so a stalled endpoint costs a retry instead of the

@@ -81,13 +81,13 @@ pub async fn serve<P: Playbook>(playbook: P) -> Result<(), lambda_runtime::Error
     tracing::info!(
         function = %function,
         dry_run = responder.settings.policy.dry_run,
-        account = ?responder.settings.policy.home_account,
         "ready"
     );
     let handler = service_fn(move |event: LambdaEvent<String>| {
         let responder = responder.clone();
         async move {
             let deadline = deadline_of(&event);
+            responder.learn_account_from(&event.context.invoked_function_arn);
             let started = Instant::now();
             let result = responder.answer(event.payload.as_bytes(), deadline).await;
             match &result {

@@ -11,7 +11,9 @@ use responder_core::event::FindingEvent;
 use responder_core::plan::Skip;
 use responder_core::report::Notification;
 use responder_core::request::{Action, ActionRequest, FindingRef, is_security_hub_event, parse_action};
-use responder_core::{Decision, Function, Outcome, Plan, Policy, Report, Settings, StepStatus, decide, parse_event};
+use responder_core::{
+    AccountId, Decision, Function, Outcome, Plan, Policy, Report, Settings, StepStatus, decide, parse_event,
+};
 use tracing::Instrument;
 
 use crate::cloud::{Cloud, Clouds, MemberRole, load_sdk_config, own_identity};
@@ -84,27 +86,44 @@ pub fn report_of(result: &Result<Report, HandlerError>) -> (Option<&Report>, Opt
     }
 }
 
-/// Start-up failed: bad settings, or the function cannot learn who it is.
+/// Start-up failed: bad settings.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(transparent)]
     Settings(#[from] responder_core::settings::SettingsError),
-    #[error("cannot learn the function's own account from STS: {0}")]
-    Identity(crate::failure::AwsFailure),
 }
 
 /// One function: its playbook, settings and clients, built once per container.
+///
+/// Start-up sends no request: what the function must learn about itself (its
+/// account, and for the functions that act on roles, its own role) is
+/// learnt with the first finding, see [`Responder::known`].
 #[derive(Debug)]
 pub struct Responder<P: Playbook> {
     pub playbook: P,
+    /// The settings as read; [`Known::settings`] adds the own account and role.
     pub settings: Settings,
-    pub clouds: Clouds<P::Clients>,
+    config: aws_config::SdkConfig,
+    /// Clients without an account, to ask STS who this is.
+    probe: Cloud<P::Clients>,
+    /// The account the Lambda invocation names (its function ARN's).
+    account_hint: std::sync::OnceLock<AccountId>,
+    known: tokio::sync::OnceCell<Known<P::Clients>>,
     /// The administrator account's GuardDuty detectors, found once.
     detectors: Detectors,
     /// Where each response's evidence record goes (`EVIDENCE_BUCKET`).
     pub evidence: Option<EvidenceStore>,
     /// Where each report goes as an OCSF document (`SIEM_BUCKET`).
     siem: Option<(aws_sdk_s3::Client, String)>,
+}
+
+/// What the function learns about itself with its first finding.
+#[derive(Debug)]
+pub struct Known<C> {
+    /// The settings, with the own account as the home account and the own
+    /// role among the protected principals.
+    pub settings: Settings,
+    pub clouds: Clouds<C>,
 }
 
 /// Any function's responder, for whoever holds several (the operator CLI,
@@ -169,9 +188,7 @@ impl<P: Playbook> Handle for Responder<P> {
 }
 
 impl<P: Playbook> Responder<P> {
-    /// Reads settings, builds clients, and learns the own account (which
-    /// also opens the TLS connection to STS during init, not the first
-    /// event).
+    /// Reads settings and builds clients; sends nothing.
     pub async fn from_env(playbook: P) -> Result<Self, InitError> {
         let settings = Settings::from_env()?;
         Self::new(playbook, settings, load_sdk_config().await).await
@@ -183,23 +200,11 @@ impl<P: Playbook> Responder<P> {
     /// first.
     pub async fn new(playbook: P, mut settings: Settings, config: aws_config::SdkConfig) -> Result<Self, InitError> {
         settings.verify_findings &= P::FUNCTION.remediates();
-        let probe = Clouds::<()>::new(config.clone(), None);
-        let detectors = Detectors::new(settings.guardduty_detector_id.clone());
-        let home = probe.home();
-        let prefetch = async {
-            if settings.verify_findings {
-                detectors.prefetch(&home.guardduty, &home.region).await;
-            }
-        };
-        let (identity, ()) = futures::join!(own_identity(home), prefetch);
-        let identity = identity.map_err(InitError::Identity)?;
-        settings.policy.home_account = Some(identity.account.clone());
-        // The responder's own roles: the function's, and the member role it
-        // acts through.
-        let own = identity.role_name.iter().chain(settings.member_role_name.iter());
-        let own: Vec<_> = own.map(|r| responder_core::pattern::Pattern::new(r.clone())).collect();
-        settings.policy.protected_principals.extend(own);
-        let member_role = MemberRole::of(&settings);
+        // The member role the functions act through is protected from the
+        // start; the function's own role once it is known.
+        let member = settings.member_role_name.iter().map(|r| responder_core::pattern::Pattern::new(r.clone()));
+        let member: Vec<_> = member.collect();
+        settings.policy.protected_principals.extend(member);
         let evidence = settings.evidence.bucket.clone().map(|bucket| EvidenceStore {
             s3: crate::evidence::s3_client(&config),
             bucket,
@@ -210,10 +215,48 @@ impl<P: Playbook> Responder<P> {
             playbook,
             evidence,
             siem,
-            clouds: Clouds::with_member_role(config, Some(identity.account), member_role),
+            probe: Cloud::new(&config),
+            config,
+            account_hint: std::sync::OnceLock::new(),
+            known: tokio::sync::OnceCell::new(),
+            detectors: Detectors::new(settings.guardduty_detector_id.clone()),
             settings,
-            detectors,
         })
+    }
+
+    /// Takes the own account from the function ARN a Lambda invocation
+    /// names (`arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`), so the
+    /// first finding need not wait for STS to say it. Ignored once known.
+    pub fn learn_account_from(&self, function_arn: &str) {
+        if let Some(account) = function_arn.split(':').nth(4).and_then(|a| AccountId::parse(a).ok()) {
+            let _ = self.account_hint.set(account);
+        }
+    }
+
+    /// The own account and role, learnt once. A function that can act on
+    /// IAM roles asks STS before its first decision, whatever the invocation
+    /// says: it must know its own role to never act on it. The others take
+    /// the account the invocation names and send nothing; without one (the
+    /// CLI, the tests) they ask STS too.
+    pub async fn known(&self) -> Result<&Known<P::Clients>, AwsFailure> {
+        self.known
+            .get_or_try_init(|| async {
+                let hinted = self.account_hint.get().filter(|_| !P::FUNCTION.acts_on_roles());
+                let (account, role) = match hinted {
+                    Some(account) => (account.clone(), None),
+                    None => {
+                        let identity = own_identity(&self.probe).await?;
+                        (identity.account, identity.role_name)
+                    }
+                };
+                let mut settings = self.settings.clone();
+                settings.policy.home_account = Some(account.clone());
+                settings.policy.protected_principals.extend(role.map(responder_core::pattern::Pattern::new));
+                let member_role = MemberRole::of(&settings);
+                let clouds = Clouds::with_member_role(self.config.clone(), Some(account), member_role);
+                Ok(Known { settings, clouds })
+            })
+            .await
     }
 
     /// Handles one raw payload, and logs one line per step it reports
@@ -272,7 +315,7 @@ impl<P: Playbook> Responder<P> {
         let receiving = request
             .receiving_account
             .clone()
-            .or_else(|| self.clouds.home().account.as_ref().map(ToString::to_string))
+            .or_else(|| self.account_hint.get().map(ToString::to_string))
             .unwrap_or_default();
         let fetched = async {
             let home = self.home_in(&found.region).await?;
@@ -335,18 +378,24 @@ impl<P: Playbook> Responder<P> {
     ) -> Result<Report, HandlerError> {
         let function = P::FUNCTION;
         let finding = &event.finding;
+        let known = self.known().await.map_err(|failure| HandlerError {
+            error_type: HandlerError::RETRYABLE,
+            message: format!("the function could not learn its own account and role: {failure}"),
+            report: None,
+        })?;
+        let settings = &known.settings;
         // A person's request lifts the thresholds and approval mode, nothing else.
         let lifted;
         let policy = match requested {
             Some(asked) => {
                 lifted = Policy {
                     // A finding archived as a false positive is released all the same.
-                    act_on_archived: self.settings.policy.act_on_archived || asked.action == Action::Release,
-                    ..self.settings.policy.for_person()
+                    act_on_archived: settings.policy.act_on_archived || asked.action == Action::Release,
+                    ..settings.policy.for_person()
                 };
                 &lifted
             }
-            None => &self.settings.policy,
+            None => &settings.policy,
         };
 
         let mut report = base_report(function, event);
@@ -365,7 +414,9 @@ impl<P: Playbook> Responder<P> {
                 }
                 (report, false)
             }
-            Decision::Act(plan @ Plan::Alert { .. }) => return self.alert(report, event, &plan, deadline).await,
+            Decision::Act(plan @ Plan::Alert { .. }) => {
+                return self.alert(report, event, &plan, deadline, settings).await;
+            }
             Decision::Act(plan) if requested.is_some_and(|r| r.action == Action::Release) => {
                 // The functions hold no permission to undo a containment: a
                 // function that could release is one event away from
@@ -383,8 +434,7 @@ impl<P: Playbook> Responder<P> {
             Decision::Act(plan) => match policy.approval.needed_for(finding) {
                 Some(why) => {
                     // Proposed: the plan as a dry run, for a person to approve.
-                    let proposing =
-                        Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..self.settings.clone() };
+                    let proposing = Settings { policy: Policy { dry_run: true, ..policy.clone() }, ..settings.clone() };
                     let execution = Box::pin(self.execute(&plan, event, deadline, &proposing)).await;
                     report.resource = Some(plan.resource());
                     let (mut report, transient) = finish(report, execution, true);
@@ -397,7 +447,7 @@ impl<P: Playbook> Responder<P> {
                     (report, transient)
                 }
                 None => {
-                    let mut execution = Box::pin(self.execute(&plan, event, deadline, &self.settings)).await;
+                    let mut execution = Box::pin(self.execute(&plan, event, deadline, settings)).await;
                     Box::pin(self.keep_evidence(&mut execution, event, payload)).await;
                     report.resource = Some(plan.resource());
                     finish(report, execution, policy.dry_run)
@@ -527,9 +577,10 @@ impl<P: Playbook> Responder<P> {
     /// `region`: where GuardDuty and Security Hub hold every member's
     /// findings.
     async fn home_in(&self, region: &str) -> Result<Arc<Cloud<P::Clients>>, AwsFailure> {
-        let home = self.clouds.home();
+        let clouds = &self.known().await?.clouds;
+        let home = clouds.home();
         match home.account.as_ref() {
-            Some(account) => self.clouds.for_scope(account, region).await,
+            Some(account) => clouds.for_scope(account, region).await,
             None => Ok(Arc::new(home.clone())),
         }
     }
@@ -570,11 +621,19 @@ impl<P: Playbook> Responder<P> {
         settings: &Settings,
     ) -> Execution {
         let scope = plan.scope();
-        let cloud = match self.clouds.for_scope(&scope.account, &scope.region).await {
+        let clouds = match self.known().await {
+            Ok(known) => &known.clouds,
+            Err(failure) => {
+                let mut run = Execution::default();
+                run.log.push("learn-own-identity", &format!("{}/{}", scope.account, scope.region), Err(failure));
+                return run;
+            }
+        };
+        let cloud = match clouds.for_scope(&scope.account, &scope.region).await {
             Ok(cloud) => cloud,
             Err(failure) => {
                 let mut run = Execution::default();
-                let action = if self.clouds.is_member(&scope.account) { "assume-member-role" } else { "connect" };
+                let action = if clouds.is_member(&scope.account) { "assume-member-role" } else { "connect" };
                 run.log.push(action, &format!("{}/{}", scope.account, scope.region), Err(failure));
                 return run;
             }
@@ -588,9 +647,9 @@ impl<P: Playbook> Responder<P> {
                 run
             }
             plan => {
-                let home = match self.clouds.home().account.clone() {
+                let home = match clouds.home().account.clone() {
                     Some(account) if account != scope.account => {
-                        match self.clouds.for_scope(&account, &scope.region).await {
+                        match clouds.for_scope(&account, &scope.region).await {
                             Ok(home) => home,
                             Err(failure) => {
                                 let mut run = Execution::default();
@@ -626,9 +685,7 @@ impl<P: Playbook> Responder<P> {
     /// Publishes to the topic; says whether a failure could pass on retry.
     async fn publish(&self, report: &Report) -> (Notification, bool) {
         match &self.settings.notify_topic_arn {
-            Some(topic) => {
-                crate::notify::publish(&self.clouds.home().sns, topic, report, self.settings.notify_format).await
-            }
+            Some(topic) => crate::notify::publish(&self.probe.sns, topic, report, self.settings.notify_format).await,
             None => (Notification { status: "disabled".into(), detail: "NOTIFY_TOPIC_ARN is not set".into() }, false),
         }
     }
@@ -643,9 +700,10 @@ impl<P: Playbook> Responder<P> {
         event: &FindingEvent,
         plan: &Plan,
         deadline: Option<Instant>,
+        settings: &Settings,
     ) -> Result<Report, HandlerError> {
         report.resource = responder_core::target::alert_resource(&event.finding);
-        let run = self.run_playbook(plan, event, deadline, open_gate(), &self.settings).await;
+        let run = self.run_playbook(plan, event, deadline, open_gate(), settings).await;
         let mut log = run.log;
         // The look-up is enrichment: its failure is never retried.
         log.transient = false;

@@ -74,15 +74,9 @@ impl Detectors {
         Detectors { configured, found: Arc::default() }
     }
 
-    /// Looks the detector up ahead of the first finding (during init, beside
-    /// the other start-up call), so the first response's gate needs one call,
-    /// not two. A failure here is tried again when a finding needs it.
-    pub async fn prefetch(&self, client: &aws_sdk_guardduty::Client, region: &str) {
-        if let Err(failure) = self.of(client, region).await {
-            tracing::warn!(region, error = %failure, "GuardDuty detector not found at start-up; tried again per finding");
-        }
-    }
-
+    /// The detector's id: the configured one (`GUARDDUTY_DETECTOR_ID`), or
+    /// the one `ListDetectors` names, asked with the first finding of the
+    /// region and kept. A failure is asked again with the next finding.
     pub async fn of(&self, client: &aws_sdk_guardduty::Client, region: &str) -> Result<String, AwsFailure> {
         if let Some(id) = &self.configured {
             return Ok(id.clone());

@@ -60,6 +60,12 @@ impl Function {
     pub fn remediates(self) -> bool {
         self != Function::NotifyFinding
     }
+
+    /// Whether the function can act on an IAM role (deny its sessions):
+    /// such a function must know its own role before its first decision.
+    pub fn acts_on_roles(self) -> bool {
+        matches!(self, Function::RevokeRoleSessions | Function::ContainLambdaFunction | Function::ContainEksWorkload)
+    }
 }
 
 impl fmt::Display for Function {
