@@ -69,8 +69,11 @@ pub mod tags {
     pub const QUARANTINED_AT: &str = "guardduty-responder:quarantined-at";
     /// `quarantined`, `partial`, or `released`.
     pub const STATUS: &str = "guardduty-responder:status";
-    /// On each ENI: its security groups before quarantine (comma-separated,
-    /// continued in `...:2`, `...:3` when longer than a tag value holds).
+    /// On each ENI: the security groups of each of the instance's ENIs
+    /// before quarantine (`eni-1=sg-a,sg-b;eni-2=sg-c`, the same value on
+    /// all of them, written in one request; continued in `...:2`, `...:3`
+    /// when longer than a tag value holds). Records written by earlier
+    /// versions hold one ENI's groups (`sg-a,sg-b`) and still read.
     pub const ORIGINAL_GROUPS: &str = "guardduty-responder:original-groups";
     /// On the instance: the recorded state before quarantine (JSON, chunked
     /// the same way).

@@ -110,6 +110,26 @@ pub fn join_tag(key: &str, tags: &BTreeMap<String, String>) -> Option<String> {
     Some(value)
 }
 
+/// The ENI record of an instance's ENIs, written once to all of them in one
+/// request: `eni-1=sg-a,sg-b;eni-2=sg-c`, in the order given.
+pub fn eni_groups_record<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [String])>) -> String {
+    entries.into_iter().map(|(eni, groups)| format!("{eni}={}", groups.join(","))).collect::<Vec<_>>().join(";")
+}
+
+/// The groups recorded for `eni` in an ENI record: its entry in a record of
+/// [`eni_groups_record`], or the whole value of a record of one ENI
+/// (`sg-a,sg-b`, as earlier versions wrote it on each ENI). `None`: the
+/// record has no entry for it.
+pub fn recorded_eni_groups(eni: &str, record: &str) -> Option<Vec<String>> {
+    let split = |groups: &str| groups.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect();
+    if !record.contains('=') {
+        return Some(split(record));
+    }
+    record
+        .split(';')
+        .find_map(|entry| entry.split_once('=').filter(|(id, _)| *id == eni).map(|(_, groups)| split(groups)))
+}
+
 /// Every key [`chunk_tag`] may have written for `key`, present in `tags`.
 pub fn chunk_keys(key: &str, tags: &BTreeMap<String, String>) -> Vec<String> {
     let mut keys = Vec::new();
@@ -128,6 +148,18 @@ pub fn chunk_keys(key: &str, tags: &BTreeMap<String, String>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_eni_record_names_each_eni_and_old_single_records_still_read() {
+        let a = vec!["sg-1".to_owned(), "sg-2".to_owned()];
+        let b = vec!["sg-3".to_owned()];
+        let record = super::eni_groups_record([("eni-a", a.as_slice()), ("eni-b", b.as_slice())]);
+        assert_eq!(record, "eni-a=sg-1,sg-2;eni-b=sg-3");
+        assert_eq!(super::recorded_eni_groups("eni-a", &record), Some(a.clone()));
+        assert_eq!(super::recorded_eni_groups("eni-b", &record), Some(b));
+        assert_eq!(super::recorded_eni_groups("eni-c", &record), None);
+        assert_eq!(super::recorded_eni_groups("eni-c", "sg-1,sg-2"), Some(a));
+    }
+
     use super::*;
 
     #[test]

@@ -30,6 +30,12 @@ pub struct InstanceView {
     /// What else the description says, for the evidence record: image,
     /// type, launch time, key pair, placement, addresses.
     pub facts: BTreeMap<&'static str, String>,
+    /// The instance profile it has, as the description names it.
+    pub profile_arn: Option<String>,
+    /// Its ENIs as the description lists them: groups, VPC and addresses,
+    /// but not the ENIs' own tags (see [`describe_enis`]).
+    #[serde(skip)]
+    pub enis: Vec<EniView>,
 }
 
 /// A network interface attached to the instance.
@@ -156,6 +162,28 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .collect(),
+        profile_arn: instance.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned),
+        enis: {
+            let mut enis: Vec<EniView> = instance
+                .network_interfaces()
+                .iter()
+                .filter_map(|eni| {
+                    Some(EniView {
+                        id: eni.network_interface_id()?.to_owned(),
+                        vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
+                        groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+                        tags: BTreeMap::new(),
+                        private_ips: eni
+                            .private_ip_addresses()
+                            .iter()
+                            .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                            .collect(),
+                    })
+                })
+                .collect();
+            enis.sort_by(|a, b| a.id.cmp(&b.id));
+            enis
+        },
     }))
 }
 
@@ -281,7 +309,12 @@ pub async fn finding_snapshots(ec2: &Client, finding_id: &str) -> Result<Vec<(St
 }
 
 pub async fn create_tags(ec2: &Client, resource: &str, pairs: &[(String, String)]) -> Result<(), AwsFailure> {
-    ec2.create_tags().resources(resource).set_tags(Some(ec2_tags(pairs))).send().await?;
+    create_tags_on(ec2, &[resource.to_owned()], pairs).await
+}
+
+/// The same tags on several resources, in one request.
+pub async fn create_tags_on(ec2: &Client, resources: &[String], pairs: &[(String, String)]) -> Result<(), AwsFailure> {
+    ec2.create_tags().set_resources(Some(resources.to_vec())).set_tags(Some(ec2_tags(pairs))).send().await?;
     Ok(())
 }
 

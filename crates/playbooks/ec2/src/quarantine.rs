@@ -3,23 +3,32 @@
 //! Handles: instance findings [`decide`](responder_core::decide) turns into
 //! [`Plan::Quarantine`](responder_core::Plan::Quarantine).
 //!
-//! One wave of reads, then independent chains that run concurrently:
-//! 1. **Describe** the instance, its ENIs (with their tags), termination
-//!    protection, shutdown behaviour, instance-profile association, Auto
-//!    Scaling membership, the responder's security groups and this finding's
-//!    snapshots. Any failure here stops the run before anything changes.
-//! 2. **Per ENI**: record its groups (a tag), then the allow-all (untrack)
-//!    group, then the isolation group. The groups of each VPC are found or
-//!    created once, while the records are written.
-//! 3. **The instance**: re-read its record tag (a twin may have written one
-//!    since step 1), record profile, protection, shutdown behaviour and Auto
-//!    Scaling group, then termination protection on, shutdown behaviour
-//!    `stop`, profile disassociated, detached from its Auto Scaling group
-//!    without decrementing capacity.
-//! 4. **Snapshots** of every volume, at once: they change nothing.
-//!    **Load balancers**, beside isolation (their reads never delay it):
-//!    where the instance serves is read, recorded, then taken out.
-//! 5. **Tag** the instance with the finding id, time and resulting status.
+//! Containment first, in four serial round trips, with as few requests as
+//! that allows (a burst of findings shares the account's API rate limits):
+//! 1. **Describe** the instance (its ENIs and their groups, profile, tags,
+//!    volumes, metadata options), termination protection, shutdown
+//!    behaviour and the responder's security groups, while GuardDuty
+//!    confirms the finding. The ENIs' own tags are read only when one is on
+//!    a responder group already (a repeat delivery): until then their groups
+//!    are their originals. Any failure here stops the run before anything
+//!    changes.
+//! 2. **Record** every ENI's groups in one request (one value naming each
+//!    ENI, written to all of them); re-read the instance's record tag (a
+//!    twin may have written one since step 1), and where the instance has a
+//!    profile or an Auto Scaling group, read the association and the
+//!    membership. The groups of each VPC are found, or created, meanwhile.
+//! 3. **Per ENI**, the allow-all (untrack) group; the instance's record
+//!    (profile, protection, shutdown behaviour, metadata options, Auto
+//!    Scaling group) is written.
+//! 4. **Per ENI**, the isolation group: the instance is contained.
+//! 5. Then what serves the containment but is not it, at once: termination
+//!    protection, shutdown behaviour `stop`, IMDSv2, volumes kept on
+//!    termination, profile disassociated, detached from its Auto Scaling
+//!    group without decrementing capacity; forensic snapshots of every
+//!    volume (this finding's are found first, so a repeat takes none); the
+//!    console output; the load balancers it serves in (read, recorded, taken
+//!    out: the isolation group already drops their traffic).
+//! 6. **Tag** the instance with the finding id, time and resulting status.
 //!
 //! A record that exists is never overwritten: a repeat delivery sees the
 //! quarantined state, not the original. What cannot be recorded is not
@@ -42,7 +51,9 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::join_all;
-use responder_core::record::{InstanceRecord, LoadBalancerRecord, TargetRecord, chunk_tag, join_tag};
+use responder_core::record::{
+    InstanceRecord, LoadBalancerRecord, TargetRecord, chunk_tag, eni_groups_record, join_tag, recorded_eni_groups,
+};
 use responder_core::{Policy, StepStatus, tags};
 
 use crate::Cloud;
@@ -86,18 +97,24 @@ struct Live {
     enis: Vec<EniView>,
     termination_protection: bool,
     shutdown_behavior: String,
+    groups: Vec<GroupView>,
+    /// Where the instance serves load balancer traffic, when read here (a
+    /// dry run). A run that changes things reads it once the instance is
+    /// contained; its failure fails the load balancer steps, not the run.
+    memberships: Option<Result<LoadBalancerRecord, AwsFailure>>,
+}
+
+/// What the instance is attached to, read in wave 2 only where the
+/// description shows it: the profile's association (to disassociate it)
+/// and the Auto Scaling group it is in.
+#[derive(Debug, Default, Clone)]
+struct Attachments {
     association: Option<ProfileAssociation>,
     asg: Option<String>,
-    groups: Vec<GroupView>,
-    snapshots: Vec<(String, String)>,
-    /// Where the instance serves load balancer traffic, when read here (a
-    /// dry run). A run that changes things reads it in the load balancer
-    /// chain, beside isolation rather than before it; its failure fails
-    /// the load balancer steps, not the run.
-    memberships: Option<Result<LoadBalancerRecord, AwsFailure>>,
-    /// Evidence only: its failure is recorded, never a reason to stop.
-    console: Result<Option<String>, AwsFailure>,
 }
+
+/// The tag EC2 Auto Scaling puts on every instance of a group.
+const ASG_TAG: &str = "aws:autoscaling:groupName";
 
 impl Live {
     fn record(&self) -> Option<InstanceRecord> {
@@ -121,6 +138,17 @@ impl Live {
     fn is_responder_group(&self, id: &str) -> bool {
         self.groups.iter().any(|g| g.id == id)
     }
+
+    /// The Auto Scaling group the instance's tag names: the group it is in,
+    /// or was in (the membership itself is read before it is recorded).
+    fn asg_tag(&self) -> Option<&String> {
+        self.instance.tags.get(ASG_TAG)
+    }
+
+    /// The groups recorded for `eni` by an earlier delivery.
+    fn recorded(&self, eni: &EniView) -> Option<Vec<String>> {
+        join_tag(tags::ORIGINAL_GROUPS, &eni.tags).and_then(|r| recorded_eni_groups(&eni.id, &r))
+    }
 }
 
 /// Runs the quarantine playbook on one instance.
@@ -130,7 +158,7 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
 
     // Wave 1: describe.
     let started = Instant::now();
-    let described = describe(cloud, id, job.finding_id).await;
+    let described = describe(cloud, id).await;
     let took = Some(started.elapsed());
     let live = match described {
         Ok(Some(live)) => live,
@@ -180,16 +208,12 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
         },
     );
 
-    // Part of the evidence record: a console that cannot be read is said.
-    let console = match &live.console {
-        Ok(Some(output)) => Ok(Held::done(format!("{} bytes (base64) kept for the evidence record", output.len()))),
-        Ok(None) => Ok(Held::done("no console output yet")),
-        Err(f) => Err(f.clone()),
-    };
-    run.log.push("describe-console-output", id, console);
     if job.policy.dry_run {
         let mut live = live;
-        live.memberships = Some(memberships(cloud, id, &live.enis).await);
+        let (members, console) =
+            futures::join!(memberships(cloud, id, &live.enis), ec2::console_output(&cloud.ec2, id));
+        keep_console(&mut run, id, console);
+        live.memberships = Some(members);
         for (action, target, detail) in planned_steps(&live) {
             run.log.push_status(action, &target, StepStatus::Planned, detail);
         }
@@ -210,10 +234,17 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
     }
     let live = &live;
     let groups = ensure_groups(cloud, live).shared();
+    let eni_record = async {
+        let started = Instant::now();
+        (record_enis(cloud, live).await, started.elapsed())
+    }
+    .shared();
     let eni_chains = join_all(live.enis.iter().map(|eni| {
-        let groups = groups.clone();
+        let (groups, eni_record) = (groups.clone(), eni_record.clone());
         async move {
-            let (record, groups) = futures::join!(timed(record_eni(cloud, live, eni)), groups);
+            let (record, groups) = futures::join!(eni_record, groups);
+            let (records, took) = record;
+            let record = Timed { result: records.and_then(|r| r.of(&eni.id)), took: Some(took) };
             let mut steps: Steps = vec![("record-eni-groups", eni.id.clone(), record.clone())];
             if !record.is_ok() {
                 let skipped = Held::skipped("not run: the ENI's groups could not be recorded");
@@ -230,11 +261,25 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
             steps
         }
     }));
-    let instance_chain = instance_chain(cloud, live, job);
-    let snapshots = snapshot_volumes(cloud, live, job);
-    let load_balancers = load_balancer_chain(cloud, live, job);
-    let (eni_steps, instance_steps, snapshot_steps, groups, (lb_steps, memberships)) =
-        futures::join!(eni_chains, instance_chain, snapshots, groups, load_balancers);
+    let (eni_steps, (instance_record, recorded), groups) =
+        futures::join!(eni_chains, record_instance(cloud, live, job), groups);
+
+    // Contained, or as far as it goes: what serves the containment but is
+    // not it, at once.
+    let instance_changes = async {
+        match recorded {
+            Some((record, attached)) if !deadline_near(job) => contain_instance(cloud, live, &record, &attached).await,
+            Some(_) => instance_steps_as(live, Held::planned(DEADLINE)),
+            None => instance_steps_as(live, Held::skipped("not run: the original state could not be recorded")),
+        }
+    };
+    let (instance_changes, snapshot_steps, (lb_steps, memberships), console) = futures::join!(
+        instance_changes,
+        snapshot_volumes(cloud, live, job),
+        load_balancer_chain(cloud, live, job),
+        ec2::console_output(&cloud.ec2, id),
+    );
+    keep_console(&mut run, id, console);
     run.keep(
         "load_balancers",
         match &memberships {
@@ -245,7 +290,6 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
 
     // Report in a stable order: records, groups, then the changes.
     let mut eni_steps: Vec<_> = eni_steps.into_iter().flatten().collect();
-    let (instance_record, instance_changes) = instance_steps;
     run.log.push(instance_record.0, &instance_record.1, instance_record.2);
     for (action, target, result) in eni_steps.iter().filter(|s| s.0 == "record-eni-groups") {
         run.log.push(action, target, result.clone());
@@ -296,23 +340,32 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
 
 /// What the instance was before the run, for the evidence record.
 fn keep_evidence(run: &mut Execution, live: &Live) {
-    let console = match &live.console {
-        Ok(Some(output)) => serde_json::json!({ "output_base64": output }),
-        Ok(None) => serde_json::json!({ "output_base64": null }),
-        Err(f) => serde_json::json!({ "error": f.to_string() }),
-    };
     run.keep("instance", &live.instance);
     run.keep(
         "attributes",
         serde_json::json!({
             "termination_protection": live.termination_protection,
             "shutdown_behavior": live.shutdown_behavior,
-            "instance_profile": live.association,
-            "auto_scaling_group": live.asg,
+            "instance_profile": live.instance.profile_arn,
+            "auto_scaling_group": live.asg_tag(),
         }),
     );
     run.keep("network_interfaces", &live.enis);
-    run.keep("console_output", console);
+}
+
+/// The console output, part of the evidence record: one that cannot be
+/// read is said, never a reason to stop.
+fn keep_console(run: &mut Execution, id: &str, console: Result<Option<String>, AwsFailure>) {
+    let (kept, step) = match &console {
+        Ok(Some(output)) => (
+            serde_json::json!({ "output_base64": output }),
+            Ok(Held::done(format!("{} bytes (base64) kept for the evidence record", output.len()))),
+        ),
+        Ok(None) => (serde_json::json!({ "output_base64": null }), Ok(Held::done("no console output yet"))),
+        Err(f) => (serde_json::json!({ "error": f.to_string() }), Err(f.clone())),
+    };
+    run.keep("console_output", kept);
+    run.log.push("describe-console-output", id, step);
 }
 
 /// Starts GuardDuty's on-demand malware scan of the instance, once per
@@ -366,32 +419,32 @@ fn stop_for_deadline(mut run: Execution, live: &Live) -> Execution {
     run
 }
 
-async fn describe(cloud: &Cloud, id: &str, finding_id: &str) -> Result<Option<Live>, AwsFailure> {
+async fn describe(cloud: &Cloud, id: &str) -> Result<Option<Live>, AwsFailure> {
     let ec2 = &cloud.ec2;
-    let (instance, enis, protection, shutdown, association, asg, groups, snapshots, console) = futures::join!(
+    let (instance, protection, shutdown, groups) = futures::join!(
         ec2::describe_instance(ec2, id),
-        ec2::describe_enis(ec2, id),
         ec2::termination_protection(ec2, id),
         ec2::shutdown_behavior(ec2, id),
-        ec2::profile_association(ec2, id),
-        autoscaling::group_of(&cloud.autoscaling, id),
         ec2::responder_groups(ec2),
-        ec2::finding_snapshots(ec2, finding_id),
-        ec2::console_output(ec2, id),
     );
-    let Some(instance) = instance? else { return Ok(None) };
-    let enis = enis?;
+    let Some(mut instance) = instance? else { return Ok(None) };
+    let groups = groups?;
+    // An ENI on a responder group was moved by an earlier delivery, whose
+    // record is on the ENIs' own tags: read them. Until then, the groups the
+    // description lists are the originals.
+    let moved = instance.enis.iter().flat_map(|e| &e.groups).any(|g| groups.iter().any(|r| &r.id == g));
+    let enis = if moved || instance.enis.is_empty() {
+        ec2::describe_enis(ec2, id).await?
+    } else {
+        std::mem::take(&mut instance.enis)
+    };
     Ok(Some(Live {
         instance,
         enis,
         termination_protection: protection?,
         shutdown_behavior: shutdown?,
-        association: association?,
-        asg: asg?,
-        groups: groups?,
-        snapshots: snapshots?,
+        groups,
         memberships: None,
-        console,
     }))
 }
 
@@ -417,7 +470,7 @@ fn planned_steps(live: &Live) -> Vec<(&'static str, String, String)> {
         ));
     }
     for eni in &live.enis {
-        if !eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
+        if live.recorded(eni).is_none() {
             steps.push(("record-eni-groups", eni.id.clone(), format!("record {}", eni.groups.join(","))));
         }
     }
@@ -478,12 +531,12 @@ fn change_steps(live: &Live) -> Vec<(&'static str, String, String)> {
         ));
         steps.push(("isolate-eni", eni.id.clone(), "→ isolation group (no traffic)".to_owned()));
     }
-    if let Some(a) = &live.association {
-        steps.push(("detach-instance-profile", a.arn.clone(), format!("disassociate {}", a.id)));
+    if let Some(arn) = &live.instance.profile_arn {
+        steps.push(("detach-instance-profile", arn.clone(), "disassociate".to_owned()));
     } else if let Some(profile) = live.record().and_then(|r| r.profile) {
         steps.push(("detach-instance-profile", profile, "disassociated earlier".to_owned()));
     }
-    if let Some(group) = live.asg.clone().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
+    if let Some(group) = live.asg_tag().cloned().or_else(|| live.record().and_then(|r| r.auto_scaling_group)) {
         steps.push(("detach-from-asg", group, "detach without decrementing desired capacity".to_owned()));
     }
     if let Some(Ok(members)) = &live.memberships {
@@ -508,49 +561,94 @@ fn target_name(target: &TargetRecord) -> String {
     }
 }
 
-/// Records an ENI's groups before it is changed. The groups and the tags
-/// come from one DescribeNetworkInterfaces response, so a twin's record and
-/// a twin's change are never mixed up.
-async fn record_eni(cloud: &Cloud, live: &Live, eni: &EniView) -> StepResult {
-    if eni.tags.contains_key(tags::ORIGINAL_GROUPS) {
-        return Ok(Held::already(format!(
-            "recorded by an earlier delivery: {}",
-            join_tag(tags::ORIGINAL_GROUPS, &eni.tags).unwrap_or_default()
-        )));
+/// What wave 2 did about each ENI's record.
+#[derive(Debug, Clone)]
+struct EniRecords(BTreeMap<String, Held>);
+
+impl EniRecords {
+    fn of(&self, eni: &str) -> Result<Held, AwsFailure> {
+        self.0.get(eni).cloned().ok_or_else(|| AwsFailure::rejected(format!("{eni} was not described")))
     }
-    if !eni.groups.is_empty() && eni.groups.iter().all(|g| live.is_responder_group(g)) {
-        return Ok(Held::already("only on responder groups: no original to record"));
+}
+
+/// Records every ENI's groups before any is changed, in one request: one
+/// value naming each ENI's groups, written to every ENI that has no record
+/// yet. An earlier delivery's record is kept, and restated in the value; an
+/// ENI on responder groups only has no original to record.
+async fn record_enis(cloud: &Cloud, live: &Live) -> Result<EniRecords, AwsFailure> {
+    let mut held = BTreeMap::new();
+    let mut entries: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut unrecorded = Vec::new();
+    for eni in &live.enis {
+        if let Some(groups) = live.recorded(eni) {
+            held.insert(
+                eni.id.clone(),
+                Held::already(format!("recorded by an earlier delivery: {}", groups.join(","))),
+            );
+            entries.push((&eni.id, groups));
+        } else if !eni.groups.is_empty() && eni.groups.iter().all(|g| live.is_responder_group(g)) {
+            held.insert(eni.id.clone(), Held::already("only on responder groups: no original to record"));
+        } else {
+            held.insert(eni.id.clone(), Held::done(eni.groups.join(",")));
+            entries.push((&eni.id, eni.groups.clone()));
+            unrecorded.push(eni.id.clone());
+        }
     }
-    let value = eni.groups.join(",");
-    ec2::create_tags(&cloud.ec2, &eni.id, &chunk_tag(tags::ORIGINAL_GROUPS, &value)).await.map(|()| Held::done(value))
+    if !unrecorded.is_empty() {
+        let value = eni_groups_record(entries.iter().map(|(id, groups)| (*id, groups.as_slice())));
+        ec2::create_tags_on(&cloud.ec2, &unrecorded, &chunk_tag(tags::ORIGINAL_GROUPS, &value)).await?;
+    }
+    Ok(EniRecords(held))
 }
 
 type Steps = Vec<(&'static str, String, Timed)>;
 
-/// Records the instance-level state, then changes it: termination
-/// protection, shutdown behaviour, instance profile, Auto Scaling group.
+/// Records the instance-level state, to be changed once the instance is
+/// contained; `None` when it could not be recorded (nothing of it changes).
 ///
-/// The attributes come from other calls than the instance's tags, so a twin
-/// delivery may have read the tags before this run's record and the
-/// attributes after this run's changes. The record tag is therefore read
-/// again, after every attribute was read, right before it is written: a
-/// record that appeared in between is kept, never overwritten.
-async fn instance_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> ((&'static str, String, Timed), Steps) {
+/// Protection and shutdown behaviour come from other calls than the
+/// instance's tags, so a twin delivery may have read the tags before this
+/// run's record and the attributes after this run's changes. The record tag
+/// is therefore read again, after every attribute was read, right before it
+/// is written: a record that appeared in between is kept, never
+/// overwritten. The association and the Auto Scaling membership are read
+/// beside it, only where the description shows a profile or a group.
+async fn record_instance(
+    cloud: &Cloud,
+    live: &Live,
+    job: &QuarantineJob<'_>,
+) -> ((&'static str, String, Timed), Option<(InstanceRecord, Attachments)>) {
     let id = live.instance.id.clone();
     let started = Instant::now();
-    let record = async {
-        let existing = match live.record() {
-            Some(record) => Some(record),
-            None => ec2::instance_record(&cloud.ec2, &id).await?,
+    let recorded = async {
+        let reread = async {
+            match live.record() {
+                Some(record) => Ok(Some(record)),
+                None => ec2::instance_record(&cloud.ec2, &id).await,
+            }
         };
-        if let Some(record) = existing {
-            return Ok((Held::already("recorded by an earlier delivery; kept"), record));
+        let association = async {
+            match &live.instance.profile_arn {
+                Some(_) => ec2::profile_association(&cloud.ec2, &id).await,
+                None => Ok(None),
+            }
+        };
+        let asg = async {
+            match live.asg_tag() {
+                Some(_) => autoscaling::group_of(&cloud.autoscaling, &id).await,
+                None => Ok(None),
+            }
+        };
+        let (existing, association, asg) = futures::join!(reread, association, asg);
+        let attached = Attachments { association: association?, asg: asg? };
+        if let Some(record) = existing? {
+            return Ok((Held::already("recorded by an earlier delivery; kept"), record, attached));
         }
         let record = InstanceRecord {
-            profile: live.association.as_ref().map(|a| a.arn.clone()),
+            profile: live.instance.profile_arn.clone(),
             termination_protection: live.termination_protection,
             shutdown_behavior: live.shutdown_behavior.clone(),
-            auto_scaling_group: live.asg.clone(),
+            auto_scaling_group: attached.asg.clone(),
             metadata: live
                 .instance
                 .metadata
@@ -563,21 +661,16 @@ async fn instance_chain(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -> 
         pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
         pairs.push((tags::STATUS.to_owned(), "quarantining".to_owned()));
         ec2::create_tags(&cloud.ec2, &id, &pairs).await?;
-        Ok::<_, AwsFailure>((Held::done(text), record))
+        Ok::<_, AwsFailure>((Held::done(text), record, attached))
     }
     .await;
     let took = Some(started.elapsed());
-    let (step, record) = match record {
-        Ok((held, record)) => (("record-instance-state", id.clone(), Timed { result: Ok(held), took }), record),
-        Err(failure) => {
-            let skipped = instance_steps_as(live, Held::skipped("not run: the original state could not be recorded"));
-            return (("record-instance-state", id, Timed { result: Err(failure), took }), skipped);
+    match recorded {
+        Ok((held, record, attached)) => {
+            (("record-instance-state", id, Timed { result: Ok(held), took }), Some((record, attached)))
         }
-    };
-    if deadline_near(job) {
-        return (step, instance_steps_as(live, Held::planned(DEADLINE)));
+        Err(failure) => (("record-instance-state", id, Timed { result: Err(failure), took }), None),
     }
-    (step, contain_instance(cloud, live, &record).await)
 }
 
 /// The instance-level change steps, each reported as `held` (not run).
@@ -608,7 +701,7 @@ async fn ensure_groups(cloud: &Cloud, live: &Live) -> Vec<GroupResult> {
     .await
 }
 
-async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -> Steps {
+async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord, attached: &Attachments) -> Steps {
     let ec2c = &cloud.ec2;
     let id = live.instance.id.as_str();
     let protect = async {
@@ -636,7 +729,7 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
         vec![("set-shutdown-behavior", id.to_owned(), result)]
     };
     let profile = async {
-        match (&live.association, &record.profile) {
+        match (&attached.association, &record.profile) {
             (Some(a), _) => {
                 let result = timed(async {
                     match ec2::disassociate_profile(ec2c, &a.id).await {
@@ -670,7 +763,7 @@ async fn contain_instance(cloud: &Cloud, live: &Live, record: &InstanceRecord) -
         }
     };
     let asg = async {
-        match (&live.asg, &record.auto_scaling_group) {
+        match (&attached.asg, &record.auto_scaling_group) {
             (Some(group), _) => {
                 let result = timed(async {
                     autoscaling::detach(&cloud.autoscaling, id, group)
@@ -832,8 +925,27 @@ async fn snapshot_volumes(cloud: &Cloud, live: &Live, job: &QuarantineJob<'_>) -
             .map(|(volume, _)| ("snapshot-volume", volume.clone(), Ok(Held::planned(DEADLINE)).into()))
             .collect();
     }
+    if live.instance.volumes.is_empty() {
+        return Vec::new();
+    }
+    let taken = match ec2::finding_snapshots(&cloud.ec2, job.finding_id).await {
+        Ok(taken) => taken,
+        Err(failure) => {
+            let failure = AwsFailure {
+                message: format!("{} (this finding's earlier snapshots could not be looked up)", failure.message),
+                ..failure
+            };
+            return live
+                .instance
+                .volumes
+                .iter()
+                .map(|(volume, _)| ("snapshot-volume", volume.clone(), Err(failure.clone()).into()))
+                .collect();
+        }
+    };
+    let taken = &taken;
     let steps = join_all(live.instance.volumes.iter().map(|(volume, _)| async move {
-        let (result, snapshot) = match live.snapshots.iter().find(|(_, v)| v == volume) {
+        let (result, snapshot) = match taken.iter().find(|(_, v)| v == volume) {
             Some((snap, _)) => {
                 (Ok(Held::already(format!("{snap} taken earlier for this finding"))).into(), Some(snap.clone()))
             }
@@ -988,8 +1100,7 @@ fn sum(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 /// The groups an ENI had before the responder touched it: its record, when
 /// an earlier delivery wrote one, or the groups it was described with.
 fn original_groups(eni: &EniView) -> Vec<String> {
-    match join_tag(tags::ORIGINAL_GROUPS, &eni.tags) {
-        Some(recorded) => recorded.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect(),
-        None => eni.groups.clone(),
-    }
+    join_tag(tags::ORIGINAL_GROUPS, &eni.tags)
+        .and_then(|r| recorded_eni_groups(&eni.id, &r))
+        .unwrap_or_else(|| eni.groups.clone())
 }

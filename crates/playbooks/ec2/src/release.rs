@@ -7,7 +7,7 @@
 //!
 //! Snapshots are kept: they are evidence.
 
-use responder_core::record::{InstanceRecord, LoadBalancerRecord, chunk_keys, join_tag};
+use responder_core::record::{InstanceRecord, LoadBalancerRecord, chunk_keys, join_tag, recorded_eni_groups};
 use responder_core::tags;
 
 use crate::Cloud;
@@ -62,10 +62,10 @@ pub async fn release(cloud: &Cloud, instance_id: &str, options: ReleaseOptions) 
 
     // Security groups, per ENI.
     let eni_steps = futures::future::join_all(enis.iter().map(|eni| async move {
-        let Some(original) = join_tag(tags::ORIGINAL_GROUPS, &eni.tags) else {
+        let recorded = join_tag(tags::ORIGINAL_GROUPS, &eni.tags).and_then(|r| recorded_eni_groups(&eni.id, &r));
+        let Some(groups) = recorded else {
             return (eni.id.clone(), Ok(Held::already("no record: not quarantined by the responder")));
         };
-        let groups: Vec<String> = original.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect();
         if groups.is_empty() {
             return (eni.id.clone(), Err(AwsFailure::rejected("the recorded group list is empty; restore by hand")));
         }
