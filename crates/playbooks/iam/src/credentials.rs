@@ -331,10 +331,9 @@ pub async fn disable_user(
         iam::access_keys(iam_c, user_name),
         iam::has_login_profile(iam_c, user_name),
         iam::user_policy(iam_c, user_name, POLICY_NAME),
-        iam::user_evidence(iam_c, user_name),
     );
     let took = Some(started.elapsed());
-    let (user, keys, login, existing, evidence) = described;
+    let (user, keys, login, existing) = described;
     let (user, keys, login, existing) = match (user, keys, login, existing) {
         (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
         (Ok(None), ..) => {
@@ -365,14 +364,25 @@ pub async fn disable_user(
             took,
         },
     );
-    let evidence = evidence.map(|mut e| {
-        e["access_keys"] = serde_json::json!(
-            keys.iter().map(|k| serde_json::json!({ "id": k.id, "active": k.active })).collect::<Vec<_>>()
-        );
-        e["console_password"] = serde_json::json!(login);
-        e
-    });
-    keep_evidence(&mut run, "user", user_name, evidence);
+    // The rest of what the user had (policies, groups) is read once the
+    // user is contained: it changes nothing, and waits behind nothing.
+    let user_evidence = async {
+        let evidence = iam::user_evidence(iam_c, user_name).await.map(|mut e| {
+            e["access_keys"] = serde_json::json!(
+                keys.iter().map(|k| serde_json::json!({ "id": k.id, "active": k.active })).collect::<Vec<_>>()
+            );
+            e["console_password"] = serde_json::json!(login);
+            // The revocation policy as it was before this run, not as it put it.
+            if let Some(inline) = e["inline_policies"].as_object_mut() {
+                match &existing {
+                    Some(document) => inline.insert(POLICY_NAME.to_owned(), serde_json::json!(document)),
+                    None => inline.remove(POLICY_NAME),
+                };
+            }
+            e
+        });
+        evidence
+    };
 
     // The finding's key first in the list, then the others the scope covers.
     let mut targets: Vec<&str> = Vec::new();
@@ -413,6 +423,7 @@ pub async fn disable_user(
     let mut changes: Vec<(&str, &str)> = targets.iter().map(|k| ("deactivate-access-key", *k)).collect();
     changes.extend([("delete-login-profile", user_name), ("revoke-older-sessions", user_name)]);
     if job.policy.dry_run {
+        keep_evidence(&mut run, "user", user_name, user_evidence.await);
         run.log.push_status(
             "record-user-state",
             user_name,
@@ -510,6 +521,7 @@ pub async fn disable_user(
         Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}", stamp(cutoff))))
     });
     let (deactivations, login_result, revoke) = futures::join!(deactivations, login_step, revoke);
+    keep_evidence(&mut run, "user", user_name, user_evidence.await);
     for (key, result) in deactivations {
         run.log.push("deactivate-access-key", &key, result);
     }

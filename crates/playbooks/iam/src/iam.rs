@@ -46,17 +46,15 @@ fn iam_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, AwsFailure> {
         .collect()
 }
 
-/// The role with its tags, or `None` when it does not exist.
+/// The role with its tags (`GetRole` returns them: one request), or `None`
+/// when it does not exist.
 pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFailure> {
-    let (role, tags) =
-        futures::join!(async { iam.get_role().role_name(name).send().await.map_err(AwsFailure::from) }, async {
-            iam.list_role_tags().role_name(name).send().await.map_err(AwsFailure::from)
-        },);
+    let role = iam.get_role().role_name(name).send().await.map_err(AwsFailure::from);
     let Some(role) = not_found_as_none(role)? else {
         return Ok(None);
     };
-    let tags = not_found_as_none(tags)?.map(|t| tags_of(t.tags())).unwrap_or_default();
     let Some(role) = role.role() else { return Ok(None) };
+    let tags = tags_of(role.tags());
     Ok(Some(Principal {
         name: role.role_name().to_owned(),
         id: role.role_id().to_owned(),
@@ -67,17 +65,15 @@ pub async fn role(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFail
     }))
 }
 
-/// The user with its tags, or `None` when it does not exist.
+/// The user with its tags (`GetUser` returns them: one request), or `None`
+/// when it does not exist.
 pub async fn user(iam: &Client, name: &str) -> Result<Option<Principal>, AwsFailure> {
-    let (user, tags) =
-        futures::join!(async { iam.get_user().user_name(name).send().await.map_err(AwsFailure::from) }, async {
-            iam.list_user_tags().user_name(name).send().await.map_err(AwsFailure::from)
-        },);
+    let user = iam.get_user().user_name(name).send().await.map_err(AwsFailure::from);
     let Some(user) = not_found_as_none(user)? else {
         return Ok(None);
     };
-    let tags = not_found_as_none(tags)?.map(|t| tags_of(t.tags())).unwrap_or_default();
     let Some(user) = user.user() else { return Ok(None) };
+    let tags = tags_of(user.tags());
     Ok(Some(Principal {
         name: user.user_name().to_owned(),
         id: user.user_id().to_owned(),
