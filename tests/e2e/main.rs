@@ -2,6 +2,7 @@
 //! the resulting AWS state. One binary, one shared emulator, one VPC per test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod burst;
 mod concurrency;
 mod credentials;
 mod cross_account;
@@ -13,6 +14,7 @@ mod notify;
 mod posture;
 mod quarantine;
 mod rds;
+mod requests;
 mod s3;
 mod securityhub;
 mod verify;

@@ -176,6 +176,34 @@ struct State {
     invocations: HashMap<(String, String), Vec<String>>,
     attempts: HashMap<String, u32>,
     calls: Vec<Call>,
+    /// action → its request rate limit, as a token bucket: a call finding
+    /// it empty is throttled, as the service throttles it.
+    limits: HashMap<String, Bucket>,
+}
+
+/// A token bucket, as EC2 meters each API: `capacity` calls at once, then
+/// `per_second` more each second.
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    filled: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.filled).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.filled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// An HTTP client for `SdkConfig` that records and, when armed, injects faults.
@@ -204,6 +232,14 @@ impl FaultInjector {
     /// retries) with `fault`.
     pub fn arm(&self, action: &str, target: &str, occurrence: usize, fault: Fault) {
         self.lock().armed = Some((action.to_owned(), target.to_owned(), occurrence, fault));
+    }
+
+    /// Meters `action` with a request rate limit from now on: `capacity`
+    /// calls at once, then `per_second` a second; the rest are throttled
+    /// (every attempt that finds the bucket empty), however long it lasts.
+    pub fn rate_limit(&self, action: &str, capacity: u32, per_second: f64) {
+        let bucket = Bucket { tokens: capacity.into(), capacity: capacity.into(), per_second, filled: Instant::now() };
+        self.lock().limits.insert(action.to_owned(), bucket);
     }
 
     /// Names the resource `id` as `label` in the calls' targets.
@@ -458,7 +494,10 @@ impl HttpConnector for Connector {
                     Fault::ThrottleOnce if attempt > 1 => None,
                     f => Some(*f),
                 },
-                _ => None,
+                _ => match state.limits.get_mut(&action).map(Bucket::take) {
+                    Some(false) => Some(Fault::Throttle),
+                    _ => None,
+                },
             };
             (target, occurrence, attempt, fault)
         };
