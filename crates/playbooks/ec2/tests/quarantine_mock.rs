@@ -114,6 +114,12 @@ fn describe_rules() -> Vec<Rule> {
                                 .instance_id(INSTANCE)
                                 .state(InstanceState::builder().name(InstanceStateName::Running).build())
                                 .tags(tag("Name", "web"))
+                                .tags(tag("aws:autoscaling:groupName", "web-asg"))
+                                .iam_instance_profile(
+                                    IamInstanceProfile::builder()
+                                        .arn("arn:aws:iam::123456789012:instance-profile/web")
+                                        .build(),
+                                )
                                 .block_device_mappings(
                                     InstanceBlockDeviceMapping::builder()
                                         .device_name("/dev/xvda")
@@ -231,7 +237,7 @@ fn change_rules(calls: &Calls, fail: Option<(&str, Rule)>) -> Vec<Rule> {
     }
     rules.extend([
         mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |input| {
-            let resource = input.resources().first().cloned().unwrap_or_default();
+            let resource = input.resources().join(",");
             logged(&c1, &if is_record(input) { format!("RecordTags {resource}") } else { "CreateTags".to_owned() });
             CreateTagsOutput::builder().build()
         }),
@@ -295,14 +301,14 @@ async fn a_healthy_run_records_first_isolates_in_two_steps_and_contains() {
     let calls = calls.lock().unwrap().clone();
     let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no {c} in {calls:?}"));
     let records = calls.iter().filter(|c| c.starts_with("RecordTags")).count();
-    assert_eq!(records, 3, "instance + two ENIs recorded: {calls:?}");
+    assert_eq!(records, 2, "the instance, and both ENIs in one request: {calls:?}");
     // Each resource is recorded before it is changed.
     let instance_record = at(&format!("RecordTags {INSTANCE}"));
     for change in ["ModifyInstanceAttribute", "DisassociateIamInstanceProfile", "DetachInstances"] {
         assert!(instance_record < at(change), "{change} before the instance record: {calls:?}");
     }
     for eni in ["eni-1", "eni-2"] {
-        assert!(at(&format!("RecordTags {eni}")) < at(&format!("ModifyENI {eni} {UNTRACK}")), "{calls:?}");
+        assert!(at("RecordTags eni-1,eni-2") < at(&format!("ModifyENI {eni} {UNTRACK}")), "{calls:?}");
     }
     for eni in ["eni-1", "eni-2"] {
         let untrack = calls.iter().position(|c| c == &format!("ModifyENI {eni} {UNTRACK}")).unwrap();
@@ -421,7 +427,7 @@ async fn each_change_step_failing_is_reported_as_partial() {
 
 #[tokio::test]
 async fn a_failed_record_stops_the_changes_it_would_have_recorded() {
-    // An ENI's record fails: that ENI is left alone, the rest is contained.
+    // The ENIs' record fails: no ENI is changed.
     let calls = Calls::default();
     let mut ec2 = describe_rules();
     let rule = mock!(aws_sdk_ec2::Client::create_tags)
@@ -432,12 +438,13 @@ async fn a_failed_record_stops_the_changes_it_would_have_recorded() {
     let policy = Policy::default();
     let run = quarantine(&cloud, &job(&policy, None)).await;
     let calls = calls.lock().unwrap().clone();
-    assert!(!calls.iter().any(|c| c.starts_with("ModifyENI eni-2")), "eni-2 changed without a record: {calls:?}");
-    assert!(calls.contains(&format!("ModifyENI eni-1 {ISOLATION}")), "{calls:?}");
-    let record = run.log.records.iter().find(|r| r.action == "record-eni-groups" && r.target == "eni-2").unwrap();
-    assert_eq!(record.status, StepStatus::Failed);
-    let iso = run.log.records.iter().find(|r| r.action == "isolate-eni" && r.target == "eni-2").unwrap();
-    assert_eq!(iso.status, StepStatus::Skipped);
+    assert!(!calls.iter().any(|c| c.starts_with("ModifyENI")), "an ENI changed without a record: {calls:?}");
+    for eni in ["eni-1", "eni-2"] {
+        let record = run.log.records.iter().find(|r| r.action == "record-eni-groups" && r.target == eni).unwrap();
+        assert_eq!(record.status, StepStatus::Failed);
+        let iso = run.log.records.iter().find(|r| r.action == "isolate-eni" && r.target == eni).unwrap();
+        assert_eq!(iso.status, StepStatus::Skipped);
+    }
     assert_eq!(outcome_of(&run.log.records), responder_core::Outcome::Partial);
 
     // The instance's record fails: no instance-level change, ENIs still isolated.
