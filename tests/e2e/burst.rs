@@ -132,7 +132,7 @@ async fn a_burst_of_key_findings_under_throttling_that_outlasts_the_retries_is_r
     for ((user, keys, _), result) in users.iter().zip(&first) {
         if matches!(result, Ok(Outcome::Contained)) {
             let states = seed::key_states(&setup, user).await;
-            assert!(keys.iter().all(|k| states[k] == false), "{user} reported contained with a key active");
+            assert!(keys.iter().all(|k| !states[k]), "{user} reported contained with a key active");
         }
     }
     // Lambda's redelivery, with the limit lifted as the burst passes.
@@ -140,7 +140,7 @@ async fn a_burst_of_key_findings_under_throttling_that_outlasts_the_retries_is_r
     settle(&r, Function::DisableIamUser, &events, first).await;
     for (user, keys, _) in &users {
         let states = seed::key_states(&setup, user).await;
-        assert!(keys.iter().all(|k| states[k] == false), "{user}: a key is still active");
+        assert!(keys.iter().all(|k| !states[k]), "{user}: a key is still active");
         assert!(!seed::has_login_profile(&setup, user).await, "{user}: console login remains");
     }
 }

@@ -61,7 +61,7 @@ async fn quarantine_contains_an_instance_in_twelve_requests() {
 }
 
 #[tokio::test]
-async fn disable_iam_user_contains_a_user_in_ten_requests() {
+async fn disable_iam_user_contains_a_user_in_nine_requests() {
     let config = cloud().await;
     let recorder = FaultInjector::new();
     let r = responder(&faulty_sdk_config(&emulator_endpoint(), &recorder, Duration::from_secs(60)).await, &[]).await;
@@ -77,9 +77,12 @@ async fn disable_iam_user_contains_a_user_in_ten_requests() {
     let report = r.handle(Function::DisableIamUser, &event(&user), None).await.unwrap();
     assert_eq!(report.outcome, Outcome::Contained, "{report:#?}");
     let before = to_containment(&recorder.calls(), &["UpdateAccessKey", "DeleteLoginProfile", "PutUserPolicy"]);
-    // The user with its tags, its keys, its console password and its
-    // revocation policy, and GuardDuty's confirmation; the record; two keys,
-    // the password, the revocation.
-    assert_eq!(before.len(), 10, "{before:#?}");
+    // The user with its tags, its keys and its revocation policy, and
+    // GuardDuty's confirmation; the record; two keys, the password (deleting
+    // it says whether there was one), the revocation.
+    assert_eq!(before.len(), 9, "{before:#?}");
+    assert!(!seed::has_login_profile(&config, &user.0).await);
+    let tags = seed::user_tags(&config, &user.0).await;
+    assert_eq!(tags.get("guardduty-responder:login-profile-deleted").map(String::as_str), Some("true"), "{tags:?}");
     assert!(seed::key_states(&config, &user.0).await.values().all(|active| !active));
 }

@@ -367,6 +367,13 @@ pub async fn iam_user(
     (name, ids, dormant)
 }
 
+/// The user's tags, key → value.
+pub async fn user_tags(config: &SdkConfig, user: &str) -> std::collections::BTreeMap<String, String> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let out = iam.list_user_tags().user_name(user).send().await.expect("ListUserTags");
+    out.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+}
+
 /// An IAM role at `path` trusted by EC2.
 pub async fn iam_role(config: &SdkConfig, prefix: &str, path: &str) -> String {
     let iam = aws_sdk_iam::Client::new(config);

@@ -2,23 +2,26 @@
 //! IAM user, and release either.
 //!
 //! **revoke-role-sessions** handles `AccessKey` findings with `userType:
-//! AssumedRole`. Wave 1 reads the role (path, ARN, tags) and any existing
-//! revocation policy; wave 2 puts `AWSRevokeOlderSessions` (deny everything
-//! to tokens issued before *now*, never moving an existing cutoff back) and
-//! tags the role. IAM actions: iam:GetRole, ListRoleTags, GetRolePolicy,
+//! AssumedRole`. Wave 1 reads the role (path, ARN, tags: one `GetRole`) and
+//! any existing revocation policy; wave 2 puts `AWSRevokeOlderSessions`
+//! (deny everything to tokens issued before *now*, never moving an existing
+//! cutoff back) and tags the role. IAM actions: iam:GetRole, GetRolePolicy,
 //! PutRolePolicy, TagRole.
 //!
 //! **disable-iam-user** handles `AccessKey` findings with `userType:
-//! IAMUser`. Wave 1 reads the user (ARN, path, tags), its access keys, its
-//! login profile and any existing revocation policy; wave 2, concurrently,
-//! deactivates the finding's key and (setting `all-keys`) every other active
-//! key, deletes the console login profile, puts the same deny on the user
-//! (which also kills session tokens it minted), and tags the user with the
-//! finding, the time and the keys it deactivated, so release can reactivate
-//! exactly those. Keys are deactivated, never deleted: they are evidence and
-//! the way back. IAM actions: iam:GetUser, ListUserTags, ListAccessKeys,
-//! GetLoginProfile, GetUserPolicy, UpdateAccessKey, DeleteLoginProfile,
-//! PutUserPolicy, TagUser.
+//! IAMUser`. Wave 1 reads the user (ARN, path, tags: one `GetUser`), its
+//! access keys and any existing revocation policy; wave 2 tags the user with
+//! the finding, the time and the keys it is about to deactivate, so release
+//! can reactivate exactly those; wave 3, concurrently, deactivates the
+//! finding's key and (setting `all-keys`) every other active key, deletes
+//! the console login profile (its answer says whether there was one, which
+//! is then said on the user), and puts the same deny on the user (which also
+//! kills session tokens it minted). The user's policies and groups are read
+//! for the evidence once it is contained. Keys are deactivated, never
+//! deleted: they are evidence and the way back. IAM actions: iam:GetUser,
+//! ListAccessKeys, GetUserPolicy, UpdateAccessKey, DeleteLoginProfile,
+//! PutUserPolicy, TagUser, ListAttachedUserPolicies, ListUserPolicies,
+//! ListGroupsForUser.
 //!
 //! Both re-check live what the finding only hints at: service-linked and
 //! Identity Center roles (by path), protected principals (by live ARN,
@@ -326,22 +329,23 @@ pub async fn disable_user(
     let mut run = Execution::default();
     let iam_c = &cloud.iam;
     let started = Instant::now();
+    // Whether the user has a console password is not asked: deleting it
+    // answers that, one request instead of two.
     let described = futures::join!(
         iam::user(iam_c, user_name),
         iam::access_keys(iam_c, user_name),
-        iam::has_login_profile(iam_c, user_name),
         iam::user_policy(iam_c, user_name, POLICY_NAME),
     );
     let took = Some(started.elapsed());
-    let (user, keys, login, existing) = described;
-    let (user, keys, login, existing) = match (user, keys, login, existing) {
-        (Ok(Some(u)), Ok(k), Ok(l), Ok(e)) => (u, k, l, e),
+    let (user, keys, existing) = described;
+    let (user, keys, existing) = match (user, keys, existing) {
+        (Ok(Some(u)), Ok(k), Ok(e)) => (u, k, e),
         (Ok(None), ..) => {
             run.log.push("describe-user", user_name, Timed { result: Err(missing("user", user_name)), took });
             return run;
         }
-        (u, k, l, e) => {
-            let failure = [u.err(), k.err(), l.err(), e.err()].into_iter().flatten().next();
+        (u, k, e) => {
+            let failure = [u.err(), k.err(), e.err()].into_iter().flatten().next();
             let failure = failure.unwrap_or_else(|| AwsFailure::rejected("describe failed"));
             run.log.push("describe-user", user_name, Timed { result: Err(failure), took });
             return run;
@@ -356,10 +360,9 @@ pub async fn disable_user(
         user_name,
         Timed {
             result: Ok(Held::done(format!(
-                "{} access key(s), {} active; console password: {}",
+                "{} access key(s), {} active",
                 keys.len(),
                 keys.iter().filter(|k| k.active).count(),
-                if login { "yes" } else { "no" }
             ))),
             took,
         },
@@ -367,11 +370,10 @@ pub async fn disable_user(
     // The rest of what the user had (policies, groups) is read once the
     // user is contained: it changes nothing, and waits behind nothing.
     let user_evidence = async {
-        let evidence = iam::user_evidence(iam_c, user_name).await.map(|mut e| {
+        iam::user_evidence(iam_c, user_name).await.map(|mut e| {
             e["access_keys"] = serde_json::json!(
                 keys.iter().map(|k| serde_json::json!({ "id": k.id, "active": k.active })).collect::<Vec<_>>()
             );
-            e["console_password"] = serde_json::json!(login);
             // The revocation policy as it was before this run, not as it put it.
             if let Some(inline) = e["inline_policies"].as_object_mut() {
                 match &existing {
@@ -380,8 +382,7 @@ pub async fn disable_user(
                 };
             }
             e
-        });
-        evidence
+        })
     };
 
     // The finding's key first in the list, then the others the scope covers.
@@ -397,13 +398,15 @@ pub async fn disable_user(
 
     let previous = existing.as_deref().and_then(cutoff_of);
     // A policy already in place stays as it is unless this run finds
-    // something to contain again (a key re-activated, a password re-made).
-    let must_revoke = existing.is_none() || !to_deactivate.is_empty() || login;
+    // something to contain again (a key re-activated; a password re-made,
+    // found when it is deleted, below).
+    let must_revoke = existing.is_none() || !to_deactivate.is_empty();
     let cutoff = next_cutoff(job.now, previous);
 
     // The record: the keys this run deactivates (added to those an earlier
-    // delivery did), whether a console password existed, the finding, the
-    // cutoff, and a revocation policy that was there before.
+    // delivery did), the finding, the cutoff, and a revocation policy that
+    // was there before. That a console password was deleted is recorded
+    // once it was (nothing can put it back: release says so).
     let mut recorded = recorded_keys(&user.tags);
     for key in &to_deactivate {
         if !recorded.iter().any(|r| r == key) {
@@ -411,9 +414,6 @@ pub async fn disable_user(
         }
     }
     let mut pairs = chunk_tag(tags::DEACTIVATED_KEYS, &recorded.join(","));
-    if login || user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
-        pairs.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "true".to_owned()));
-    }
     pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
     if must_revoke {
         pairs.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
@@ -502,9 +502,6 @@ pub async fn disable_user(
         }
     }));
     let login_step = timed(async {
-        if !login {
-            return Ok(Held::already("no console password"));
-        }
         match iam::delete_login_profile(iam_c, user_name).await? {
             true => Ok(Held::done("console password deleted; a person must set a new one on release")),
             false => Ok(Held::already("no console password")),
@@ -520,8 +517,47 @@ pub async fn disable_user(
         iam::put_user_policy(iam_c, user_name, POLICY_NAME, &policy_document(cutoff)).await?;
         Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}", stamp(cutoff))))
     });
-    let (deactivations, login_result, revoke) = futures::join!(deactivations, login_step, revoke);
-    keep_evidence(&mut run, "user", user_name, user_evidence.await);
+    let (deactivations, mut login_result, revoke) = futures::join!(deactivations, login_step, revoke);
+    if login_result.result.as_ref().is_ok_and(|held| held.status == StepStatus::Done) {
+        // A password was there: said on the user for release, once the user
+        // is contained. One made again since an earlier containment means
+        // its sessions are denied again, recorded first.
+        let mut said = Vec::new();
+        if !user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
+            said.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "true".to_owned()));
+        }
+        if !must_revoke {
+            said.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
+            said.extend(previous_revocation(&user.tags, previous));
+        }
+        let followed = async {
+            if !said.is_empty() {
+                iam::tag_user(iam_c, user_name, &said).await.map_err(|f| AwsFailure {
+                    message: format!("console password deleted, but it could not be said on the user: {}", f.message),
+                    ..f
+                })?;
+            }
+            if !must_revoke {
+                iam::put_user_policy(iam_c, user_name, POLICY_NAME, &policy_document(cutoff)).await?;
+                return Ok(Held::done(format!(
+                    "a console password was made again: deleted; {POLICY_NAME}: deny tokens issued before {}",
+                    stamp(cutoff)
+                )));
+            }
+            Ok(Held::done("console password deleted; a person must set a new one on release"))
+        }
+        .await;
+        login_result.result = followed;
+    }
+    let password = match &login_result.result {
+        Ok(held) => serde_json::json!(held.status == StepStatus::Done),
+        Err(_) => serde_json::json!("unknown"),
+    };
+    let evidence = user_evidence.await.map(|mut e| {
+        e["console_password"] = password;
+        e
+    });
+    keep_evidence(&mut run, "user", user_name, evidence);
     for (key, result) in deactivations {
         run.log.push("deactivate-access-key", &key, result);
     }

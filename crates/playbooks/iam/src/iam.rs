@@ -159,11 +159,6 @@ pub async fn set_access_key(iam: &Client, user: &str, key: &str, active: bool) -
     Ok(())
 }
 
-pub async fn has_login_profile(iam: &Client, user: &str) -> Result<bool, AwsFailure> {
-    let out = iam.get_login_profile().user_name(user).send().await.map_err(AwsFailure::from);
-    Ok(not_found_as_none(out)?.is_some())
-}
-
 /// Deletes the console password; `Ok(false)` when there was none.
 pub async fn delete_login_profile(iam: &Client, user: &str) -> Result<bool, AwsFailure> {
     let out = iam.delete_login_profile().user_name(user).send().await.map_err(AwsFailure::from);
