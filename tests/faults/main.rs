@@ -772,7 +772,7 @@ fn recorded_before_changed(world: &World, calls: &[Call]) -> Result<(), String> 
                 written_before(call, "TagUser", ("UserName", &user), tags::DEACTIVATED_KEYS, Some(&key))
             }
             (Playbook::DisableUser, "DeleteLoginProfile") => {
-                written_before(call, "TagUser", ("UserName", &user), tags::LOGIN_PROFILE_DELETED, Some("true"))
+                written_before(call, "TagUser", ("UserName", &user), tags::LOGIN_PROFILE_DELETED, None)
             }
             (Playbook::DisableUser, "PutUserPolicy") => {
                 written_before(call, "TagUser", ("UserName", &user), tags::REVOKED_AT, None)

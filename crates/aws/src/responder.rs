@@ -352,6 +352,32 @@ impl<P: Playbook> Responder<P> {
         Box::pin(self.respond_to(&event, &payload, deadline, Some(&asked))).instrument(span).await
     }
 
+    /// The report of a finding the function could not act on because it
+    /// could not learn its own account and role: nothing was done; the
+    /// team hears it; a transient failure is retried.
+    async fn unknown_self(&self, event: &FindingEvent, failure: AwsFailure) -> Result<Report, HandlerError> {
+        let retry = failure.retryable();
+        let mut log = StepLog::default();
+        log.push("learn-own-identity", "sts:GetCallerIdentity", Err(failure));
+        let mut report = base_report(P::FUNCTION, event);
+        report.steps = log.records;
+        report.outcome = Outcome::Failed;
+        report.reason = report.steps.first().map(|s| format!("the function could not learn who it is: {}", s.detail));
+        let (notification, _) = self.publish(&report).await;
+        report.notification = Some(notification);
+        if retry {
+            return Err(HandlerError {
+                error_type: HandlerError::RETRYABLE,
+                message: format!(
+                    "the function could not learn its own account and role; retrying: {}",
+                    serde_json::to_string(&report).unwrap_or_default()
+                ),
+                report: Some(Box::new(report)),
+            });
+        }
+        Ok(report)
+    }
+
     /// The report of a request whose finding could not be fetched.
     async fn unfetched(&self, found: &FindingRef, by: &str, fetched: Result<crate::steps::Held, AwsFailure>) -> Report {
         let mut log = StepLog::default();
@@ -378,11 +404,10 @@ impl<P: Playbook> Responder<P> {
     ) -> Result<Report, HandlerError> {
         let function = P::FUNCTION;
         let finding = &event.finding;
-        let known = self.known().await.map_err(|failure| HandlerError {
-            error_type: HandlerError::RETRYABLE,
-            message: format!("the function could not learn its own account and role: {failure}"),
-            report: None,
-        })?;
+        let known = match self.known().await {
+            Ok(known) => known,
+            Err(failure) => return self.unknown_self(event, failure).await,
+        };
         let settings = &known.settings;
         // A person's request lifts the thresholds and approval mode, nothing else.
         let lifted;

@@ -101,7 +101,9 @@ pub mod tags {
     /// On users: the access keys the responder deactivated (comma-separated,
     /// chunked like the ENI records).
     pub const DEACTIVATED_KEYS: &str = "guardduty-responder:deactivated-keys";
-    /// On users: `true` when the responder deleted the console login profile.
+    /// On users: `if-present` in the record written before the console
+    /// password is deleted; then `true` when there was one (the responder
+    /// deleted it), `false` when there was none.
     pub const LOGIN_PROFILE_DELETED: &str = "guardduty-responder:login-profile-deleted";
     /// On users and roles: the cutoff of an `AWSRevokeOlderSessions` policy
     /// that was there before the responder first acted, so release puts it

@@ -164,25 +164,28 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
         .collect(),
         profile_arn: instance.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned),
         enis: {
-            let mut enis: Vec<EniView> = instance
+            let enis: Vec<(i32, EniView)> = instance
                 .network_interfaces()
                 .iter()
                 .filter_map(|eni| {
-                    Some(EniView {
-                        id: eni.network_interface_id()?.to_owned(),
-                        vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
-                        groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
-                        tags: BTreeMap::new(),
-                        private_ips: eni
-                            .private_ip_addresses()
-                            .iter()
-                            .filter_map(|a| a.private_ip_address().map(str::to_owned))
-                            .collect(),
-                    })
+                    let index = eni.attachment().and_then(|a| a.device_index()).unwrap_or(i32::MAX);
+                    Some((
+                        index,
+                        EniView {
+                            id: eni.network_interface_id()?.to_owned(),
+                            vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
+                            groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+                            tags: BTreeMap::new(),
+                            private_ips: eni
+                                .private_ip_addresses()
+                                .iter()
+                                .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                                .collect(),
+                        },
+                    ))
                 })
                 .collect();
-            enis.sort_by(|a, b| a.id.cmp(&b.id));
-            enis
+            by_device_index(enis)
         },
     }))
 }
@@ -206,21 +209,31 @@ pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniVie
     while let Some(page) = pages.next().await {
         for eni in page?.network_interfaces() {
             let Some(id) = eni.network_interface_id() else { continue };
-            enis.push(EniView {
-                id: id.to_owned(),
-                vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
-                groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
-                tags: tag_map(eni.tag_set()),
-                private_ips: eni
-                    .private_ip_addresses()
-                    .iter()
-                    .filter_map(|a| a.private_ip_address().map(str::to_owned))
-                    .collect(),
-            });
+            let index = eni.attachment().and_then(|a| a.device_index()).unwrap_or(i32::MAX);
+            enis.push((
+                index,
+                EniView {
+                    id: id.to_owned(),
+                    vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
+                    groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+                    tags: tag_map(eni.tag_set()),
+                    private_ips: eni
+                        .private_ip_addresses()
+                        .iter()
+                        .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                        .collect(),
+                },
+            ));
         }
     }
-    enis.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(enis)
+    Ok(by_device_index(enis))
+}
+
+/// The ENIs in attachment order (the primary first), whatever their ids:
+/// reports and requests list them the same way for every instance.
+fn by_device_index(mut enis: Vec<(i32, EniView)>) -> Vec<EniView> {
+    enis.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.id.cmp(&y.id)));
+    enis.into_iter().map(|(_, eni)| eni).collect()
 }
 
 pub async fn termination_protection(ec2: &Client, instance_id: &str) -> Result<bool, AwsFailure> {

@@ -257,7 +257,7 @@ pub async fn quarantine(cloud: &Cloud, job: &QuarantineJob<'_>) -> Execution {
                 steps.push(("isolate-eni", eni.id.clone(), Ok(Held::planned(DEADLINE)).into()));
                 return steps;
             }
-            steps.extend(isolate_eni(&cloud.ec2, eni, &group_ids(&groups)).await);
+            steps.extend(isolate_eni(&cloud.ec2, eni, &group_ids(&groups), job.deadline).await);
             steps
         }
     }));
@@ -1026,6 +1026,7 @@ async fn isolate_eni(
     ec2: &aws_sdk_ec2::Client,
     eni: &EniView,
     group_ids: &BTreeMap<(String, GroupRole), String>,
+    deadline: Option<Instant>,
 ) -> Steps {
     let untrack = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Untrack));
     let isolation = group_ids.get(&(eni.vpc_id.clone(), GroupRole::Isolation));
@@ -1048,14 +1049,13 @@ async fn isolate_eni(
     if let Some(untrack) = untrack.filter(|_| first.is_ok()) {
         moved.groups = vec![untrack.clone()];
     }
-    let mut second = timed(ec2::move_eni(ec2, &moved, &isolation, "isolation group")).await;
-    if second.result.as_ref().is_err_and(AwsFailure::retryable) {
-        // The SDK's retries are spent; once more, after a pause, before
-        // giving up on isolation within this invocation.
-        tokio::time::sleep(ISOLATION_RETRY_PAUSE).await;
-        let again = timed(ec2::move_eni(ec2, &moved, &isolation, "isolation group")).await;
-        second = Timed { took: sum(second.took, again.took), ..again };
-    }
+    // An ENI that may be on the allow-all group must not stay there: under
+    // a burst's throttling, isolation is tried again, with growing pauses,
+    // for as long as the invocation leaves time to go back to the original
+    // groups instead.
+    let started = Instant::now();
+    let isolate_until = until(deadline, started, RESTORE_RESERVE, ISOLATION_PERSISTENCE);
+    let second = persist(isolate_until, || ec2::move_eni(ec2, &moved, &isolation, "isolation group")).await;
     let mut steps = vec![("untrack-eni", eni.id.clone(), first), ("isolate-eni", eni.id.clone(), second.clone())];
     if second.is_ok() {
         return steps;
@@ -1066,20 +1066,22 @@ async fn isolate_eni(
     // found it.
     let responder_groups: Vec<&String> = group_ids.values().collect();
     let originals: Vec<String> = original_groups(eni).into_iter().filter(|g| !responder_groups.contains(&g)).collect();
-    let back = timed(async {
-        if originals.is_empty() {
-            return Err(AwsFailure::rejected(format!(
-                "{} has no recorded groups of its own to go back to: isolate it by hand",
-                eni.id
-            )));
-        }
-        ec2::set_eni_groups(ec2, &eni.id, &originals).await?;
-        Ok(Held::done(format!(
-            "isolation did not hold: back on its original groups {}, no more exposed than before",
-            originals.join(",")
-        )))
-    })
-    .await;
+    let restore_until = until(deadline, started, Duration::from_secs(1), ISOLATION_PERSISTENCE + RESTORE_RESERVE);
+    let back = if originals.is_empty() {
+        Timed::from(Err(AwsFailure::rejected(format!(
+            "{} has no recorded groups of its own to go back to: isolate it by hand",
+            eni.id
+        ))))
+    } else {
+        persist(restore_until, || async {
+            ec2::set_eni_groups(ec2, &eni.id, &originals).await?;
+            Ok(Held::done(format!(
+                "isolation did not hold: back on its original groups {}, no more exposed than before",
+                originals.join(",")
+            )))
+        })
+        .await
+    };
     if let Err(f) = &back.result {
         tracing::error!(eni = %eni.id, error = %f, "an ENI may be left on the allow-all group: isolate it by hand");
     }
@@ -1087,8 +1089,43 @@ async fn isolate_eni(
     steps
 }
 
-/// Wait before the one extra isolation attempt.
-const ISOLATION_RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// How long isolation is tried again, at most, when the invocation has no
+/// deadline (the CLI); with one, until [`RESTORE_RESERVE`] before it.
+const ISOLATION_PERSISTENCE: Duration = Duration::from_secs(20);
+
+/// The time kept, before the deadline, to put an ENI back on its original
+/// groups when isolation did not hold.
+const RESTORE_RESERVE: Duration = Duration::from_secs(8);
+
+/// The first pause between attempts; it doubles, up to 4 s.
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+/// Until when to keep trying: `reserve` before the deadline, or `bound`
+/// after `started` without one.
+fn until(deadline: Option<Instant>, started: Instant, reserve: Duration, bound: Duration) -> Instant {
+    match deadline {
+        Some(deadline) => deadline.checked_sub(reserve).unwrap_or(started),
+        None => started + bound,
+    }
+}
+
+/// Runs `step` (each time a call with the SDK's own retries) until it
+/// holds, it fails for good, or `until` would pass during the next pause.
+async fn persist<F, Fut>(until: Instant, step: F) -> Timed
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = StepResult>,
+{
+    let mut result = timed(step()).await;
+    let mut pause = FIRST_PAUSE;
+    while result.result.as_ref().is_err_and(AwsFailure::retryable) && Instant::now() + pause < until {
+        tokio::time::sleep(pause).await;
+        let again = timed(step()).await;
+        result = Timed { took: sum(result.took, again.took), ..again };
+        pause = (pause * 2).min(Duration::from_secs(4));
+    }
+    result
+}
 
 fn sum(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {

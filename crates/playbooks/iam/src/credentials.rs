@@ -404,9 +404,10 @@ pub async fn disable_user(
     let cutoff = next_cutoff(job.now, previous);
 
     // The record: the keys this run deactivates (added to those an earlier
-    // delivery did), the finding, the cutoff, and a revocation policy that
-    // was there before. That a console password was deleted is recorded
-    // once it was (nothing can put it back: release says so).
+    // delivery did), the finding, the cutoff, a revocation policy that was
+    // there before, and that the console password is deleted if there is
+    // one (`if-present`; once the deletion has answered, `true` or `false`:
+    // nothing can put a password back, release says so).
     let mut recorded = recorded_keys(&user.tags);
     for key in &to_deactivate {
         if !recorded.iter().any(|r| r == key) {
@@ -414,6 +415,11 @@ pub async fn disable_user(
         }
     }
     let mut pairs = chunk_tag(tags::DEACTIVATED_KEYS, &recorded.join(","));
+    let password_recorded = user.tags.get(tags::LOGIN_PROFILE_DELETED).cloned();
+    pairs.push((
+        tags::LOGIN_PROFILE_DELETED.to_owned(),
+        password_recorded.clone().unwrap_or_else(|| PASSWORD_IF_PRESENT.to_owned()),
+    ));
     pairs.push((tags::FINDING_ID.to_owned(), job.finding_id.to_owned()));
     if must_revoke {
         pairs.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
@@ -518,33 +524,37 @@ pub async fn disable_user(
         Ok(Held::done(format!("{POLICY_NAME}: deny tokens issued before {}", stamp(cutoff))))
     });
     let (deactivations, mut login_result, revoke) = futures::join!(deactivations, login_step, revoke);
-    if login_result.result.as_ref().is_ok_and(|held| held.status == StepStatus::Done) {
-        // A password was there: said on the user for release, once the user
-        // is contained. One made again since an earlier containment means
-        // its sessions are denied again, recorded first.
+    // Once contained: the record of the password made exact, and a password
+    // made again since an earlier containment means its sessions are denied
+    // again (recorded first).
+    let deleted = login_result.result.as_ref().is_ok_and(|held| held.status == StepStatus::Done);
+    if login_result.is_ok() {
         let mut said = Vec::new();
-        if !user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
+        if deleted && password_recorded.as_deref() != Some("true") {
             said.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "true".to_owned()));
+        } else if !deleted && password_recorded.is_none() {
+            said.push((tags::LOGIN_PROFILE_DELETED.to_owned(), "false".to_owned()));
         }
-        if !must_revoke {
+        if deleted && !must_revoke {
             said.push((tags::REVOKED_AT.to_owned(), stamp(cutoff)));
             said.extend(previous_revocation(&user.tags, previous));
         }
+        let inexact = |f: AwsFailure| AwsFailure {
+            message: format!("the console password's deletion could not be recorded exactly: {}", f.message),
+            ..f
+        };
         let followed = async {
             if !said.is_empty() {
-                iam::tag_user(iam_c, user_name, &said).await.map_err(|f| AwsFailure {
-                    message: format!("console password deleted, but it could not be said on the user: {}", f.message),
-                    ..f
-                })?;
+                iam::tag_user(iam_c, user_name, &said).await.map_err(inexact)?;
             }
-            if !must_revoke {
+            if deleted && !must_revoke {
                 iam::put_user_policy(iam_c, user_name, POLICY_NAME, &policy_document(cutoff)).await?;
                 return Ok(Held::done(format!(
                     "a console password was made again: deleted; {POLICY_NAME}: deny tokens issued before {}",
                     stamp(cutoff)
                 )));
             }
-            Ok(Held::done("console password deleted; a person must set a new one on release"))
+            Ok(login_result.result.clone()?)
         }
         .await;
         login_result.result = followed;
@@ -640,6 +650,9 @@ async fn remove_role_policy(cloud: &Cloud, role_name: &str, policy: &str) -> Ste
     }
 }
 
+/// The password record before the deletion has answered.
+const PASSWORD_IF_PRESENT: &str = "if-present";
+
 /// Reactivates exactly the keys the responder deactivated and removes its
 /// deny policy. A deleted console password cannot be restored: the notes
 /// say a person must set a new one.
@@ -690,10 +703,14 @@ pub async fn release_user(cloud: &Cloud, user_name: &str) -> Execution {
         run.log.push("reactivate-access-key", &key, result);
     }
     run.log.push("remove-revocation", user_name, policy);
-    if user.tags.contains_key(tags::LOGIN_PROFILE_DELETED) {
-        run.notes.push(format!(
+    match user.tags.get(tags::LOGIN_PROFILE_DELETED).map(String::as_str) {
+        Some("true") => run.notes.push(format!(
             "the responder deleted {user_name}'s console password: a person must set a new one (iam create-login-profile) if console access should return"
-        ));
+        )),
+        Some("false") | None => {}
+        Some(_) => run.notes.push(format!(
+            "the responder deleted {user_name}'s console password if it had one (the containment's report says): a person must set a new one (iam create-login-profile) if console access should return"
+        )),
     }
     if run.log.all_held() {
         let mut keys: Vec<String> = chunk_keys(tags::DEACTIVATED_KEYS, &user.tags);
