@@ -195,6 +195,11 @@ const MAX_LOOKUPS: usize = 4;
 
 /// The CloudTrail activity around a finding's resource, newest first.
 pub async fn activity(ct: &Client, finding: &Finding, window_minutes: u32) -> Result<Vec<Activity>, AwsFailure> {
+    // The look-up is enrichment, never worth the eight attempts a change
+    // gets: a CloudTrail that keeps failing costs two, and the alert goes
+    // out without the listing.
+    let retries = aws_sdk_cloudtrail::config::retry::RetryConfig::standard().with_max_attempts(2);
+    let ct = &Client::from_conf(ct.config().to_builder().retry_config(retries).build());
     let (start, end) = window(finding, window_minutes);
     let mut lookups: Vec<(LookupAttributeKey, String, Filter)> = Vec::new();
     match classify(finding) {
