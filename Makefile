@@ -113,6 +113,10 @@ C7N_STAMP := $(C7N_VENV)/.installed
 HOST_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BENCH_RUNS ?= 5
 BENCH_LATENCY_MS ?= 25
+# The burst: this many findings at once (0: none), served by this many
+# sandboxes, as the template's ReservedConcurrency parameter would reserve.
+BENCH_BURST ?= 100
+BENCH_BURST_CONCURRENCY ?= 10
 
 $(C7N_STAMP): tools/requirements-c7n.txt
 	python3 -m venv $(C7N_VENV)
@@ -126,7 +130,9 @@ bench: setup $(C7N_STAMP)
 	  --lambda-dir $(CARGO_TARGET_DIR)/lambda-arm64 $(FUNCTION_PKGS)
 	$(PY) bench/run.py --bin-dir $(CARGO_TARGET_DIR)/$(HOST_TRIPLE)/release \
 	  --zip-dir $(CARGO_TARGET_DIR)/lambda-arm64 --peer-python $(C7N_VENV)/bin/python \
-	  --runs $(BENCH_RUNS) --latency-ms $(BENCH_LATENCY_MS) --write BENCHMARKS.md
+	  --runs $(BENCH_RUNS) --latency-ms $(BENCH_LATENCY_MS) \
+	  --burst $(BENCH_BURST) --burst-concurrency $(BENCH_BURST_CONCURRENCY) \
+	  --plots bench/plots --write BENCHMARKS.md
 
 # Each function's release binary, its zip and its cold init against the
 # emulator: what linking only its own SDK family costs per function.
