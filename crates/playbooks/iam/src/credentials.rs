@@ -554,7 +554,7 @@ pub async fn disable_user(
                     stamp(cutoff)
                 )));
             }
-            Ok(login_result.result.clone()?)
+            login_result.result.clone()
         }
         .await;
         login_result.result = followed;
