@@ -180,7 +180,18 @@ impl<C: Clients> Clouds<C> {
     }
 
     pub fn with_member_role(base: SdkConfig, home_account: Option<AccountId>, member_role: Option<MemberRole>) -> Self {
-        let mut home = Cloud::new(&base);
+        let home = Cloud::new(&base);
+        Self::around(base, home, home_account, member_role)
+    }
+
+    /// Like [`Clouds::with_member_role`], around clients of `base` already
+    /// built (the function's own, built at start-up).
+    pub fn around(
+        base: SdkConfig,
+        mut home: Cloud<C>,
+        home_account: Option<AccountId>,
+        member_role: Option<MemberRole>,
+    ) -> Self {
         home.account = home_account;
         Clouds { base, home, member_role, cache: Mutex::new(HashMap::new()) }
     }

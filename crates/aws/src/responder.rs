@@ -38,6 +38,16 @@ impl HandlerError {
     pub const INVALID_EVENT: &'static str = "InvalidEvent";
     /// A transient AWS failure: Lambda retries the event; steps are idempotent.
     pub const RETRYABLE: &'static str = "RetryableAwsError";
+
+    /// A retryable failure whose message is `why`, then the report so far
+    /// as JSON (what Lambda's logs and the failed-events queue keep).
+    fn retryable_with(why: &str, report: Report) -> Self {
+        HandlerError {
+            error_type: Self::RETRYABLE,
+            message: format!("{why}: {}", serde_json::to_string(&report).unwrap_or_default()),
+            report: Some(Box::new(report)),
+        }
+    }
 }
 
 impl fmt::Display for HandlerError {
@@ -104,7 +114,9 @@ pub struct Responder<P: Playbook> {
     /// The settings as read; [`Known::settings`] adds the own account and role.
     pub settings: Settings,
     config: aws_config::SdkConfig,
-    /// Clients without an account, to ask STS who this is.
+    /// The function's own clients, built at start-up without an account:
+    /// to ask STS who this is, to publish, and, once the account is known,
+    /// the home clients of [`Known::clouds`].
     probe: Cloud<P::Clients>,
     /// The account the Lambda invocation names (its function ARN's).
     account_hint: std::sync::OnceLock<AccountId>,
@@ -253,7 +265,7 @@ impl<P: Playbook> Responder<P> {
                 settings.policy.home_account = Some(account.clone());
                 settings.policy.protected_principals.extend(role.map(responder_core::pattern::Pattern::new));
                 let member_role = MemberRole::of(&settings);
-                let clouds = Clouds::with_member_role(self.config.clone(), Some(account), member_role);
+                let clouds = Clouds::around(self.config.clone(), self.probe.clone(), Some(account), member_role);
                 Ok(Known { settings, clouds })
             })
             .await
@@ -366,14 +378,10 @@ impl<P: Playbook> Responder<P> {
         let (notification, _) = self.publish(&report).await;
         report.notification = Some(notification);
         if retry {
-            return Err(HandlerError {
-                error_type: HandlerError::RETRYABLE,
-                message: format!(
-                    "the function could not learn its own account and role; retrying: {}",
-                    serde_json::to_string(&report).unwrap_or_default()
-                ),
-                report: Some(Box::new(report)),
-            });
+            return Err(HandlerError::retryable_with(
+                "the function could not learn its own account and role; retrying",
+                report,
+            ));
         }
         Ok(report)
     }
@@ -493,15 +501,8 @@ impl<P: Playbook> Responder<P> {
         // idempotent, so the retry only publishes again.
         if transient || publish_transient {
             let what = if transient { "transient AWS failure" } else { "the report could not be published" };
-            return Err(HandlerError {
-                error_type: HandlerError::RETRYABLE,
-                message: format!(
-                    "{what}, outcome {} so far; the retry repeats only what did not hold: {}",
-                    report.outcome,
-                    serde_json::to_string(&report).unwrap_or_default()
-                ),
-                report: Some(Box::new(report)),
-            });
+            let why = format!("{what}, outcome {} so far; the retry repeats only what did not hold", report.outcome);
+            return Err(HandlerError::retryable_with(&why, report));
         }
         Ok(report)
     }
@@ -752,14 +753,7 @@ impl<P: Playbook> Responder<P> {
         report.outcome = Outcome::of_steps(&report.steps, false);
         report.notification = Some(notification);
         if retry {
-            return Err(HandlerError {
-                error_type: HandlerError::RETRYABLE,
-                message: format!(
-                    "the alert could not be published; retrying: {}",
-                    serde_json::to_string(&report).unwrap_or_default()
-                ),
-                report: Some(Box::new(report)),
-            });
+            return Err(HandlerError::retryable_with("the alert could not be published; retrying", report));
         }
         Ok(report)
     }

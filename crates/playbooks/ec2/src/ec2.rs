@@ -49,6 +49,24 @@ pub struct EniView {
     pub private_ips: Vec<String>,
 }
 
+impl EniView {
+    /// The view of an ENI as `DescribeNetworkInterfaces` answers it (its
+    /// own tags included), under the id `id`.
+    pub fn of(id: &str, eni: &aws_sdk_ec2::types::NetworkInterface) -> EniView {
+        EniView {
+            id: id.to_owned(),
+            vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
+            groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
+            tags: tag_map(eni.tag_set()),
+            private_ips: eni
+                .private_ip_addresses()
+                .iter()
+                .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProfileAssociation {
     pub id: String,
@@ -210,20 +228,7 @@ pub async fn describe_enis(ec2: &Client, instance_id: &str) -> Result<Vec<EniVie
         for eni in page?.network_interfaces() {
             let Some(id) = eni.network_interface_id() else { continue };
             let index = eni.attachment().and_then(|a| a.device_index()).unwrap_or(i32::MAX);
-            enis.push((
-                index,
-                EniView {
-                    id: id.to_owned(),
-                    vpc_id: eni.vpc_id().unwrap_or_default().to_owned(),
-                    groups: eni.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
-                    tags: tag_map(eni.tag_set()),
-                    private_ips: eni
-                        .private_ip_addresses()
-                        .iter()
-                        .filter_map(|a| a.private_ip_address().map(str::to_owned))
-                        .collect(),
-                },
-            ));
+            enis.push((index, EniView::of(id, eni)));
         }
     }
     Ok(by_device_index(enis))

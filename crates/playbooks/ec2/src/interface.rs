@@ -6,7 +6,7 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::Filter;
 
-use crate::ec2::{EniView, tag_map};
+use crate::ec2::EniView;
 use crate::failure::AwsFailure;
 
 /// A network interface as ECS tasks have them.
@@ -29,17 +29,7 @@ pub async fn describe(ec2_client: &Client, eni_id: &str) -> Result<Option<Interf
         .send()
         .await?;
     Ok(out.network_interfaces().iter().find(|e| e.network_interface_id() == Some(eni_id)).map(|e| Interface {
-        eni: EniView {
-            id: eni_id.to_owned(),
-            vpc_id: e.vpc_id().unwrap_or_default().to_owned(),
-            groups: e.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect(),
-            tags: tag_map(e.tag_set()),
-            private_ips: e
-                .private_ip_addresses()
-                .iter()
-                .filter_map(|a| a.private_ip_address().map(str::to_owned))
-                .collect(),
-        },
+        eni: EniView::of(eni_id, e),
         requester_managed: e.requester_managed().unwrap_or(false),
         interface_type: e.interface_type().map(|t| t.as_str().to_owned()),
         description: e.description().map(str::to_owned),
